@@ -1,0 +1,59 @@
+/** Marine knowledge attached to a class; `null` on a prediction means "not a marine animal". */
+export interface MarineInfo {
+  /** e.g. "shark", "ray", "bony fish", "sea turtle", "cetacean", "crustacean", ... */
+  group: string;
+  /** Binomial or genus when the ImageNet class is one species or genus; null when it is broader. */
+  scientific_name: string | null;
+}
+
+export interface Prediction {
+  index: number;
+  synset: string;
+  label: string;
+  probability: number;
+  marine: MarineInfo | null;
+}
+
+export interface ImageInfo {
+  width: number;
+  height: number;
+  format: string;
+  /** EXIF DateTimeOriginal as an ISO-8601 string without zone (camera-local time), when present. */
+  taken_at: string | null;
+  latitude: number | null;
+  longitude: number | null;
+}
+
+export interface Timings {
+  /** Reading the source: download, file read or upload body. */
+  fetch_ms: number;
+  decode_ms: number;
+  queue_ms: number;
+  inference_ms: number;
+  total_ms: number;
+}
+
+export interface ClassifyOptions {
+  topK?: number;
+  /** Rank only the marine classes, probabilities renormalized over them. */
+  marineOnly?: boolean;
+  /** Below this top-1 probability the answer is `unknown`. */
+  minScore?: number;
+}
+
+export interface ClassificationResult {
+  /** The top-1 prediction, or null when it scored below `minScore`. */
+  top1: Prediction | null;
+  /** "unknown" when top-1 fell below `minScore`, else the top-1 label. */
+  answer: string;
+  unknown: boolean;
+  predictions: Prediction[];
+  image: ImageInfo;
+  model: string;
+  timings: Timings;
+  /** sha256 of the image bytes, used as a cache key and to identify survey images. */
+  sha256: string;
+}
+
+/** What a caller may hand to classify(): raw bytes, a local path, or an http(s) URL. */
+export type ImageInput = Buffer | Uint8Array | string | URL;
