@@ -1,0 +1,242 @@
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+import { ClassifierError } from '../errors.ts';
+import { readImageBytes, sha256Of, type SourceOptions } from '../sources/input.ts';
+import { DEFAULT_URL_FETCH_OPTIONS } from '../sources/url.ts';
+import { createBatcher, type BatchReport } from './batcher.ts';
+import { resolveModel } from './model-files.ts';
+import type { CatalogueEntry } from './catalogue.ts';
+import { DEFAULT_PREPROCESS_OPTIONS, type PreprocessOptions, type PreprocessedImage } from './preprocess.ts';
+import { probabilitiesOf, rankPredictions } from './postprocess.ts';
+import type { ModelSignature, SessionOptions } from './session.ts';
+import type { ClassificationResult, ClassifyOptions, ImageInput } from './types.ts';
+import { siblingWorker, workerModule } from './workers/worker-module.ts';
+import type { InferenceReply, InferenceTask } from './workers/inference-worker.ts';
+import type { PreprocessReply, PreprocessTask } from './workers/preprocess-worker.ts';
+
+export interface ClassifierOptions {
+  /** A local ImageNet ONNX classifier; wins over modelId. */
+  modelPath?: string | null;
+  /** A catalogue id, downloaded (and verified) on first use. */
+  modelId?: string | null;
+  cacheDir?: string;
+  download?: boolean;
+  onDownloadProgress?: (receivedBytes: number, totalBytes: number) => void;
+  intraOpThreads?: number;
+  executionProvider?: SessionOptions['executionProvider'];
+  maxBatch?: number;
+  maxWaitMs?: number;
+  /** Threads that decode and preprocess images. */
+  decodeThreads?: number;
+  maxPixels?: number;
+  shrinkOnLoad?: boolean;
+  sources?: Partial<Omit<SourceOptions, 'url'>> & { url?: SourceOptions['url'] };
+  /** Called after every model run, for metrics. */
+  onBatch?: (report: BatchReport) => void;
+}
+
+export interface ModelDescription {
+  id: string;
+  path: string;
+  catalogue: CatalogueEntry | null;
+  signature: ModelSignature;
+}
+
+export interface ClassifierSettings {
+  intraOpThreads: number;
+  decodeThreads: number;
+  maxBatch: number;
+  maxWaitMs: number;
+  maxPixels: number;
+  shrinkOnLoad: boolean;
+  maxImageBytes: number;
+}
+
+export type ManyOutcome =
+  | { index: number; input: ImageInput; result: ClassificationResult; error?: undefined }
+  | { index: number; input: ImageInput; result?: undefined; error: ClassifierError };
+
+export interface Classifier {
+  readonly model: ModelDescription;
+  readonly settings: ClassifierSettings;
+  classify(input: ImageInput, options?: ClassifyOptions): Promise<ClassificationResult>;
+  /** Classifies many inputs with bounded concurrency; yields each outcome as it completes. A failure is an outcome, never a throw. */
+  classifyMany(inputs: Iterable<ImageInput> | AsyncIterable<ImageInput>, options?: ClassifyOptions & { concurrency?: number }): AsyncGenerator<ManyOutcome>;
+  /** Images accepted but not yet answered. */
+  inFlight(): number;
+  close(): Promise<void>;
+}
+
+/** Defaults chosen from `npm run bench` on a 2-core machine; see README "Performance". */
+function settingsOf(options: ClassifierOptions): ClassifierSettings {
+  const cores = availableParallelism();
+  return {
+    intraOpThreads: options.intraOpThreads ?? cores,
+    decodeThreads: options.decodeThreads ?? cores,
+    maxBatch: options.maxBatch ?? 8,
+    maxWaitMs: options.maxWaitMs ?? 5,
+    maxPixels: options.maxPixels ?? DEFAULT_PREPROCESS_OPTIONS.maxPixels,
+    shrinkOnLoad: options.shrinkOnLoad ?? DEFAULT_PREPROCESS_OPTIONS.shrinkOnLoad,
+    maxImageBytes: options.sources?.maxBytes ?? 50 * 1024 * 1024,
+  };
+}
+
+export function validateClassifyOptions(options: ClassifyOptions = {}): Required<ClassifyOptions> {
+  const topK = options.topK ?? 5;
+  const minScore = options.minScore ?? 0;
+  if (!Number.isInteger(topK) || topK < 1 || topK > 1000) {
+    throw new ClassifierError('invalid_top_k', `top_k must be a whole number from 1 to 1000, not ${topK}.`, 400);
+  }
+  if (typeof minScore !== 'number' || !(minScore >= 0 && minScore <= 1)) {
+    throw new ClassifierError('invalid_min_score', `min_score must be a number from 0 to 1, not ${minScore}.`, 400);
+  }
+  return { topK, minScore, marineOnly: options.marineOnly ?? false };
+}
+
+function replyError(error: { code: string; message: string; status: number }): ClassifierError {
+  return new ClassifierError(error.code, error.message, error.status);
+}
+
+export async function createClassifier(options: ClassifierOptions = {}): Promise<Classifier> {
+  const settings = settingsOf(options);
+  const location = await resolveModel({
+    modelPath: options.modelPath,
+    modelId: options.modelId,
+    cacheDir: options.cacheDir,
+    download: options.download,
+    onProgress: options.onDownloadProgress,
+  });
+
+  const inferenceWorker = workerModule(siblingWorker('inference-worker'));
+  const inferencePool = new Piscina<InferenceTask, InferenceReply>({
+    filename: inferenceWorker.filename,
+    execArgv: inferenceWorker.execArgv,
+    minThreads: 1,
+    maxThreads: 1,
+    idleTimeout: Infinity,
+    workerData: { modelPath: location.path, session: { intraOpThreads: settings.intraOpThreads, executionProvider: options.executionProvider ?? 'cpu' } },
+  });
+  const signatureReply = await inferencePool.run({ kind: 'signature' });
+  if (!signatureReply.ok) {
+    await inferencePool.destroy();
+    throw replyError(signatureReply.error);
+  }
+  const signature = signatureReply.signature!;
+
+  const preprocessWorker = workerModule(siblingWorker('preprocess-worker'));
+  const preprocessPool = new Piscina<PreprocessTask, PreprocessReply>({
+    filename: preprocessWorker.filename,
+    execArgv: preprocessWorker.execArgv,
+    minThreads: settings.decodeThreads,
+    maxThreads: settings.decodeThreads,
+    idleTimeout: Infinity,
+  });
+  const preprocessOptions: PreprocessOptions = {
+    size: signature.size,
+    resizeShortSide: Math.round((signature.size * 256) / 224),
+    layout: signature.layout,
+    maxPixels: settings.maxPixels,
+    shrinkOnLoad: settings.shrinkOnLoad,
+  };
+  const imageLength = 3 * signature.size * signature.size;
+  const batcher = createBatcher(
+    async (input, batch) => {
+      const reply = await inferencePool.run({ kind: 'run', input, batch }, { transferList: [input.buffer as ArrayBuffer] });
+      if (!reply.ok) throw replyError(reply.error);
+      return reply.scores!;
+    },
+    {
+      maxBatch: Math.min(settings.maxBatch, signature.fixedBatch ?? Infinity),
+      maxWaitMs: settings.maxWaitMs,
+      imageLength,
+      outputLength: signature.classes,
+    },
+    options.onBatch,
+  );
+
+  const sourceOptions: SourceOptions = {
+    maxBytes: settings.maxImageBytes,
+    allowFiles: options.sources?.allowFiles ?? true,
+    imageRoot: options.sources?.imageRoot ?? null,
+    url: { ...DEFAULT_URL_FETCH_OPTIONS, maxBytes: settings.maxImageBytes, ...options.sources?.url },
+  };
+  const model: ModelDescription = { id: location.id, path: location.path, catalogue: location.entry, signature };
+  let inFlight = 0;
+  let closed = false;
+
+  async function preprocess(bytes: Buffer): Promise<PreprocessedImage> {
+    const reply = await preprocessPool.run({ bytes, options: preprocessOptions });
+    if (!reply.ok) throw replyError(reply.error);
+    return reply.result;
+  }
+
+  async function classify(input: ImageInput, classifyOptions?: ClassifyOptions): Promise<ClassificationResult> {
+    if (closed) throw new ClassifierError('shutting_down', 'The classifier is shutting down.', 503, { retryable: true });
+    const started = performance.now();
+    const rank = validateClassifyOptions(classifyOptions);
+    inFlight++;
+    try {
+      const { bytes, fetch_ms } = await readImageBytes(input, sourceOptions);
+      const decodeStarted = performance.now();
+      const prepared = await preprocess(bytes);
+      const decode_ms = performance.now() - decodeStarted;
+      const batched = await batcher.submit(prepared.tensor);
+      const ranked = rankPredictions(probabilitiesOf(batched.scores), rank);
+      return {
+        ...ranked,
+        image: prepared.image,
+        model: model.id,
+        sha256: sha256Of(bytes),
+        timings: { fetch_ms, decode_ms, queue_ms: batched.queue_ms, inference_ms: batched.inference_ms, total_ms: performance.now() - started },
+      };
+    } finally {
+      inFlight--;
+    }
+  }
+
+  async function* classifyMany(
+    inputs: Iterable<ImageInput> | AsyncIterable<ImageInput>,
+    manyOptions: ClassifyOptions & { concurrency?: number } = {},
+  ): AsyncGenerator<ManyOutcome> {
+    validateClassifyOptions(manyOptions);
+    // Enough in flight to keep decoding threads and full batches busy, few enough to bound memory.
+    const concurrency = manyOptions.concurrency ?? settings.decodeThreads * 2 + settings.maxBatch * 2;
+    const running = new Map<number, Promise<ManyOutcome>>();
+    let index = 0;
+    const start = (input: ImageInput, i: number) => {
+      running.set(
+        i,
+        classify(input, manyOptions).then(
+          (result) => ({ index: i, input, result }),
+          (err: unknown) => ({ index: i, input, error: err instanceof ClassifierError ? err : new ClassifierError('internal_error', String(err), 500) }),
+        ),
+      );
+    };
+    for await (const input of inputs) {
+      start(input, index++);
+      if (running.size >= concurrency) {
+        const outcome = await Promise.race(running.values());
+        running.delete(outcome.index);
+        yield outcome;
+      }
+    }
+    while (running.size > 0) {
+      const outcome = await Promise.race(running.values());
+      running.delete(outcome.index);
+      yield outcome;
+    }
+  }
+
+  return {
+    model,
+    settings,
+    classify,
+    classifyMany,
+    inFlight: () => inFlight,
+    async close() {
+      closed = true;
+      await batcher.drain();
+      await Promise.all([preprocessPool.destroy(), inferencePool.destroy()]);
+    },
+  };
+}

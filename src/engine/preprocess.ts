@@ -1,0 +1,163 @@
+import sharp from 'sharp';
+import exifr from 'exifr';
+import { ClassifierError } from '../errors.ts';
+import type { ImageInfo } from './types.ts';
+import { centerCropBox, resizeAndCropLikePillow, resizedSize } from './resample.ts';
+
+export interface PreprocessOptions {
+  /** Crop size the model takes (224 for every catalogue model). */
+  size: number;
+  /** Shorter side before the crop (256 for a 224 crop, as in torchvision's ImageNet recipe). */
+  resizeShortSide: number;
+  layout: 'NCHW' | 'NHWC';
+  /** Images with more pixels than this are refused before decoding (decompression bombs). */
+  maxPixels: number;
+  /**
+   * Let the JPEG/WebP decoder shrink large photos by 2/4/8 while decoding (to at least twice the
+   * target size), then resample exactly. Several times faster for camera photos; see README.
+   */
+  shrinkOnLoad: boolean;
+}
+
+export const DEFAULT_PREPROCESS_OPTIONS: PreprocessOptions = {
+  size: 224,
+  resizeShortSide: 256,
+  layout: 'NCHW',
+  maxPixels: 100_000_000,
+  shrinkOnLoad: true,
+};
+
+export interface PreprocessedImage {
+  tensor: Float32Array;
+  image: ImageInfo;
+  decode_ms: number;
+}
+
+const MEAN = [0.485, 0.456, 0.406];
+const STD = [0.229, 0.224, 0.225];
+/** byte value -> normalized float32, per channel: the same arithmetic as ToTensor + Normalize. */
+const NORMALIZE_LUT = MEAN.map((mean, c) => {
+  const lut = new Float32Array(256);
+  for (let v = 0; v < 256; v++) lut[v] = Math.fround(Math.fround(Math.fround(v / 255) - mean) / STD[c]);
+  return lut;
+});
+
+/** Formats decoded from their bytes; anything else (SVG, PDF, ...) is refused. */
+const SUPPORTED_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif']);
+
+function decodeError(err: unknown): ClassifierError {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/unsupported image format|bad seek|not a known file format/i.test(message)) {
+    return new ClassifierError('not_an_image', 'The data is not an image in a supported format (JPEG, PNG, WebP, GIF, TIFF or AVIF).', 415);
+  }
+  if (/empty/i.test(message)) return new ClassifierError('empty_image', 'The image is empty (zero bytes).', 400);
+  if (/pixel limit/i.test(message)) return tooManyPixels();
+  return new ClassifierError('corrupt_image', `The image could not be decoded; it looks truncated or corrupt (${message.split('\n')[0].trim()}).`, 422);
+}
+
+function tooManyPixels(width?: number, height?: number, maxPixels?: number): ClassifierError {
+  const size = width && height ? ` (${width}x${height})` : '';
+  const limit = maxPixels ? ` than the limit of ${maxPixels.toLocaleString('en-US')} pixels` : ' than the pixel limit';
+  return new ClassifierError('image_too_many_pixels', `The image has more pixels${size}${limit}.`, 413);
+}
+
+/** "2019:05:03 10:22:01" -> "2019-05-03T10:22:01" (camera-local time; EXIF rarely carries a zone). */
+function exifTimeToIso(value: unknown): string | null {
+  if (typeof value !== 'string') return null;
+  const m = /^(\d{4}):(\d{2}):(\d{2})[ T](\d{2}):(\d{2}):(\d{2})/.exec(value.trim());
+  return m ? `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}` : null;
+}
+
+async function captureMetadata(bytes: Buffer): Promise<Pick<ImageInfo, 'taken_at' | 'latitude' | 'longitude'>> {
+  try {
+    const exif = await exifr.parse(bytes, { tiff: true, exif: true, gps: true, reviveValues: false, pick: ['DateTimeOriginal', 'CreateDate', 'GPSLatitude', 'GPSLatitudeRef', 'GPSLongitude', 'GPSLongitudeRef'] });
+    if (!exif) return { taken_at: null, latitude: null, longitude: null };
+    const finite = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+    return {
+      taken_at: exifTimeToIso(exif.DateTimeOriginal ?? exif.CreateDate),
+      latitude: finite(exif.latitude),
+      longitude: finite(exif.longitude),
+    };
+  } catch {
+    // Broken EXIF must not fail an otherwise good photo.
+    return { taken_at: null, latitude: null, longitude: null };
+  }
+}
+
+/** The largest JPEG/WebP decode-time shrink (8, 4, 2) that keeps the short side >= 2x the target. */
+function shrinkFactor(shortSide: number, targetShortSide: number): number {
+  for (const s of [8, 4, 2]) if (Math.floor(shortSide / s) >= targetShortSide * 2) return s;
+  return 1;
+}
+
+function toTensor(rgb: Uint8Array, size: number, layout: 'NCHW' | 'NHWC'): Float32Array {
+  const plane = size * size;
+  const tensor = new Float32Array(plane * 3);
+  const [r, g, b] = NORMALIZE_LUT;
+  if (layout === 'NCHW') {
+    for (let i = 0, p = 0; i < plane; i++, p += 3) {
+      tensor[i] = r[rgb[p]];
+      tensor[plane + i] = g[rgb[p + 1]];
+      tensor[2 * plane + i] = b[rgb[p + 2]];
+    }
+  } else {
+    for (let p = 0; p < plane * 3; p += 3) {
+      tensor[p] = r[rgb[p]];
+      tensor[p + 1] = g[rgb[p + 1]];
+      tensor[p + 2] = b[rgb[p + 2]];
+    }
+  }
+  return tensor;
+}
+
+/** Decode image bytes and prepare the model input exactly as torchvision's ImageNet transforms do. */
+export async function preprocessImage(bytes: Buffer, options: PreprocessOptions = DEFAULT_PREPROCESS_OPTIONS): Promise<PreprocessedImage> {
+  const started = performance.now();
+  if (bytes.length === 0) throw new ClassifierError('empty_image', 'The image is empty (zero bytes).', 400);
+
+  let meta: sharp.Metadata;
+  try {
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (err) {
+    throw decodeError(err);
+  }
+  if (!meta.format || !SUPPORTED_FORMATS.has(meta.format)) {
+    throw new ClassifierError('unsupported_format', `Images in ${meta.format ?? 'this'} format are not supported; send JPEG, PNG, WebP, GIF, TIFF or AVIF.`, 415);
+  }
+  const width = meta.width ?? 0;
+  const height = meta.pageHeight ?? meta.height ?? 0;
+  if (width * height > options.maxPixels) throw tooManyPixels(width, height, options.maxPixels);
+  const rotated = (meta.orientation ?? 1) >= 5;
+  const upright = rotated ? { width: height, height: width } : { width, height };
+
+  let pipeline = sharp(bytes, { limitInputPixels: options.maxPixels, failOn: 'error', ignoreIcc: true }).rotate();
+  const shrink = options.shrinkOnLoad && (meta.format === 'jpeg' || meta.format === 'webp')
+    ? shrinkFactor(Math.min(upright.width, upright.height), options.resizeShortSide)
+    : 1;
+  if (shrink > 1) {
+    pipeline = pipeline.resize(Math.ceil(upright.width / shrink), Math.ceil(upright.height / shrink), { fit: 'fill', kernel: 'linear', fastShrinkOnLoad: true });
+  }
+  let decoded: { data: Buffer; info: sharp.OutputInfo };
+  try {
+    decoded = await pipeline
+      .flatten({ background: '#ffffff' })
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+  } catch (err) {
+    throw decodeError(err);
+  }
+  const { data, info } = decoded;
+  if (info.channels !== 3) throw new ClassifierError('corrupt_image', `The image decoded to ${info.channels} channels instead of RGB.`, 422);
+
+  const resized = resizedSize(info.width, info.height, options.resizeShortSide);
+  const crop = centerCropBox(resized.width, resized.height, options.size);
+  const rgb = resizeAndCropLikePillow({ data, width: info.width, height: info.height }, resized.width, resized.height, crop);
+  const tensor = toTensor(rgb, options.size, options.layout);
+  const capture = await captureMetadata(bytes);
+  return {
+    tensor,
+    image: { width: upright.width, height: upright.height, format: meta.format === 'heif' ? 'avif' : meta.format, ...capture },
+    decode_ms: performance.now() - started,
+  };
+}
