@@ -1,5 +1,4 @@
 import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
 
 /**
  * Where a worker thread's module is and how to start it. The project runs its TypeScript through
@@ -11,8 +10,7 @@ export function workerModule(url: URL): { filename: string; execArgv: string[] }
   if (!filename.endsWith('.ts')) return { filename, execArgv: process.execArgv };
   const hasTsx = process.execArgv.some((arg) => arg.includes('tsx'));
   if (hasTsx) return { filename, execArgv: process.execArgv };
-  const require = createRequire(import.meta.url);
-  const tsxLoader = new URL(`file://${require.resolve('tsx/esm')}`).href;
+  const tsxLoader = import.meta.resolve('tsx');
   return { filename, execArgv: [...process.execArgv, '--import', tsxLoader] };
 }
 
