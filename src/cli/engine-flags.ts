@@ -13,7 +13,7 @@ export function addEngineFlags(command: Command): Command {
     .option('--batch-size <n>', 'largest micro-batch (env MAX_BATCH)')
     .option('--batch-wait-ms <ms>', 'longest wait to fill a micro-batch (env MAX_BATCH_WAIT_MS)')
     .option('--max-pixels <n>', 'refuse images with more pixels (env MAX_PIXELS)')
-    .option('--exact-resize', 'decode photos at full size (bit-exact with the reference; slower)')
+    .option('--fast-resize', 'shrink large JPEG/WebP photos while decoding (faster, less exact; env SHRINK_ON_LOAD)')
     .addOption(new Option('--execution-provider <name>', 'cpu or cuda (env EXECUTION_PROVIDER)').choices(['cpu', 'cuda']));
 }
 
@@ -26,7 +26,7 @@ export interface EngineFlagValues {
   batchSize?: string;
   batchWaitMs?: string;
   maxPixels?: string;
-  exactResize?: boolean;
+  fastResize?: boolean;
   executionProvider?: 'cpu' | 'cuda';
 }
 
@@ -44,7 +44,7 @@ export function engineOptionsFromFlags(flags: EngineFlagValues): ClassifierOptio
   if (flags.batchSize) options.maxBatch = parseInteger('--batch-size', flags.batchSize, 1, 1024);
   if (flags.batchWaitMs) options.maxWaitMs = parseNumber('--batch-wait-ms', flags.batchWaitMs, 0, 10_000);
   if (flags.maxPixels) options.maxPixels = parseInteger('--max-pixels', flags.maxPixels, 1, 2 ** 40);
-  if (flags.exactResize) options.shrinkOnLoad = false;
+  if (flags.fastResize) options.shrinkOnLoad = true;
   if (flags.executionProvider) options.executionProvider = flags.executionProvider;
   return options;
 }
