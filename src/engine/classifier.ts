@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
+import sharp from 'sharp';
 import { ClassifierError } from '../errors.ts';
 import { readImageBytes, sha256Of, type SourceOptions } from '../sources/input.ts';
 import { DEFAULT_URL_FETCH_OPTIONS } from '../sources/url.ts';
@@ -138,6 +139,9 @@ export async function createClassifier(options: ClassifierOptions = {}): Promise
     maxPixels: settings.maxPixels,
     shrinkOnLoad: settings.shrinkOnLoad,
   };
+  // Load the decoding code in every thread now, so the first requests do not pay for it.
+  const warmUpImage = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#3366aa' } }).jpeg().toBuffer();
+  await Promise.all(Array.from({ length: settings.decodeThreads }, () => preprocessPool.run({ bytes: warmUpImage, options: preprocessOptions })));
   const imageLength = 3 * signature.size * signature.size;
   const batcher = createBatcher(
     async (input, batch) => {
