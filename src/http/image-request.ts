@@ -1,0 +1,214 @@
+/**
+ * The four ways a client sends images (JSON with a URL / base64 / path, a multipart upload, a raw
+ * image body, a JSON batch) turned into one list of images plus options. Nothing here decodes an
+ * image: bytes, URLs and paths go to the engine as they are, after the checks that need no
+ * decoding (one source per image, URL scheme, base64 alphabet, paths only under IMAGE_ROOT).
+ */
+import type { FastifyRequest } from 'fastify';
+import type { ClassifyOptions, ImageInput } from '../engine/types.ts';
+import { ClassifierError } from '../errors.ts';
+import { engineInputOf } from '../queue/image-spec.ts';
+import type { ImageSpec } from '../queue/types.ts';
+import { validationErrorOf, type ValidationIssue } from './errors.ts';
+import { MultipartFields } from './schemas.ts';
+
+/** An image as received; uploads stay a Buffer until a job needs them as JSON. */
+export type RequestImage = ImageSpec | { kind: 'bytes'; bytes: Buffer; label: string };
+
+export interface ImageRequest {
+  images: RequestImage[];
+  options: ClassifyOptions;
+  /** The client sent a list (`images`) or several files, so it gets an answer per image. */
+  batch: boolean;
+}
+
+export interface ImageRequestLimits {
+  /** Largest total of uploaded bytes in a multipart form. */
+  maxBodyBytes: number;
+  /** 1 for POST /classify (a second image is ambiguous); the batch limit for POST /jobs. */
+  maxImages: number;
+  /** True only when the operator set IMAGE_ROOT. */
+  allowPaths: boolean;
+}
+
+interface OptionFields {
+  top_k?: number;
+  marine_only?: boolean;
+  min_score?: number;
+}
+
+interface ImageFields {
+  image_url?: string;
+  image_base64?: string;
+  image_path?: string;
+}
+
+interface JsonBody extends ImageFields, OptionFields {
+  images?: (string | ImageFields)[];
+}
+
+const FILE_FIELDS = new Set(['file', 'image', 'files', 'images']);
+
+export function engineInputOfRequestImage(image: RequestImage): ImageInput {
+  return image.kind === 'bytes' ? image.bytes : engineInputOf(image);
+}
+
+/** The JSON-serializable form a job stores. */
+export function imageSpecOf(image: RequestImage): ImageSpec {
+  return image.kind === 'bytes' ? { kind: 'base64', data: image.bytes.toString('base64'), label: image.label } : image;
+}
+
+function optionsOf(fields: OptionFields, base: ClassifyOptions = {}): ClassifyOptions {
+  const options = { ...base };
+  if (fields.top_k !== undefined) options.topK = fields.top_k;
+  if (fields.marine_only !== undefined) options.marineOnly = fields.marine_only;
+  if (fields.min_score !== undefined) options.minScore = fields.min_score;
+  return options;
+}
+
+function urlImage(text: string, field: string): ImageSpec {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ClassifierError('invalid_url', `${field} is not an absolute URL.`, 400);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ClassifierError('invalid_url', `${field} must use http or https, not ${url.protocol.replace(/:$/, '')}.`, 400);
+  }
+  return { kind: 'url', url: url.href };
+}
+
+const DATA_URL_PREFIX = /^data:[^,]*?;base64,/i;
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
+
+function base64Image(text: string, field: string, label: string): ImageSpec {
+  let data = text.trim();
+  if (/^data:/i.test(data)) {
+    const prefix = DATA_URL_PREFIX.exec(data);
+    if (!prefix) throw new ClassifierError('invalid_base64', `${field} is a data: URL that is not base64-encoded.`, 400);
+    data = data.slice(prefix[0].length);
+  }
+  data = data.replace(/\s+/g, '');
+  // Buffer.from(…, 'base64') skips what it does not understand, so text that is not base64 would become garbage bytes.
+  if (!BASE64.test(data) || data.length % 4 === 1) throw new ClassifierError('invalid_base64', `${field} is not valid base64.`, 400);
+  return { kind: 'base64', data, label };
+}
+
+function pathImage(text: string, field: string, limits: ImageRequestLimits): ImageSpec {
+  if (!limits.allowPaths) {
+    throw new ClassifierError('files_not_allowed', 'This service reads no local files (no IMAGE_ROOT is set); send the image itself or an http(s) URL.', 400);
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) throw new ClassifierError('invalid_request', `${field} must be a path; send URLs as image_url.`, 400);
+  return { kind: 'path', path: text };
+}
+
+/** The images one object names (image_url / image_base64 / image_path), checked but not fetched. */
+function imagesOf(fields: ImageFields, limits: ImageRequestLimits, item?: string): ImageSpec[] {
+  const field = (name: string) => (item ? `${item}.${name}` : name);
+  const images: ImageSpec[] = [];
+  if (fields.image_url !== undefined) images.push(urlImage(fields.image_url, field('image_url')));
+  if (fields.image_base64 !== undefined) images.push(base64Image(fields.image_base64, field('image_base64'), item ?? 'upload'));
+  if (fields.image_path !== undefined) images.push(pathImage(fields.image_path, field('image_path'), limits));
+  return images;
+}
+
+function batchItemOf(item: string | ImageFields, index: number, limits: ImageRequestLimits): ImageSpec {
+  const name = `images[${index}]`;
+  if (typeof item === 'string') return urlImage(item, name);
+  const found = imagesOf(item, limits, name);
+  if (found.length === 0) throw new ClassifierError('missing_image', `${name} names no image; give one of image_url, image_base64 or image_path.`, 400);
+  if (found.length > 1) throw new ClassifierError('ambiguous_image', `${name} names more than one image; give exactly one of image_url, image_base64 or image_path.`, 400);
+  return found[0];
+}
+
+function missingImage(): ClassifierError {
+  return new ClassifierError(
+    'missing_image',
+    'The request has no image: send JSON with image_url or image_base64, a multipart form with a "file" field, or the image itself as the body.',
+    400,
+  );
+}
+
+function ambiguousImage(): ClassifierError {
+  return new ClassifierError('ambiguous_image', 'The request names more than one image; send exactly one (POST /jobs takes batches).', 400);
+}
+
+function checkCount(images: RequestImage[], limits: ImageRequestLimits): void {
+  if (images.length === 0) throw missingImage();
+  if (images.length > limits.maxImages) {
+    if (limits.maxImages === 1) throw ambiguousImage();
+    throw new ClassifierError('too_many_images', `A batch holds at most ${limits.maxImages} images.`, 400);
+  }
+}
+
+async function multipartRequestOf(request: FastifyRequest, limits: ImageRequestLimits, base: ClassifyOptions): Promise<ImageRequest> {
+  const files: RequestImage[] = [];
+  const fields: Record<string, string> = {};
+  let totalBytes = 0;
+  try {
+    const parts = request.parts({
+      limits: { fileSize: limits.maxBodyBytes, files: limits.maxImages + 1, fields: 16, fieldSize: 16 * 1024, parts: limits.maxImages + 17 },
+    });
+    for await (const part of parts) {
+      if (part.type === 'file') {
+        if (!FILE_FIELDS.has(part.fieldname)) {
+          throw new ClassifierError('invalid_request', `Unknown file field '${part.fieldname}'; name it "file" or "image".`, 400);
+        }
+        if (files.length >= limits.maxImages) {
+          if (limits.maxImages === 1) throw ambiguousImage();
+          throw new ClassifierError('too_many_images', `A batch holds at most ${limits.maxImages} images.`, 400);
+        }
+        const bytes = await part.toBuffer();
+        totalBytes += bytes.length;
+        if (totalBytes > limits.maxBodyBytes) {
+          throw new ClassifierError('body_too_large', `The uploaded files together are larger than the limit of ${limits.maxBodyBytes} bytes.`, 413);
+        }
+        files.push({ kind: 'bytes', bytes, label: part.filename || 'upload' });
+      } else {
+        if (Object.hasOwn(fields, part.fieldname)) throw new ClassifierError('invalid_request', `The form field '${part.fieldname}' appears more than once.`, 400);
+        fields[part.fieldname] = String(part.value);
+      }
+    }
+  } catch (err) {
+    // The rest of the form is still arriving. Reading it to the end (and dropping it) keeps the
+    // connection usable for the client's next request and lets the client read this answer
+    // instead of seeing its upload cut off; Node does the same for bodies nobody read.
+    request.raw.unpipe();
+    request.raw.resume();
+    if (err instanceof ClassifierError || typeof (err as { code?: unknown }).code === 'string') throw err;
+    // busboy's own complaints (no boundary, malformed headers, cut-off body) are the client's form.
+    throw new ClassifierError('invalid_multipart', `The multipart form could not be read: ${(err as Error).message}.`, 400);
+  }
+
+  const validate = request.compileValidationSchema(MultipartFields, 'body');
+  if (!validate(fields)) throw validationErrorOf((validate.errors ?? []) as ValidationIssue[], 'body');
+  const formFields = fields as ImageFields & OptionFields;
+  const named = imagesOf(formFields, limits);
+  // Several files make a batch; a named image (image_url, image_path) stands alone.
+  if (named.length > 1 || (named.length > 0 && files.length > 0)) throw ambiguousImage();
+  const images = files.length > 0 ? files : named;
+  checkCount(images, limits);
+  return { images, options: optionsOf(formFields, base), batch: images.length > 1 };
+}
+
+/** Reads the request's images and options, or throws the ClassifierError the client should get. */
+export async function imageRequestOf(request: FastifyRequest, limits: ImageRequestLimits): Promise<ImageRequest> {
+  const base = optionsOf((request.query ?? {}) as OptionFields);
+  if (request.isMultipart()) return multipartRequestOf(request, limits, base);
+
+  const body = request.body;
+  if (Buffer.isBuffer(body)) return { images: [{ kind: 'bytes', bytes: body, label: 'upload' }], options: base, batch: false };
+  if (body === undefined || body === null) throw missingImage();
+
+  const json = body as JsonBody;
+  const single = imagesOf(json, limits);
+  if (single.length > 1 || (single.length > 0 && json.images !== undefined)) throw ambiguousImage();
+  if (json.images !== undefined) {
+    const images = json.images.map((item, index) => batchItemOf(item, index, limits));
+    checkCount(images, limits);
+    return { images, options: optionsOf(json, base), batch: true };
+  }
+  checkCount(single, limits);
+  return { images: single, options: optionsOf(json, base), batch: false };
+}

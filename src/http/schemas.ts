@@ -1,0 +1,229 @@
+/**
+ * Request and response schemas. Request schemas are what fastify validates with; together with
+ * the response schemas they are also the OpenAPI document served at /openapi.json and /docs.
+ * Responses are not serialized through these (see app.ts), so the docs cannot silently change
+ * what a client receives.
+ */
+import { Type, type TSchema } from '@sinclair/typebox';
+
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
+// ---------------------------------------------------------------------------------------------
+// Request pieces
+
+export const TopK = Type.Integer({ minimum: 1, maximum: 1000, description: 'How many predictions to return (default 5).' });
+export const MarineOnly = Type.Boolean({ description: 'Rank only the marine classes, probabilities renormalized over them (default false).' });
+export const MinScore = Type.Number({ minimum: 0, maximum: 1, description: 'Below this top-1 probability the answer is "unknown" (default 0).' });
+
+const ImageUrl = Type.String({
+  minLength: 1,
+  maxLength: 8192,
+  description: 'An http(s) URL the service downloads the image from. Private and internal addresses are refused unless the operator allow-listed them (URL_ALLOW_HOSTS).',
+  examples: ['https://example.org/fish.jpg'],
+});
+const ImageBase64 = Type.String({
+  description: 'The image file, base64-encoded; a data: URL ("data:image/jpeg;base64,...") is accepted too.',
+});
+const ImagePath = Type.String({
+  minLength: 1,
+  maxLength: 4096,
+  description: 'A file path inside the folder the operator set as IMAGE_ROOT; refused (files_not_allowed) when none is set.',
+});
+
+const optionFields = {
+  top_k: Type.Optional(TopK),
+  marine_only: Type.Optional(MarineOnly),
+  min_score: Type.Optional(MinScore),
+};
+
+const imageFields = {
+  image_url: Type.Optional(ImageUrl),
+  image_base64: Type.Optional(ImageBase64),
+  image_path: Type.Optional(ImagePath),
+};
+
+/** Options for raw-body and multipart requests (and allowed on any request). */
+export const ClassifyQuery = Type.Object(optionFields, { additionalProperties: false });
+
+export const ClassifyJsonBody = Type.Object(
+  { ...imageFields, ...optionFields },
+  { additionalProperties: false, description: 'Exactly one of image_url, image_base64 or image_path, and options.' },
+);
+
+/** Text fields of a multipart form; values arrive as strings and are coerced. */
+export const MultipartFields = Type.Object(
+  { image_url: Type.Optional(ImageUrl), image_path: Type.Optional(ImagePath), ...optionFields },
+  { additionalProperties: false },
+);
+
+export const BatchImageItem = Type.Union(
+  [
+    Type.String({ minLength: 1, maxLength: 8192, description: 'An http(s) image URL.' }),
+    Type.Object(imageFields, { additionalProperties: false, description: 'Exactly one of image_url, image_base64 or image_path.' }),
+  ],
+  { description: 'An image URL, or an object naming one image.' },
+);
+
+export function jobsJsonBody(maxBatchImages: number) {
+  return Type.Object(
+    {
+      ...imageFields,
+      images: Type.Optional(Type.Array(BatchImageItem, { minItems: 1, maxItems: maxBatchImages, description: `A batch of up to ${maxBatchImages} images.` })),
+      ...optionFields,
+    },
+    { additionalProperties: false, description: 'One image (as for POST /classify) or `images`, a batch; plus options applied to every image.' },
+  );
+}
+
+export const JobParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128, description: 'The job id POST /jobs returned.' }) });
+
+// Documentation only: fastify does not validate these media types (the handler reads them).
+const multipartForm = (files: string) =>
+  Type.Object({
+    file: Type.Optional(Type.String({ format: 'binary', description: `${files} (the field may also be named "image").` })),
+    image_url: Type.Optional(ImageUrl),
+    top_k: Type.Optional(TopK),
+    marine_only: Type.Optional(MarineOnly),
+    min_score: Type.Optional(MinScore),
+  });
+const rawImage = Type.String({ format: 'binary', description: 'The image file itself; options go in the query string.' });
+
+export function documentedImageBody(json: TSchema, files: string) {
+  return {
+    content: {
+      'application/json': { schema: json },
+      'multipart/form-data': { schema: multipartForm(files) },
+      'image/*': { schema: rawImage },
+      'application/octet-stream': { schema: rawImage },
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Responses
+
+export const ErrorResponse = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String({ description: 'Stable; clients branch on it (e.g. invalid_request, not_an_image, queue_full).' }),
+      message: Type.String({ description: 'A sentence for people.' }),
+      status: Type.Integer({ description: 'The HTTP status, repeated.' }),
+    }),
+    request_id: Type.String({ description: 'Also in the X-Request-Id header; quote it when reporting a problem.' }),
+  },
+  { description: 'Every error answer has this shape.' },
+);
+
+const MarineInfo = Type.Object({
+  group: Type.String({ description: 'e.g. shark, ray, bony fish, sea turtle, cetacean, crustacean.' }),
+  scientific_name: Nullable(Type.String()),
+});
+
+const Prediction = Type.Object({
+  index: Type.Integer({ description: 'ImageNet-1k class index.' }),
+  synset: Type.String(),
+  label: Type.String(),
+  probability: Type.Number(),
+  marine: Nullable(MarineInfo),
+});
+
+export const ClassificationResult = Type.Object(
+  {
+    answer: Type.String({ description: 'The top-1 label, or "unknown" when it scored below min_score.' }),
+    unknown: Type.Boolean(),
+    top1: Nullable(Prediction),
+    predictions: Type.Array(Prediction),
+    model: Type.String(),
+    image: Type.Object({
+      width: Type.Integer(),
+      height: Type.Integer(),
+      format: Type.String(),
+      taken_at: Nullable(Type.String({ description: 'EXIF capture time, camera-local, ISO-8601 without zone.' })),
+      latitude: Nullable(Type.Number()),
+      longitude: Nullable(Type.Number()),
+    }),
+    timings: Type.Object({
+      fetch_ms: Type.Number(),
+      decode_ms: Type.Number(),
+      queue_ms: Type.Number(),
+      inference_ms: Type.Number(),
+      total_ms: Type.Number(),
+    }),
+    sha256: Type.String({ description: 'Of the image bytes.' }),
+  },
+  { additionalProperties: true },
+);
+
+const ErrorBody = Type.Object({ code: Type.String(), message: Type.String(), status: Type.Integer() });
+
+export const JobAccepted = Type.Object({
+  id: Type.String(),
+  status: Type.Literal('queued'),
+  status_url: Type.String({ description: 'Poll this (GET) for progress and results; also in the Location header.' }),
+});
+
+export const JobRecord = Type.Object({
+  id: Type.String(),
+  kind: Type.Union([Type.Literal('single'), Type.Literal('batch')]),
+  status: Type.Union(['queued', 'running', 'succeeded', 'failed', 'cancelled'].map((s) => Type.Literal(s))),
+  created_at: Type.String({ format: 'date-time' }),
+  started_at: Nullable(Type.String({ format: 'date-time' })),
+  finished_at: Nullable(Type.String({ format: 'date-time' })),
+  progress: Type.Object({
+    done: Type.Integer({ description: 'Images finished, successfully or not.' }),
+    failed: Type.Integer({ description: 'Of those, the ones that failed.' }),
+    total: Type.Integer(),
+  }),
+  result: Type.Optional(Nullable(ClassificationResult)),
+  results: Type.Optional(
+    Type.Array(
+      Type.Object({
+        index: Type.Integer(),
+        source: Type.String({ description: 'The URL, path or uploaded file name.' }),
+        result: Type.Optional(ClassificationResult),
+        error: Type.Optional(ErrorBody),
+      }),
+      { description: 'Batch jobs: finished images in input order.' },
+    ),
+  ),
+  error: Type.Optional(Nullable(ErrorBody)),
+});
+
+export const HealthResponse = Type.Object({ status: Type.String() });
+
+export const ReadyResponse = Type.Object({
+  status: Type.Literal('ready'),
+  model: Type.String(),
+  queue: Type.Object({ waiting: Type.Integer(), active: Type.Integer(), workers: Type.Integer() }),
+});
+
+const CatalogueEntry = Type.Object({
+  id: Type.String(),
+  description: Type.String(),
+  url: Type.String(),
+  bytes: Type.Integer(),
+  sha256: Type.String(),
+  inputLayout: Type.String(),
+  inputSize: Type.Integer(),
+  preprocessing: Type.String(),
+  license: Type.String(),
+});
+
+export const ModelsResponse = Type.Object({
+  model: Type.Object({
+    id: Type.String(),
+    path: Type.String(),
+    signature: Type.Object({
+      inputName: Type.String(),
+      outputName: Type.String(),
+      layout: Type.String(),
+      size: Type.Integer(),
+      fixedBatch: Nullable(Type.Integer()),
+      classes: Type.Integer(),
+    }),
+    catalogue: Nullable(CatalogueEntry),
+  }),
+  catalogue: Type.Array(CatalogueEntry),
+});
+
+export const errorResponses = { '4xx': ErrorResponse, '5xx': ErrorResponse };

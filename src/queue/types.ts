@@ -1,0 +1,95 @@
+/**
+ * The job queue contract. The in-process queue (memory-queue.ts) and a Redis/BullMQ one
+ * implement the same interface, so everything that crosses it is plain JSON: specs carry image
+ * bytes as base64, records carry the engine's results as they are.
+ */
+import type { ClassificationResult, ClassifyOptions } from '../engine/types.ts';
+
+/** One image of a job, as it can be stored in Redis: never a Buffer, never a URL object. */
+export type ImageSpec =
+  | { kind: 'url'; url: string }
+  | { kind: 'base64'; data: string; /** e.g. the uploaded file's name; "upload" when it had none. */ label: string }
+  | { kind: 'path'; path: string };
+
+export interface JobSpec {
+  /** A single job answers with `result`, a batch with `results`, even for a one-image batch. */
+  kind: 'single' | 'batch';
+  images: ImageSpec[];
+  options: ClassifyOptions;
+}
+
+export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+export const FINISHED_STATUSES: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled']);
+
+/** The body of an error answer, also used for a job's or an image's failure. */
+export interface ErrorBody {
+  code: string;
+  message: string;
+  status: number;
+}
+
+export interface JobItemResult {
+  index: number;
+  source: string;
+  result?: ClassificationResult;
+  error?: ErrorBody;
+}
+
+export interface JobProgress {
+  /** Images finished, successfully or not. */
+  done: number;
+  /** Of those, the ones that failed. */
+  failed: number;
+  total: number;
+}
+
+export interface JobRecord {
+  id: string;
+  kind: 'single' | 'batch';
+  status: JobStatus;
+  /** ISO-8601 UTC. */
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  progress: JobProgress;
+  /** Single-image jobs: the classification once it succeeded, else null. */
+  result?: ClassificationResult | null;
+  /** Batch jobs: one entry per finished image, in input order. */
+  results?: JobItemResult[];
+  /** Why a job failed (a single image's error, or every image of a batch failing). */
+  error?: ErrorBody | null;
+}
+
+export type CancelOutcome = 'cancelled' | 'not_cancellable' | 'not_found';
+
+export interface QueueStats {
+  /** Jobs accepted and not started. */
+  waiting: number;
+  /** Jobs with at least one image started and not all finished. */
+  active: number;
+  /** Finished jobs still retained, by outcome. */
+  completed: number;
+  failed: number;
+  /** Images the queue runs at the same time. */
+  workers: number;
+}
+
+export type QueueEvent =
+  | { type: 'started'; job: JobRecord; wait_ms: number }
+  | { type: 'finished'; job: JobRecord };
+
+export interface JobQueue {
+  /** Accepts a job, or throws ClassifierError 'queue_full' (503, retryable) when it cannot take more. */
+  submit(spec: JobSpec): Promise<JobRecord>;
+  get(id: string): Promise<JobRecord | null>;
+  /** Only queued jobs can be cancelled; a running job finishes. */
+  cancel(id: string): Promise<CancelOutcome>;
+  /** The job once finished, or as it stands when `timeoutMs` runs out; null if unknown. */
+  waitFor(id: string, timeoutMs: number): Promise<JobRecord | null>;
+  stats(): Promise<QueueStats>;
+  /** True while the queue accepts and runs jobs. */
+  ready(): Promise<boolean>;
+  /** Stops taking and starting jobs, lets running jobs finish, then resolves. */
+  close(): Promise<void>;
+}
