@@ -1,0 +1,603 @@
+// The page: take images (drop, pick, paste, URL), show one card per image, and offer the results
+// as CSV/JSON. Sending and polling live in jobs.js, the report rows in report.js.
+import { createJobRunner } from './jobs.js';
+import { toCsv, toJson } from './report.js';
+
+const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+
+const els = {
+  dropZone: $('drop-zone'),
+  pickFiles: /** @type {HTMLButtonElement} */ ($('pick-files')),
+  pickFolder: /** @type {HTMLButtonElement} */ ($('pick-folder')),
+  fileInput: /** @type {HTMLInputElement} */ ($('file-input')),
+  folderInput: /** @type {HTMLInputElement} */ ($('folder-input')),
+  urlForm: /** @type {HTMLFormElement} */ ($('url-form')),
+  urlInput: /** @type {HTMLInputElement} */ ($('url-input')),
+  urlError: $('url-error'),
+  topK: /** @type {HTMLInputElement} */ ($('top-k')),
+  minScore: /** @type {HTMLInputElement} */ ($('min-score')),
+  marineOnly: /** @type {HTMLInputElement} */ ($('marine-only')),
+  keyForm: /** @type {HTMLFormElement} */ ($('api-key-form')),
+  keyInput: /** @type {HTMLInputElement} */ ($('api-key')),
+  keyMessage: $('api-key-message'),
+  progressText: $('progress-text'),
+  progressLive: $('progress-live'),
+  progressBar: $('progress-bar'),
+  notice: $('notice'),
+  downloadCsv: /** @type {HTMLButtonElement} */ ($('download-csv')),
+  downloadJson: /** @type {HTMLButtonElement} */ ($('download-json')),
+  clear: /** @type {HTMLButtonElement} */ ($('clear')),
+  empty: $('empty'),
+  grid: $('grid'),
+  heading: $('results-heading'),
+  modelName: $('model-name'),
+  template: /** @type {HTMLTemplateElement} */ ($('card-template')),
+};
+
+const KEY_STORAGE = 'marine-classifier-api-key';
+const IMAGE_NAME = /\.(jpe?g|jfif|png|webp|gif|tiff?|avif)$/i;
+
+/**
+ * One image on the page.
+ * @typedef {import('./jobs.js').Item & { card: HTMLLIElement, objectUrl: string | null, counted: 'done'|'error'|null }} Entry
+ */
+
+/** @type {Map<number, Entry>} in the order the cards were added */
+const entries = new Map();
+let nextId = 1;
+const counts = { total: 0, done: 0, failed: 0, marine: 0 };
+
+let apiKey = '';
+try {
+  apiKey = sessionStorage.getItem(KEY_STORAGE) ?? '';
+} catch {
+  // Storage may be disabled; the key then lasts until the page is reloaded.
+}
+
+const runner = createJobRunner({
+  // The API lives beside the page: /jobs when the page is at /, /marine/jobs behind a proxy at /marine/.
+  baseUrl: new URL('.', location.href).pathname.replace(/\/$/, ''),
+  getApiKey: () => apiKey,
+  onItem: (item) => renderState(/** @type {Entry} */ (item)),
+  onAuthRequired: showKeyForm,
+  onNotice: showNotice,
+});
+
+// ---------------------------------------------------------------- options
+
+function readOptions() {
+  let topK = els.topK.value.trim() === '' ? 5 : Math.round(Number(els.topK.value));
+  if (!Number.isFinite(topK) || topK < 1) topK = 1;
+  if (topK > 20) topK = 20;
+  els.topK.value = String(topK);
+  let minScore = els.minScore.value.trim() === '' ? 0 : Number(els.minScore.value);
+  if (!Number.isFinite(minScore) || minScore < 0) minScore = 0;
+  if (minScore > 1) minScore = 1;
+  els.minScore.value = String(minScore);
+  return { top_k: topK, marine_only: els.marineOnly.checked, min_score: minScore };
+}
+els.topK.addEventListener('change', readOptions);
+els.minScore.addEventListener('change', readOptions);
+
+// ---------------------------------------------------------------- adding images
+
+/** @param {{ kind: 'file', file: File } | { kind: 'url', url: string }} source */
+function newEntry(source, options) {
+  const card = /** @type {HTMLLIElement} */ (els.template.content.firstElementChild.cloneNode(true));
+  const name = source.kind === 'file' ? source.file.name || 'pasted image' : source.url;
+  /** @type {Entry} */
+  const entry = {
+    id: nextId++,
+    kind: source.kind,
+    file: source.kind === 'file' ? source.file : undefined,
+    url: source.kind === 'url' ? source.url : undefined,
+    name,
+    state: 'queued',
+    options,
+    card,
+    objectUrl: null,
+    counted: null,
+  };
+  card.dataset.id = String(entry.id);
+  const title = card.querySelector('.file-name');
+  title.textContent = name;
+  title.title = name;
+  card.querySelector('.remove').setAttribute('aria-label', `Remove ${name}`);
+  const img = card.querySelector('img');
+  img.addEventListener('error', () => card.classList.add('no-preview'), { once: true });
+  if (source.kind === 'file') {
+    entry.objectUrl = URL.createObjectURL(source.file);
+    img.src = entry.objectUrl;
+  } else {
+    img.src = source.url;
+  }
+  return entry;
+}
+
+/** @param {Array<{ kind: 'file', file: File } | { kind: 'url', url: string }>} sources */
+function addSources(sources) {
+  if (sources.length === 0) return;
+  const options = readOptions();
+  const fragment = document.createDocumentFragment();
+  const added = [];
+  for (const source of sources) {
+    const entry = newEntry(source, options);
+    entries.set(entry.id, entry);
+    fragment.append(entry.card);
+    added.push(entry);
+  }
+  els.grid.append(fragment); // one DOM insertion for the whole batch
+  counts.total += added.length;
+  scheduleProgress();
+  runner.add(added, options);
+}
+
+function addFiles(files, { onlyImages = false } = {}) {
+  const list = [...files];
+  const accepted = onlyImages ? list.filter((f) => f.type.startsWith('image/') || IMAGE_NAME.test(f.name)) : list;
+  const skipped = list.length - accepted.length;
+  if (skipped > 0) showNotice(`Skipped ${skipped} ${skipped === 1 ? 'file that is' : 'files that are'} not images.`);
+  addSources(accepted.map((file) => ({ kind: 'file', file })));
+}
+
+/** http(s) URLs in a piece of text, one per whitespace-separated word. */
+function urlsIn(text) {
+  const urls = [];
+  for (const word of text.split(/\s+/)) {
+    if (!word) continue;
+    try {
+      const url = new URL(word);
+      if (url.protocol === 'http:' || url.protocol === 'https:') urls.push(url.href);
+    } catch {
+      // not a URL
+    }
+  }
+  return urls;
+}
+
+els.pickFiles.addEventListener('click', () => els.fileInput.click());
+els.pickFolder.addEventListener('click', () => els.folderInput.click());
+els.fileInput.addEventListener('change', () => {
+  addFiles(els.fileInput.files ?? []);
+  els.fileInput.value = '';
+});
+els.folderInput.addEventListener('change', () => {
+  addFiles(els.folderInput.files ?? [], { onlyImages: true });
+  els.folderInput.value = '';
+});
+
+els.urlForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const urls = urlsIn(els.urlInput.value.trim());
+  if (urls.length === 0) {
+    els.urlError.textContent = 'Enter a web address starting with http:// or https://.';
+    els.urlInput.setAttribute('aria-invalid', 'true');
+    els.urlInput.focus();
+    return;
+  }
+  els.urlError.textContent = '';
+  els.urlInput.removeAttribute('aria-invalid');
+  els.urlInput.value = '';
+  addSources(urls.map((url) => ({ kind: 'url', url })));
+});
+
+// Paste: images from the clipboard anywhere, or URLs when not typing into a field.
+document.addEventListener('paste', (event) => {
+  const data = event.clipboardData;
+  if (!data) return;
+  const files = [...data.files].filter((f) => f.type.startsWith('image/'));
+  if (files.length > 0) {
+    event.preventDefault();
+    addFiles(files);
+    return;
+  }
+  const target = /** @type {HTMLElement} */ (event.target);
+  if (target.closest('input, textarea, [contenteditable="true"]')) return;
+  const urls = urlsIn(data.getData('text/plain'));
+  if (urls.length > 0) {
+    event.preventDefault();
+    addSources(urls.map((url) => ({ kind: 'url', url })));
+  }
+});
+
+// Drag and drop: the whole window takes drops, the drop zone lights up.
+let dragDepth = 0;
+function isFileDrag(event) {
+  const types = event.dataTransfer?.types ?? [];
+  return [...types].some((t) => t === 'Files' || t === 'text/uri-list');
+}
+window.addEventListener('dragenter', (event) => {
+  if (!isFileDrag(event)) return;
+  event.preventDefault();
+  if (dragDepth++ === 0) els.dropZone.classList.add('dragging');
+});
+window.addEventListener('dragover', (event) => {
+  if (!isFileDrag(event)) return;
+  event.preventDefault();
+  if (event.dataTransfer) event.dataTransfer.dropEffect = 'copy';
+});
+window.addEventListener('dragleave', () => {
+  if (dragDepth > 0 && --dragDepth === 0) els.dropZone.classList.remove('dragging');
+});
+window.addEventListener('drop', (event) => {
+  if (!isFileDrag(event)) return;
+  event.preventDefault();
+  dragDepth = 0;
+  els.dropZone.classList.remove('dragging');
+  void handleDrop(event.dataTransfer);
+});
+
+/** Reads every file of a dropped folder, recursively. */
+async function filesOfEntry(entry, out) {
+  if (entry.isFile) {
+    const file = await new Promise((resolve) => entry.file(resolve, () => resolve(null)));
+    if (file) out.push(file);
+    return;
+  }
+  if (!entry.isDirectory) return;
+  const reader = entry.createReader();
+  for (;;) {
+    const batch = await new Promise((resolve) => reader.readEntries(resolve, () => resolve([])));
+    if (batch.length === 0) break;
+    for (const child of batch) await filesOfEntry(child, out);
+  }
+}
+
+async function handleDrop(transfer) {
+  if (!transfer) return;
+  // Everything must be taken from the DataTransfer before the first await: it empties afterwards.
+  const items = [...(transfer.items ?? [])].filter((i) => i.kind === 'file');
+  const dropped = items.map((i) => ({ entry: typeof i.webkitGetAsEntry === 'function' ? i.webkitGetAsEntry() : null, file: i.getAsFile() }));
+  const plainFiles = [...transfer.files];
+  const uriList = transfer.getData('text/uri-list');
+  if (dropped.some((d) => d.entry?.isDirectory)) {
+    const loose = [];
+    const fromFolders = [];
+    for (const { entry, file } of dropped) {
+      if (entry?.isDirectory) await filesOfEntry(entry, fromFolders);
+      else if (file) loose.push(file);
+    }
+    addFiles(loose);
+    addFiles(fromFolders, { onlyImages: true });
+    return;
+  }
+  if (plainFiles.length > 0) {
+    addFiles(plainFiles);
+    return;
+  }
+  // An image dragged from another web page arrives as its address.
+  const urls = urlsIn(uriList.split(/\r?\n/).filter((l) => !l.startsWith('#')).join(' '));
+  addSources(urls.map((url) => ({ kind: 'url', url })));
+}
+
+// ---------------------------------------------------------------- cards
+
+const STATE_TEXT = {
+  queued: 'Waiting to upload',
+  sending: 'Uploading…',
+  waiting: 'Queued on the service…',
+  running: 'Classifying…',
+};
+
+function percent(p) {
+  const value = p * 100;
+  if (value > 0 && value < 0.1) return '<0.1%';
+  return `${value.toFixed(1)}%`;
+}
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function capitalise(s) {
+  return s ? s[0].toUpperCase() + s.slice(1) : s;
+}
+
+/** @param {Entry} entry */
+function renderState(entry) {
+  if (!entries.has(entry.id)) return;
+  const { card } = entry;
+  card.dataset.state = entry.state;
+  recount(entry);
+  const body = card.querySelector('.card-body');
+  const slot = body.querySelector('.state, .outcome');
+  if (entry.state === 'done') slot.replaceWith(resultView(entry));
+  else if (entry.state === 'error') slot.replaceWith(errorView(entry));
+  else if (slot.classList.contains('state')) slot.querySelector('.state-text').textContent = STATE_TEXT[entry.state];
+  else slot.replaceWith(stateView(entry.state));
+  scheduleProgress();
+}
+
+function stateView(state) {
+  const p = el('p', 'state');
+  const spinner = el('span', 'spinner');
+  spinner.setAttribute('aria-hidden', 'true');
+  p.append(spinner, el('span', 'state-text', STATE_TEXT[state]));
+  return p;
+}
+
+/** @param {Entry} entry */
+function resultView(entry) {
+  const r = entry.result;
+  const box = el('div', 'outcome result');
+  const best = r.predictions[0];
+
+  const answer = el('p', 'answer');
+  if (r.unknown || !r.top1) {
+    answer.append(el('span', 'top1 unknown', 'Unknown'));
+    box.append(answer);
+    if (best) {
+      box.append(el('p', 'explain', `Best guess “${best.label}” at ${percent(best.probability)} is below the minimum score of ${percent(entry.options.min_score)}.`));
+    }
+  } else {
+    answer.append(el('span', 'top1', r.top1.label), el('span', 'top1-prob', percent(r.top1.probability)));
+    box.append(answer);
+    const marine = r.top1.marine;
+    if (marine) {
+      const badge = el('p', 'badge marine');
+      badge.append(el('span', 'badge-group', `Marine · ${marine.group}`));
+      if (marine.scientific_name) badge.append(' ', el('i', 'badge-species', marine.scientific_name));
+      box.append(badge);
+    } else {
+      box.append(el('p', 'badge other', 'Not a marine animal class'));
+    }
+  }
+
+  if (r.predictions.length > 0) {
+    const list = el('ol', 'bars');
+    list.setAttribute('aria-label', `Top ${r.predictions.length} predictions`);
+    for (const p of r.predictions) {
+      const li = el('li', p.marine ? 'bar-row is-marine' : 'bar-row');
+      const label = el('span', 'bar-label', p.label);
+      if (p.marine) label.append(el('span', 'visually-hidden', ' (marine)'));
+      label.title = p.marine?.scientific_name ? `${p.label} — ${p.marine.scientific_name}` : p.label;
+      const track = el('span', 'bar-track');
+      track.setAttribute('aria-hidden', 'true');
+      const fill = el('span', 'bar-fill');
+      fill.style.width = `${Math.max(0.5, Math.min(100, p.probability * 100))}%`;
+      track.append(fill);
+      li.append(label, el('span', 'bar-value', percent(p.probability)), track);
+      list.append(li);
+    }
+    box.append(list);
+  }
+
+  const meta = [];
+  const img = r.image;
+  if (img) {
+    meta.push(`${img.width} × ${img.height}${img.format ? ` ${img.format.toUpperCase()}` : ''}`);
+    if (img.taken_at) meta.push(`taken ${img.taken_at.replace('T', ' ')}`);
+    if (img.latitude !== null && img.longitude !== null && img.latitude !== undefined) {
+      meta.push(`${img.latitude.toFixed(4)}, ${img.longitude.toFixed(4)}`);
+    }
+  }
+  if (meta.length) box.append(el('p', 'meta', meta.join(' · ')));
+
+  if (r.model && !els.modelName.textContent) els.modelName.textContent = ` Model in use: ${r.model}.`;
+  return box;
+}
+
+/** @param {Entry} entry */
+function errorView(entry) {
+  const e = entry.error ?? { code: 'unknown_error', message: 'Something went wrong.' };
+  const box = el('div', 'outcome error');
+  box.append(el('p', 'error-title', 'Could not classify this image'));
+  box.append(el('p', 'error-message', e.message));
+  const code = el('p', 'error-code');
+  code.append('Code: ', el('code', '', e.code));
+  box.append(code);
+  if (e.retryable) {
+    const retry = el('button', 'button small', 'Try again');
+    retry.type = 'button';
+    retry.dataset.action = 'retry';
+    box.append(retry);
+  }
+  return box;
+}
+
+/** Keeps the counters in step with one entry's state, in O(1). */
+function recount(entry) {
+  const now = entry.state === 'done' ? 'done' : entry.state === 'error' ? 'error' : null;
+  if (now === entry.counted) return;
+  uncount(entry);
+  if (now) counts.done++;
+  if (now === 'error') counts.failed++;
+  if (now === 'done' && entry.result?.top1?.marine) counts.marine++;
+  entry.counted = now;
+}
+
+function uncount(entry) {
+  if (entry.counted) counts.done--;
+  if (entry.counted === 'error') counts.failed--;
+  if (entry.counted === 'done' && entry.result?.top1?.marine) counts.marine--;
+  entry.counted = null;
+}
+
+/** @param {Entry} entry */
+function removeEntry(entry) {
+  entry.removed = true;
+  uncount(entry);
+  counts.total--;
+  if (entry.objectUrl) URL.revokeObjectURL(entry.objectUrl);
+  entry.objectUrl = null;
+  entries.delete(entry.id);
+  entry.card.remove();
+  scheduleProgress();
+}
+
+els.grid.addEventListener('click', (event) => {
+  const button = /** @type {HTMLElement} */ (event.target).closest('button');
+  if (!button) return;
+  const card = button.closest('.card');
+  const entry = entries.get(Number(card?.dataset.id));
+  if (!entry) return;
+  if (button.classList.contains('remove')) {
+    // Keep keyboard focus in the list: move to the next card's remove button, else the heading.
+    const next = card.nextElementSibling ?? card.previousElementSibling;
+    removeEntry(entry);
+    /** @type {HTMLElement | null} */ (next?.querySelector('.remove') ?? els.heading).focus();
+  } else if (button.dataset.action === 'retry') {
+    uncount(entry);
+    entry.error = undefined;
+    entry.state = 'queued';
+    renderState(entry);
+    runner.add([entry], entry.options);
+  }
+});
+
+// ---------------------------------------------------------------- progress
+
+let progressFrame = 0;
+function scheduleProgress() {
+  if (!progressFrame) progressFrame = requestAnimationFrame(renderProgress);
+}
+
+function renderProgress() {
+  progressFrame = 0;
+  const { total, done, failed, marine } = counts;
+  let text;
+  if (total === 0) text = runner.paused ? 'Waiting for an API key.' : 'No images yet.';
+  else {
+    text = `${done}/${total} done`;
+    if (marine > 0) text += ` · ${marine} marine`;
+    if (failed > 0) text += ` · ${failed} failed`;
+    if (done < total && runner.paused) text += ' · waiting for an API key';
+  }
+  if (els.progressText.textContent !== text) els.progressText.textContent = text;
+  announce(total === 0 ? '' : text, total > 0 && done === total);
+  els.progressBar.style.width = total ? `${(done / total) * 100}%` : '0%';
+  els.progressBar.parentElement.classList.toggle('complete', total > 0 && done === total);
+  els.empty.hidden = total > 0;
+  els.downloadCsv.disabled = done === 0;
+  els.downloadJson.disabled = done === 0;
+  els.clear.disabled = total === 0;
+  if (total > 0 && done === total) showNotice('');
+}
+
+// The live region speaks the progress at most every few seconds (and at once when a batch is
+// finished), so a screen reader is not flooded with "41/200 done", "42/200 done", ...
+const ANNOUNCE_EVERY_MS = 3000;
+let lastAnnounced = 0;
+let announceTimer = 0;
+let pendingAnnouncement = '';
+function announce(text, now = false) {
+  pendingAnnouncement = text;
+  const wait = lastAnnounced + ANNOUNCE_EVERY_MS - Date.now();
+  if (now || wait <= 0) {
+    clearTimeout(announceTimer);
+    announceTimer = 0;
+    speak();
+  } else if (!announceTimer) {
+    announceTimer = window.setTimeout(() => {
+      announceTimer = 0;
+      speak();
+    }, wait);
+  }
+}
+function speak() {
+  lastAnnounced = Date.now();
+  if (els.progressLive.textContent !== pendingAnnouncement) els.progressLive.textContent = pendingAnnouncement;
+}
+
+let noticeTimer = 0;
+function showNotice(text) {
+  clearTimeout(noticeTimer);
+  els.notice.textContent = text;
+  if (text) noticeTimer = window.setTimeout(() => (els.notice.textContent = ''), 10_000);
+}
+
+// ---------------------------------------------------------------- downloads and clearing
+
+function finishedReports() {
+  const reports = [];
+  let topK = 0;
+  for (const entry of entries.values()) {
+    if (entry.state !== 'done' && entry.state !== 'error') continue;
+    reports.push({ path: entry.name, result: entry.state === 'done' ? entry.result : undefined, error: entry.state === 'error' ? entry.error : undefined });
+    topK = Math.max(topK, entry.options.top_k);
+  }
+  return { reports, topK: topK || readOptions().top_k };
+}
+
+function stamp() {
+  const d = new Date();
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}${pad(d.getMonth() + 1)}${pad(d.getDate())}-${pad(d.getHours())}${pad(d.getMinutes())}${pad(d.getSeconds())}`;
+}
+
+function download(text, type, filename) {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = filename;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+function downloadNote(count) {
+  const pending = counts.total - counts.done;
+  showNotice(pending > 0 ? `Downloaded ${count} finished images; ${pending} still in progress.` : '');
+}
+
+els.downloadCsv.addEventListener('click', () => {
+  const { reports, topK } = finishedReports();
+  download(toCsv(reports, topK), 'text/csv;charset=utf-8', `marine-classifier-${stamp()}.csv`);
+  downloadNote(reports.length);
+});
+els.downloadJson.addEventListener('click', () => {
+  const { reports } = finishedReports();
+  download(toJson(reports), 'application/json', `marine-classifier-${stamp()}.json`);
+  downloadNote(reports.length);
+});
+
+els.clear.addEventListener('click', () => {
+  runner.clear();
+  for (const entry of entries.values()) {
+    entry.removed = true;
+    if (entry.objectUrl) URL.revokeObjectURL(entry.objectUrl);
+  }
+  entries.clear();
+  els.grid.replaceChildren();
+  counts.total = counts.done = counts.failed = counts.marine = 0;
+  showNotice('');
+  renderProgress();
+  els.pickFiles.focus();
+});
+
+// ---------------------------------------------------------------- API key
+
+function showKeyForm(error) {
+  els.keyMessage.textContent = apiKey
+    ? 'The API key was not accepted. Check it and enter it again to continue.'
+    : 'This service needs an API key. Enter it to continue; your images are waiting.';
+  els.keyMessage.title = error.message;
+  els.keyForm.hidden = false;
+  els.keyInput.value = '';
+  els.keyInput.focus();
+  scheduleProgress();
+}
+
+els.keyForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const key = els.keyInput.value.trim();
+  if (!key) {
+    els.keyInput.focus();
+    return;
+  }
+  apiKey = key;
+  try {
+    sessionStorage.setItem(KEY_STORAGE, key);
+  } catch {
+    // see above
+  }
+  els.keyForm.hidden = true;
+  runner.resume();
+  scheduleProgress();
+});
+
+renderProgress();

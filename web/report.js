@@ -1,0 +1,82 @@
+// Report rows for the page's downloads. The CSV columns and row values mirror the CLI's
+// src/cli/report-rows.ts (csvColumns / csvRow / jsonRecord) so a spreadsheet made from the page
+// and one made from `marine-classifier classify --format csv` line up; test/web.test.ts checks
+// that they agree. Pure functions, no DOM: usable in the browser and in Node.
+
+/**
+ * @typedef {{ group: string, scientific_name: string | null }} MarineInfo
+ * @typedef {{ index: number, synset: string, label: string, probability: number, marine: MarineInfo | null }} Prediction
+ * @typedef {{ answer: string, unknown: boolean, top1: Prediction | null, predictions: Prediction[],
+ *   image: { width: number, height: number, format: string, taken_at: string | null, latitude: number | null, longitude: number | null },
+ *   model: string, sha256: string, timings?: object }} ClassificationResult
+ * @typedef {{ code: string, message: string, status?: number }} ErrorBody
+ * @typedef {{ path: string, result?: ClassificationResult, error?: ErrorBody }} ImageReport
+ */
+
+/** CSV columns for a given top-k, as the CLI writes them. */
+export function csvColumns(topK) {
+  const ranks = [];
+  for (let k = 2; k <= topK; k++) ranks.push(`top${k}_label`, `top${k}_probability`);
+  return [
+    'path', 'status', 'answer',
+    'top1_index', 'top1_synset', 'top1_label', 'top1_probability',
+    'marine_group', 'scientific_name',
+    ...ranks,
+    'width', 'height', 'taken_at', 'latitude', 'longitude',
+    'sha256', 'model', 'error_code', 'error',
+  ];
+}
+
+function round(value) {
+  return value.toFixed(6);
+}
+
+function text(value) {
+  return value === null || value === undefined ? '' : String(value);
+}
+
+/** The flat row for one image; columns as in csvColumns(topK). */
+export function csvRow(report, topK) {
+  const r = report.result;
+  const best = r?.predictions[0];
+  const ranks = [];
+  for (let k = 2; k <= topK; k++) {
+    const p = r?.predictions[k - 1];
+    ranks.push(p?.label ?? '', p ? round(p.probability) : '');
+  }
+  return [
+    report.path,
+    r ? 'ok' : 'error',
+    text(r?.answer),
+    text(best?.index), text(best?.synset), text(best?.label), best ? round(best.probability) : '',
+    text(best?.marine?.group), text(best?.marine?.scientific_name),
+    ...ranks,
+    text(r?.image.width), text(r?.image.height), text(r?.image.taken_at), text(r?.image.latitude), text(r?.image.longitude),
+    text(r?.sha256), text(r?.model),
+    text(report.error?.code), text(report.error?.message),
+  ];
+}
+
+/** The JSON record for one image, as the CLI's --format json writes it. */
+export function jsonRecord(report) {
+  if (report.result) return { path: report.path, status: 'ok', ...report.result };
+  return { path: report.path, status: 'error', error: { code: report.error?.code, message: report.error?.message } };
+}
+
+/** One CSV field, quoted when it holds a comma, a quote or a line break (as csv-stringify does). */
+export function csvField(value) {
+  const s = String(value);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** A whole CSV document: header then one row per report, "\n" line ends like the CLI. */
+export function toCsv(reports, topK) {
+  const lines = [csvColumns(topK).map(csvField).join(',')];
+  for (const report of reports) lines.push(csvRow(report, topK).map(csvField).join(','));
+  return `${lines.join('\n')}\n`;
+}
+
+/** A JSON array document like the CLI's --format json. */
+export function toJson(reports) {
+  return `[\n${reports.map((r) => JSON.stringify(jsonRecord(r))).join(',\n')}\n]\n`;
+}
