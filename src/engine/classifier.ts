@@ -187,7 +187,10 @@ export async function createClassifier(options: ClassifierOptions = {}): Promise
       const batched = await batcher.submit(prepared.tensor);
       const ranked = rankPredictions(probabilitiesOf(batched.scores), rank);
       return {
-        ...ranked,
+        answer: ranked.answer,
+        unknown: ranked.unknown,
+        top1: ranked.top1,
+        predictions: ranked.predictions,
         image: prepared.image,
         model: model.id,
         sha256: sha256Of(bytes),
