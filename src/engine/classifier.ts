@@ -25,6 +25,8 @@ export interface ClassifierOptions {
   onDownloadProgress?: (receivedBytes: number, totalBytes: number) => void;
   intraOpThreads?: number;
   executionProvider?: SessionOptions['executionProvider'];
+  /** Let idle ONNX Runtime threads busy-wait (off by default: they would take the decoders' cores). */
+  allowSpinning?: boolean;
   maxBatch?: number;
   maxWaitMs?: number;
   /** Threads that decode and preprocess images. */
@@ -115,7 +117,7 @@ export async function createClassifier(options: ClassifierOptions = {}): Promise
     minThreads: 1,
     maxThreads: 1,
     idleTimeout: Infinity,
-    workerData: { modelPath: location.path, session: { intraOpThreads: settings.intraOpThreads, executionProvider: options.executionProvider ?? 'cpu' } },
+    workerData: { modelPath: location.path, session: { intraOpThreads: settings.intraOpThreads, executionProvider: options.executionProvider ?? 'cpu', allowSpinning: options.allowSpinning ?? false } },
   });
   const signatureReply = await inferencePool.run({ kind: 'signature' });
   if (!signatureReply.ok) {

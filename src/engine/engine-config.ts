@@ -16,6 +16,7 @@ export function engineOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Clas
   if (env.MAX_BATCH) options.maxBatch = parseInteger('MAX_BATCH', env.MAX_BATCH, 1, 1024);
   if (env.MAX_BATCH_WAIT_MS) options.maxWaitMs = parseNumber('MAX_BATCH_WAIT_MS', env.MAX_BATCH_WAIT_MS, 0, 10_000);
   if (env.MAX_PIXELS) options.maxPixels = parseInteger('MAX_PIXELS', env.MAX_PIXELS, 1, 2 ** 40);
+  if (env.INTRA_OP_SPINNING) options.allowSpinning = parseBoolean('INTRA_OP_SPINNING', env.INTRA_OP_SPINNING);
   if (env.SHRINK_ON_LOAD) options.shrinkOnLoad = parseBoolean('SHRINK_ON_LOAD', env.SHRINK_ON_LOAD);
   if (env.EXECUTION_PROVIDER) {
     if (env.EXECUTION_PROVIDER !== 'cpu' && env.EXECUTION_PROVIDER !== 'cuda') throw badSetting('EXECUTION_PROVIDER', env.EXECUTION_PROVIDER, 'cpu or cuda');

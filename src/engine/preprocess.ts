@@ -3,6 +3,7 @@ import exifr from 'exifr';
 import { ClassifierError } from '../errors.ts';
 import type { ImageInfo } from './types.ts';
 import { centerCropBox, resizeAndCropLikePillow, resizedSize } from './resample.ts';
+import { sniffImageFormat } from '../sources/sniff.ts';
 
 export interface PreprocessOptions {
   /** Crop size the model takes (224 for every catalogue model). */
@@ -42,9 +43,6 @@ const NORMALIZE_LUT = MEAN.map((mean, c) => {
   for (let v = 0; v < 256; v++) lut[v] = Math.fround(Math.fround(Math.fround(v / 255) - mean) / STD[c]);
   return lut;
 });
-
-/** Formats decoded from their bytes; anything else (SVG, PDF, ...) is refused. */
-const SUPPORTED_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif']);
 
 function decodeError(err: unknown): ClassifierError {
   const message = err instanceof Error ? err.message : String(err);
@@ -111,32 +109,40 @@ function toTensor(rgb: Uint8Array, size: number, layout: 'NCHW' | 'NHWC'): Float
   return tensor;
 }
 
+/** Why bytes that are no image we decode were refused: an image of another kind, or no image at all. */
+async function refusalOf(bytes: Buffer): Promise<ClassifierError> {
+  const format = await sharp(bytes, { limitInputPixels: false }).metadata().then((m) => m.format, () => null);
+  if (!format) return decodeError(new Error('unsupported image format'));
+  return new ClassifierError('unsupported_format', `Images in ${format} format are not supported; send JPEG, PNG, WebP, GIF, TIFF or AVIF.`, 415);
+}
+
+/** A decoding failure as the user should hear it; a pixel-limit refusal names the image's size. */
+async function decodeFailureOf(err: unknown, bytes: Buffer, maxPixels: number): Promise<ClassifierError> {
+  if (!/pixel limit/i.test(err instanceof Error ? err.message : String(err))) return decodeError(err);
+  const meta = await sharp(bytes, { limitInputPixels: false }).metadata().catch(() => null);
+  return tooManyPixels(meta?.width, meta?.pageHeight ?? meta?.height, maxPixels);
+}
+
 /** Decode image bytes and prepare the model input exactly as torchvision's ImageNet transforms do. */
 export async function preprocessImage(bytes: Buffer, options: PreprocessOptions = DEFAULT_PREPROCESS_OPTIONS): Promise<PreprocessedImage> {
   const started = performance.now();
   if (bytes.length === 0) throw new ClassifierError('empty_image', 'The image is empty (zero bytes).', 400);
+  const format = sniffImageFormat(bytes);
+  if (!format) throw await refusalOf(bytes);
 
-  let meta: sharp.Metadata;
-  try {
-    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
-  } catch (err) {
-    throw decodeError(err);
-  }
-  if (!meta.format || !SUPPORTED_FORMATS.has(meta.format)) {
-    throw new ClassifierError('unsupported_format', `Images in ${meta.format ?? 'this'} format are not supported; send JPEG, PNG, WebP, GIF, TIFF or AVIF.`, 415);
-  }
-  const width = meta.width ?? 0;
-  const height = meta.pageHeight ?? meta.height ?? 0;
-  if (width * height > options.maxPixels) throw tooManyPixels(width, height, options.maxPixels);
-  const rotated = (meta.orientation ?? 1) >= 5;
-  const upright = rotated ? { width: height, height: width } : { width, height };
-
+  // One decode for the common case; the header is read separately only to size a shrink-on-load.
   let pipeline = sharp(bytes, { limitInputPixels: options.maxPixels, failOn: 'error', ignoreIcc: true }).rotate();
-  const shrink = options.shrinkOnLoad && (meta.format === 'jpeg' || meta.format === 'webp')
-    ? shrinkFactor(Math.min(upright.width, upright.height), options.resizeShortSide)
-    : 1;
-  if (shrink > 1) {
-    pipeline = pipeline.resize(Math.ceil(upright.width / shrink), Math.ceil(upright.height / shrink), { fit: 'fill', kernel: 'linear', fastShrinkOnLoad: true });
+  let shrunkFrom: { width: number; height: number } | null = null;
+  if (options.shrinkOnLoad && (format === 'jpeg' || format === 'webp')) {
+    const meta = await sharp(bytes, { limitInputPixels: false }).metadata().catch(() => null);
+    if (meta?.width && meta.height) {
+      const upright = (meta.orientation ?? 1) >= 5 ? { width: meta.height, height: meta.width } : { width: meta.width, height: meta.height };
+      const shrink = shrinkFactor(Math.min(upright.width, upright.height), options.resizeShortSide);
+      if (shrink > 1 && upright.width * upright.height <= options.maxPixels) {
+        pipeline = pipeline.resize(Math.ceil(upright.width / shrink), Math.ceil(upright.height / shrink), { fit: 'fill', kernel: 'linear', fastShrinkOnLoad: true });
+        shrunkFrom = upright;
+      }
+    }
   }
   let decoded: { data: Buffer; info: sharp.OutputInfo };
   try {
@@ -146,7 +152,7 @@ export async function preprocessImage(bytes: Buffer, options: PreprocessOptions 
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
   } catch (err) {
-    throw decodeError(err);
+    throw await decodeFailureOf(err, bytes, options.maxPixels);
   }
   const { data, info } = decoded;
   if (info.channels !== 3) throw new ClassifierError('corrupt_image', `The image decoded to ${info.channels} channels instead of RGB.`, 422);
@@ -158,7 +164,7 @@ export async function preprocessImage(bytes: Buffer, options: PreprocessOptions 
   const capture = await captureMetadata(bytes);
   return {
     tensor,
-    image: { width: upright.width, height: upright.height, format: meta.format === 'heif' ? 'avif' : meta.format, ...capture },
+    image: { ...(shrunkFrom ?? { width: info.width, height: info.height }), format: format === 'heif' ? 'avif' : format, ...capture },
     decode_ms: performance.now() - started,
   };
 }

@@ -18,6 +18,8 @@ export interface SessionOptions {
   intraOpThreads: number;
   /** 'cpu' always works; 'cuda' needs onnxruntime-node's CUDA binaries (see README). */
   executionProvider: 'cpu' | 'cuda';
+  /** Let idle inference threads busy-wait: lower latency when nothing else needs the cores. */
+  allowSpinning?: boolean;
 }
 
 export interface LoadedSession {
@@ -59,6 +61,8 @@ export async function loadSession(path: string, options: SessionOptions): Promis
       executionMode: 'sequential',
       enableCpuMemArena: true,
       enableMemPattern: true,
+      // Idle ONNX Runtime threads spin by default, taking the cores the decoding threads need.
+      extra: { session: { intra_op: { allow_spinning: options.allowSpinning ? '1' : '0' } } },
     });
   } catch (err) {
     throw new ClassifierError('model_unloadable', `Could not load the ONNX model at ${path}: ${err instanceof Error ? err.message : String(err)}`, 500, { cause: err });
