@@ -3,6 +3,7 @@ import { isClassifierError } from '../errors.ts';
 import { registerClassifyCommand, EXIT_FATAL } from './classify-command.ts';
 import { registerModelsCommand } from './models-command.ts';
 import { registerServeCommand } from './serve-command.ts';
+import { registerWorkerCommand } from './worker-command.ts';
 
 const program = new Command()
   .name('marine-classifier')
@@ -11,6 +12,7 @@ const program = new Command()
 registerClassifyCommand(program);
 registerModelsCommand(program);
 registerServeCommand(program);
+registerWorkerCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -7,6 +7,7 @@ import { startService } from '../http/service.ts';
 import { addEngineFlags, engineOptionsFromFlags, type EngineFlagValues } from './engine-flags.ts';
 
 interface ServeFlags extends EngineFlagValues {
+  queue?: string;
   host?: string;
   port?: string;
   queueLimit?: string;
@@ -40,6 +41,7 @@ function overridesOf(flags: ServeFlags): ServiceConfigOverrides {
     host: flags.host,
     port: integerFlag('--port', flags.port, 0, 65535),
     engine: engineOptionsFromFlags(flags),
+    queueUrl: flags.queue,
     queueLimit: integerFlag('--queue-limit', flags.queueLimit, 1, 1_000_000),
     jobConcurrency: integerFlag('--job-concurrency', flags.jobConcurrency, 1, 4096),
     jobRetentionSeconds: flags.jobRetention === undefined ? undefined : parseNumber('--job-retention', flags.jobRetention, 0, 30 * 24 * 3600),
@@ -80,6 +82,7 @@ export function registerServeCommand(program: Command): void {
     .description('Start the HTTP service (API at /classify and /jobs, docs at /docs, page at /)')
     .option('--host <address>', 'address to listen on (env HOST; default 127.0.0.1, use 0.0.0.0 to accept connections from other machines)')
     .option('--port <n>', 'port (env PORT; default 8000)')
+    .option('--queue <url>', 'Redis URL: queue jobs there for `worker` processes and load no model here (env QUEUE_URL)')
     .option('--queue-limit <n>', 'images /classify works on at once, and jobs that may wait; beyond it 503 queue_full (env QUEUE_LIMIT; default 256)')
     .option('--job-concurrency <n>', 'images the job queue classifies at once (env JOB_CONCURRENCY; default from threads and batch size)')
     .option('--job-retention <seconds>', 'how long finished jobs stay readable (env JOB_RETENTION_SECONDS; default 3600)')

@@ -11,6 +11,9 @@ import { DEFAULT_PREPROCESS_OPTIONS, type PreprocessOptions, type PreprocessedIm
 import { probabilitiesOf, rankPredictions } from './postprocess.ts';
 import type { ModelSignature, SessionOptions } from './session.ts';
 import type { ClassificationResult, ClassifyOptions, ImageInput } from './types.ts';
+import { classifyEach, type ManyOutcome } from './classify-many.ts';
+
+export type { ManyOutcome };
 import { siblingWorker, workerModule } from './workers/worker-module.ts';
 import type { InferenceReply, InferenceTask } from './workers/inference-worker.ts';
 import type { PreprocessReply, PreprocessTask } from './workers/preprocess-worker.ts';
@@ -54,10 +57,6 @@ export interface ClassifierSettings {
   shrinkOnLoad: boolean;
   maxImageBytes: number;
 }
-
-export type ManyOutcome =
-  | { index: number; input: ImageInput; result: ClassificationResult; error?: undefined }
-  | { index: number; input: ImageInput; result?: undefined; error: ClassifierError };
 
 export interface Classifier {
   readonly model: ModelDescription;
@@ -203,37 +202,13 @@ export async function createClassifier(options: ClassifierOptions = {}): Promise
     }
   }
 
-  async function* classifyMany(
+  function classifyMany(
     inputs: Iterable<ImageInput> | AsyncIterable<ImageInput>,
-    manyOptions: ClassifyOptions & { concurrency?: number } = {},
+    { concurrency, ...classifyOptions }: ClassifyOptions & { concurrency?: number } = {},
   ): AsyncGenerator<ManyOutcome> {
-    validateClassifyOptions(manyOptions);
+    validateClassifyOptions(classifyOptions);
     // Enough in flight to keep decoding threads and full batches busy, few enough to bound memory.
-    const concurrency = manyOptions.concurrency ?? settings.decodeThreads * 2 + settings.maxBatch * 2;
-    const running = new Map<number, Promise<ManyOutcome>>();
-    let index = 0;
-    const start = (input: ImageInput, i: number) => {
-      running.set(
-        i,
-        classify(input, manyOptions).then(
-          (result) => ({ index: i, input, result }),
-          (err: unknown) => ({ index: i, input, error: err instanceof ClassifierError ? err : new ClassifierError('internal_error', String(err), 500) }),
-        ),
-      );
-    };
-    for await (const input of inputs) {
-      start(input, index++);
-      if (running.size >= concurrency) {
-        const outcome = await Promise.race(running.values());
-        running.delete(outcome.index);
-        yield outcome;
-      }
-    }
-    while (running.size > 0) {
-      const outcome = await Promise.race(running.values());
-      running.delete(outcome.index);
-      yield outcome;
-    }
+    return classifyEach(classify, inputs, classifyOptions, concurrency ?? settings.decodeThreads * 2 + settings.maxBatch * 2);
   }
 
   return {

@@ -19,6 +19,8 @@ export interface ServiceConfig {
   port: number;
   /** Model and engine settings (MODEL_PATH, MODEL_ID, INTRA_OP_THREADS, MAX_BATCH, ...). */
   engine: ClassifierOptions;
+  /** redis://... : jobs go to Redis and `worker` processes classify them (no model in this process); null: in-process. */
+  queueUrl: string | null;
   /** Images POST /classify works on at once, and jobs that may wait; past it: 503 queue_full. */
   queueLimit: number;
   /** Images the job queue classifies at once; null: derived from the engine's threads and batch size. */
@@ -58,6 +60,7 @@ export function defaultServiceConfig(): ServiceConfig {
     host: '127.0.0.1',
     port: 8000,
     engine: {},
+    queueUrl: null,
     queueLimit: 256,
     jobConcurrency: null,
     jobRetentionSeconds: 3600,
@@ -112,6 +115,7 @@ export function serviceConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Serv
   config.engine = engineOptionsFromEnv(env);
   if (env.HOST) config.host = env.HOST;
   if (env.PORT) config.port = parseInteger('PORT', env.PORT, 0, 65535);
+  if (env.QUEUE_URL) config.queueUrl = env.QUEUE_URL;
   if (env.QUEUE_LIMIT) config.queueLimit = parseInteger('QUEUE_LIMIT', env.QUEUE_LIMIT, 1, 1_000_000);
   if (env.JOB_CONCURRENCY) config.jobConcurrency = parseInteger('JOB_CONCURRENCY', env.JOB_CONCURRENCY, 1, 4096);
   if (env.JOB_RETENTION_SECONDS) config.jobRetentionSeconds = parseNumber('JOB_RETENTION_SECONDS', env.JOB_RETENTION_SECONDS, 0, 30 * 24 * 3600);

@@ -141,11 +141,22 @@ export function createMetrics(): ServiceMetrics {
         labelNames: ['state'] as const,
         registers: [registry],
         async collect() {
-          const stats = await queue.stats();
+          // With the Redis queue unreachable, the rest of the scrape (process, HTTP) still matters most.
+          const stats = await queue.stats().catch(() => null);
+          if (!stats) return;
           this.set({ state: 'waiting' }, stats.waiting);
           this.set({ state: 'active' }, stats.active);
           this.set({ state: 'completed' }, stats.completed);
           this.set({ state: 'failed' }, stats.failed);
+        },
+      });
+      new Gauge({
+        name: 'job_queue_workers',
+        help: 'In-process: images the queue runs at once. Redis mode: worker processes connected to the queue.',
+        registers: [registry],
+        async collect() {
+          const stats = await queue.stats().catch(() => null);
+          if (stats) this.set(stats.workers);
         },
       });
       const modelInfo = new Gauge({

@@ -4,7 +4,8 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { createClassifier, type Classifier, type ClassifierOptions } from '../engine/classifier.ts';
-import { createMemoryQueue } from '../queue/memory-queue.ts';
+import { createJobQueue, needsLocalModel, queueClassifierOf } from '../queue/create-queue.ts';
+import type { LogFn } from '../queue/redis-connection.ts';
 import type { JobQueue } from '../queue/types.ts';
 import { closeUrlFetchAgents } from '../sources/url.ts';
 import { buildApp } from './app.ts';
@@ -52,25 +53,25 @@ export function serviceClassifierOptions(config: ServiceConfig, extra: Pick<Clas
 export async function startService(config: ServiceConfig, options: StartServiceOptions = {}): Promise<RunningService> {
   const metrics = options.metrics ?? createMetrics();
   const ownsClassifier = options.classifier === undefined;
-  const classifier =
-    options.classifier ?? (await createClassifier(serviceClassifierOptions(config, { onBatch: metrics.onBatch, onDownloadProgress: options.onDownloadProgress })));
+  // In Redis mode (QUEUE_URL) the workers hold the model; this process loads none.
+  const engine =
+    options.classifier ??
+    (needsLocalModel(config) ? await createClassifier(serviceClassifierOptions(config, { onBatch: metrics.onBatch, onDownloadProgress: options.onDownloadProgress })) : null);
   const state: ServiceState = { draining: false };
   let queue: JobQueue | null = null;
   let app: FastifyInstance | null = null;
+  let classifier: Classifier | null = engine;
+  const queueLog: LogFn = (level, message) => (app ? app.log[level](message) : console.error(message));
   try {
-    queue = createMemoryQueue(metrics.countingClassifier(classifier), {
-      maxWaiting: config.queueLimit,
-      maxHeldBytes: config.queueMaxBytes,
-      retentionMs: config.jobRetentionSeconds * 1000,
-      concurrency: config.jobConcurrency ?? undefined,
-      onEvent: metrics.onQueueEvent,
-    });
+    queue = createJobQueue(config, { classifier: engine && metrics.countingClassifier(engine), onEvent: metrics.onQueueEvent, log: queueLog });
+    // Redis mode: POST /classify queues the image for a worker and waits for it.
+    classifier ??= await queueClassifierOf(queue);
     app = await buildApp({ config, classifier, queue, metrics, state });
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
     await app?.close();
     await queue?.close();
-    if (ownsClassifier) await classifier.close();
+    if (ownsClassifier) await classifier?.close();
     throw err;
   }
 
@@ -80,12 +81,13 @@ export async function startService(config: ServiceConfig, options: StartServiceO
   let closing: Promise<void> | null = null;
   const readyApp = app;
   const readyQueue = queue;
+  const readyClassifier = classifier;
 
   return {
     url: `http://${host}:${port}`,
     port,
     app: readyApp,
-    classifier,
+    classifier: readyClassifier,
     queue: readyQueue,
     metrics,
     close() {
@@ -95,7 +97,7 @@ export async function startService(config: ServiceConfig, options: StartServiceO
         await readyApp.close();
         await readyQueue.close();
         if (ownsClassifier) {
-          await classifier.close();
+          await readyClassifier.close();
           await closeUrlFetchAgents();
         }
       })();

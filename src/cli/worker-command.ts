@@ -1,0 +1,51 @@
+import type { Command } from 'commander';
+import { parseInteger } from '../engine/engine-config.ts';
+import { startWorker } from '../worker/start-worker.ts';
+import { workerConfigFromEnv } from '../worker/worker-config.ts';
+import { addEngineFlags, engineOptionsFromFlags, type EngineFlagValues } from './engine-flags.ts';
+
+interface WorkerFlags extends EngineFlagValues {
+  queue?: string;
+  concurrency?: string;
+}
+
+/** `marine-classifier worker`: classifies the jobs an API in Redis mode (QUEUE_URL) queues. */
+export function registerWorkerCommand(program: Command): void {
+  addEngineFlags(
+    program
+      .command('worker')
+      .description('Take classification jobs from Redis (run as many as you like, on any machine)')
+      .option('--queue <url>', 'Redis URL, e.g. redis://127.0.0.1:6379 (env QUEUE_URL)')
+      .option('--concurrency <n>', 'jobs taken at once (env WORKER_CONCURRENCY; default twice the batch size)'),
+  ).action(async (flags: WorkerFlags) => {
+    const config = workerConfigFromEnv({
+      queueUrl: flags.queue,
+      concurrency: flags.concurrency ? parseInteger('--concurrency', flags.concurrency, 1, 4096) : undefined,
+      engine: engineOptionsFromFlags(flags),
+    });
+    const worker = await startWorker(config);
+
+    await new Promise<void>((resolve) => {
+      let stopping = false;
+      const stop = (signal: NodeJS.Signals) => {
+        if (stopping) {
+          // A second Ctrl-C means "now": running jobs go back to the queue when their locks lapse.
+          console.error(`worker ${worker.id}: ${signal} again, exiting without waiting`);
+          process.exit(130);
+        }
+        stopping = true;
+        console.error(`worker ${worker.id}: ${signal}: finishing running jobs, taking no new ones`);
+        worker.close().then(resolve, (err: unknown) => {
+          console.error(`worker ${worker.id}: shutdown failed:`, err);
+          process.exitCode = 1;
+          resolve();
+        });
+      };
+      process.on('SIGTERM', stop);
+      process.on('SIGINT', stop);
+    });
+    console.error(`worker ${worker.id}: stopped`);
+    // Everything is closed; exiting explicitly keeps a connection BullMQ still retries (Redis down) from holding the process up.
+    process.exit(process.exitCode ?? 0);
+  });
+}

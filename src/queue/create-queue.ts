@@ -1,0 +1,74 @@
+/**
+ * One switch between the two deployments: without QUEUE_URL the service classifies in-process
+ * (memory queue, model loaded here); with it, jobs go to Redis and worker processes classify
+ * them, so the API process loads no model.
+ */
+import type { Classifier } from '../engine/classifier.ts';
+import { createMemoryQueue } from './memory-queue.ts';
+import { createQueueClassifier, type QueueClassifier } from './redis-classifier.ts';
+import { redisQueueSettingsFromEnv } from './redis-config.ts';
+import type { LogFn } from './redis-connection.ts';
+import { createRedisQueue, type RedisJobQueue } from './redis-queue.ts';
+import type { JobQueue, QueueEvent } from './types.ts';
+
+/** The queue-related part of the service's settings (ServiceConfig has these fields). */
+export interface JobQueueConfig {
+  /** redis://... for Redis mode; null for in-process; undefined: QUEUE_URL decides. */
+  queueUrl?: string | null;
+  /** Jobs that may wait (in-process mode). */
+  queueLimit: number;
+  /** Images classified at once (in-process mode). */
+  jobConcurrency: number | null;
+  jobRetentionSeconds: number;
+  /** In-process: upload bytes unfinished jobs may hold. Redis: the largest job. */
+  queueMaxBytes: number;
+}
+
+export interface JobQueueDeps {
+  /** The loaded engine; needed in-process only (see needsLocalModel). */
+  classifier?: Pick<Classifier, 'classify' | 'settings'> | null;
+  onEvent?: (event: QueueEvent) => void;
+  log?: LogFn;
+}
+
+export function queueUrlOf(config: Pick<JobQueueConfig, 'queueUrl'>, env: NodeJS.ProcessEnv = process.env): string | null {
+  if (config.queueUrl !== undefined) return config.queueUrl || null;
+  return env.QUEUE_URL || null;
+}
+
+/** False in Redis mode: workers hold the model, and the API process must not spend memory and start-up time on it. */
+export function needsLocalModel(config: Pick<JobQueueConfig, 'queueUrl'>, env: NodeJS.ProcessEnv = process.env): boolean {
+  return queueUrlOf(config, env) === null;
+}
+
+export function createJobQueue(config: JobQueueConfig, deps: JobQueueDeps = {}, env: NodeJS.ProcessEnv = process.env): JobQueue {
+  const url = queueUrlOf(config, env);
+  if (url) {
+    const settings = redisQueueSettingsFromEnv(url, env, { retentionSeconds: config.jobRetentionSeconds, maxJobBytes: config.queueMaxBytes });
+    return createRedisQueue({ settings, onEvent: deps.onEvent, log: deps.log });
+  }
+  if (!deps.classifier) throw new Error('createJobQueue: the in-process queue needs the loaded classifier (no QUEUE_URL is set).');
+  return createMemoryQueue(deps.classifier, {
+    maxWaiting: config.queueLimit,
+    maxHeldBytes: config.queueMaxBytes,
+    retentionMs: config.jobRetentionSeconds * 1000,
+    concurrency: config.jobConcurrency ?? undefined,
+    onEvent: deps.onEvent,
+  });
+}
+
+export function isRedisQueue(queue: JobQueue): queue is RedisJobQueue {
+  return (queue as Partial<RedisJobQueue>).mode === 'redis';
+}
+
+/**
+ * What the HTTP app gets as its classifier in Redis mode: POST /classify becomes "queue one image
+ * and wait for it" (CLASSIFY_TIMEOUT_MS, then 504 classify_timeout). Reads the workers' model first,
+ * so /readyz and /models report it from the start when workers are up.
+ */
+export async function queueClassifierOf(queue: JobQueue): Promise<QueueClassifier> {
+  if (!isRedisQueue(queue)) throw new Error('queueClassifierOf: only a Redis queue classifies through workers.');
+  const classifier = createQueueClassifier(queue);
+  await classifier.refresh();
+  return classifier;
+}

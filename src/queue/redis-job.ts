@@ -1,0 +1,125 @@
+/**
+ * What a job looks like in Redis, and how the API turns that back into the JobRecord that the
+ * in-process queue would have answered with. Pure functions: no Redis here.
+ */
+import type { ErrorBody, JobItemResult, JobRecord, JobSpec, JobStatus } from './types.ts';
+
+/** BullMQ job data: the spec, plus what the API already knows about the images. */
+export interface RedisJobData {
+  spec: JobSpec;
+  /** sha256 of each inline (base64) image, null for URLs and paths: the cache key, computed where the bytes arrived. */
+  sha256: (string | null)[];
+}
+
+/** BullMQ return value of a finished job: who ran it, not the results (those are in the results hash). */
+export interface RedisJobReturn {
+  /** hostname:pid of the worker process that finished the job. */
+  worker: string;
+  model: string;
+  total: number;
+  done: number;
+  failed: number;
+  cache_hits: number;
+}
+
+/** One image's outcome as a worker stores it. */
+export interface StoredItem extends JobItemResult {
+  /** Served from the result cache rather than classified again. */
+  cached?: boolean;
+}
+
+/** The record the Redis queue answers with: the shared JobRecord plus where and how often it ran. */
+export interface RedisJobRecord extends JobRecord {
+  /** hostname:pid of the worker that ran (or is running) the job; null before any started it. */
+  worker: string | null;
+  /** Times a worker started the job: more than 1 after a retry or after its worker died. */
+  attempts: number;
+}
+
+/** BullMQ's job states (v6), and 'unknown' for a job that is gone. */
+export type BullState = 'completed' | 'failed' | 'active' | 'delayed' | 'waiting' | 'prioritized' | 'waiting-children' | 'paused' | 'unknown';
+
+/** The parts of a BullMQ job the record is built from. */
+export interface JobSnapshot {
+  id: string;
+  state: BullState;
+  data: RedisJobData;
+  /** ms since epoch. */
+  timestamp: number;
+  processedOn?: number | null;
+  finishedOn?: number | null;
+  failedReason?: string | null;
+  attemptsStarted?: number;
+  processedBy?: string | null;
+  returnvalue?: RedisJobReturn | null;
+  items: StoredItem[];
+}
+
+export function isFinishedState(state: BullState): boolean {
+  return state === 'completed' || state === 'failed';
+}
+
+function iso(ms: number | null | undefined): string | null {
+  return typeof ms === 'number' && ms > 0 ? new Date(ms).toISOString() : null;
+}
+
+/** Why a job failed when no image carries the reason: BullMQ's own failures (a worker lost too often, a crash). */
+export function errorOfFailedReason(reason: string | null | undefined): ErrorBody {
+  const text = reason || 'The job failed.';
+  if (/stalled/i.test(text)) {
+    return {
+      code: 'worker_lost',
+      message: 'The workers running this job stopped responding too many times; it was given up. Submit it again.',
+      status: 503,
+    };
+  }
+  return { code: 'job_failed', message: text, status: 500 };
+}
+
+function statusOf(snapshot: JobSnapshot, failed: number, total: number): JobStatus {
+  switch (snapshot.state) {
+    case 'completed':
+      return failed === total ? 'failed' : 'succeeded';
+    case 'failed':
+      return 'failed';
+    case 'active':
+      return 'running';
+    default:
+      // Waiting again after a retry backoff or after its worker died: it started, and is not finished.
+      return snapshot.processedOn ? 'running' : 'queued';
+  }
+}
+
+export function recordOf(snapshot: JobSnapshot): RedisJobRecord {
+  const { spec } = snapshot.data;
+  const total = spec.images.length;
+  const items = [...snapshot.items].sort((a, b) => a.index - b.index);
+  const failed = items.filter((item) => item.error).length;
+  const status = statusOf(snapshot, failed, total);
+  const finished = status === 'succeeded' || status === 'failed';
+  let error: ErrorBody | null = null;
+  if (status === 'failed') error = items.find((item) => item.error)?.error ?? errorOfFailedReason(snapshot.failedReason);
+  const record: RedisJobRecord = {
+    id: snapshot.id,
+    kind: spec.kind,
+    status,
+    created_at: iso(snapshot.timestamp) ?? new Date(0).toISOString(),
+    started_at: iso(snapshot.processedOn),
+    finished_at: finished ? iso(snapshot.finishedOn) ?? new Date().toISOString() : null,
+    progress: { done: items.length, failed, total },
+    error,
+    worker: snapshot.returnvalue?.worker ?? snapshot.processedBy ?? null,
+    attempts: snapshot.attemptsStarted ?? 0,
+  };
+  if (spec.kind === 'single') record.result = items[0]?.result ?? null;
+  else record.results = items;
+  return record;
+}
+
+/** The record of a job cancelled before it started, kept after BullMQ removed the job. */
+export function cancelledRecordOf(snapshot: JobSnapshot, now = Date.now()): RedisJobRecord {
+  const record = recordOf({ ...snapshot, state: 'waiting', items: [] });
+  record.status = 'cancelled';
+  record.finished_at = new Date(now).toISOString();
+  return record;
+}
