@@ -1,0 +1,49 @@
+# syntax=docker/dockerfile:1
+#
+# One image for both roles: `serve` (the HTTP API; in Redis mode it loads no model) and `worker`.
+#   docker build -t marine-classifier .                                 # model baked in (needs network at build)
+#   docker build -t marine-classifier --build-arg MODEL_ID= .           # no model baked in: mount one at /models
+# See docs/scaling-out.md.
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# --- dependencies: production only. tsx is a runtime dependency (the sources run through it, no build step).
+# .npmrc (onnxruntime-node-install=skip) comes along, so npm ci downloads nothing from outside the registry
+# and onnxruntime-node uses the CPU binaries in its package.
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --omit=dev --no-audit --no-fund --loglevel=error
+
+# --- runtime
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=8000 \
+    MODEL_CACHE_DIR=/models
+WORKDIR /app
+# The same glibc base as the deps stage, so sharp's and onnxruntime's prebuilt binaries match.
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json package-lock.json .npmrc tsconfig.json ./
+COPY bin ./bin
+COPY src ./src
+COPY web ./web
+RUN mkdir -p /models && chown node:node /models
+
+# The official image's unprivileged user; nothing under /app is writable by it.
+USER node
+
+# A catalogue model fetched (and sha256-verified) into MODEL_CACHE_DIR at build time, so containers start
+# without network access. Empty: nothing is fetched; mount models at /models (MODEL_CACHE_DIR) or set MODEL_PATH.
+ARG MODEL_ID=resnet50-v1-12
+RUN if [ -n "$MODEL_ID" ]; then node bin/marine-classifier.js models fetch "$MODEL_ID"; fi
+ENV MODEL_ID=${MODEL_ID}
+
+EXPOSE 8000
+# Liveness of the API. Worker containers serve no HTTP: docker-compose.yml disables the check for them.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+
+# Exec form: node is PID 1 and receives SIGTERM itself (serve drains requests, worker finishes its jobs).
+ENTRYPOINT ["node", "bin/marine-classifier.js"]
+CMD ["serve"]
