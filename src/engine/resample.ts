@@ -92,6 +92,7 @@ export function resizeAndCropLikePillow(src: RgbImage, outWidth: number, outHeig
   const rows = rowLast - rowFirst;
 
   // Horizontal pass: rows [rowFirst, rowLast) -> crop.width columns (8-bit intermediate, as Pillow).
+  const data = src.data;
   let mid: Uint8Array;
   if (needHorizontal) {
     const h = coefficients(src.width, outWidth, crop.left, crop.width);
@@ -107,9 +108,9 @@ export function resizeAndCropLikePillow(src: RgbImage, outWidth: number, outHeig
         const k = o * taps;
         for (let x = 0; x < n; x++, p += 3) {
           const w = weights[k + x];
-          r += src.data[p] * w;
-          g += src.data[p + 1] * w;
-          b += src.data[p + 2] * w;
+          r += data[p] * w;
+          g += data[p + 1] * w;
+          b += data[p + 2] * w;
         }
         const q = outOffset + o * 3;
         mid[q] = clip8(r);
@@ -121,7 +122,7 @@ export function resizeAndCropLikePillow(src: RgbImage, outWidth: number, outHeig
     mid = new Uint8Array(rows * crop.width * 3);
     for (let y = 0; y < rows; y++) {
       const from = ((y + rowFirst) * src.width + crop.left) * 3;
-      mid.set(src.data.subarray(from, from + crop.width * 3), y * crop.width * 3);
+      mid.set(data.subarray(from, from + crop.width * 3), y * crop.width * 3);
     }
   }
 
