@@ -76,7 +76,7 @@ function settingsOf(options: ClassifierOptions): ClassifierSettings {
     intraOpThreads: options.intraOpThreads ?? cores,
     decodeThreads: options.decodeThreads ?? cores,
     maxBatch: options.maxBatch ?? 8,
-    maxWaitMs: options.maxWaitMs ?? 5,
+    maxWaitMs: options.maxWaitMs ?? 2,
     maxPixels: options.maxPixels ?? DEFAULT_PREPROCESS_OPTIONS.maxPixels,
     shrinkOnLoad: options.shrinkOnLoad ?? DEFAULT_PREPROCESS_OPTIONS.shrinkOnLoad,
     maxImageBytes: options.sources?.maxBytes ?? 50 * 1024 * 1024,
@@ -167,6 +167,7 @@ export async function createClassifier(options: ClassifierOptions = {}): Promise
   };
   const model: ModelDescription = { id: location.id, path: location.path, catalogue: location.entry, signature };
   let inFlight = 0;
+  let idle: (() => void) | null = null;
   let closed = false;
 
   async function preprocess(bytes: Buffer): Promise<PreprocessedImage> {
@@ -199,6 +200,7 @@ export async function createClassifier(options: ClassifierOptions = {}): Promise
       };
     } finally {
       inFlight--;
+      if (inFlight === 0) idle?.();
     }
   }
 
@@ -219,6 +221,8 @@ export async function createClassifier(options: ClassifierOptions = {}): Promise
     inFlight: () => inFlight,
     async close() {
       closed = true;
+      // Let every accepted image finish (some may still be decoding) before the threads go away.
+      if (inFlight > 0) await new Promise<void>((resolve) => (idle = resolve));
       await batcher.drain();
       await Promise.all([preprocessPool.destroy(), inferencePool.destroy()]);
     },
