@@ -1,0 +1,235 @@
+/**
+ * Part 3: POST /classify end to end. The service runs as a child process (so its peak RSS can be
+ * read), images by URL come from a static server on 127.0.0.1 started here, and the load comes
+ * from autocannon in its own process (load-client.ts). Loopback only.
+ */
+import { fork } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { cpuSnapshot, imagenetImages, log, measureQuietly, memoryOf, otherBusyCores, ticksOf, waitForQuiet, MODELS, quick, repoRoot, round, spawnTracked, stopChild, tmpDir, track, type ModelName } from './common.ts';
+import type { LoadJob, LoadResult } from './load-client.ts';
+import { rawRate } from './raw-model.ts';
+import type { ChildProcess } from 'node:child_process';
+
+export interface HttpRow extends LoadResult {
+  model: ModelName;
+  mode: 'upload' | 'url';
+  /** The service's VmHWM after this level: the peak since it started. */
+  service_peak_rss_mb: number | null;
+  /** Cores used by processes other than the bench, service and load generator meanwhile. */
+  other_load_cores: number | null;
+}
+
+export interface ServiceInfo {
+  model: ModelName;
+  /** The model alone at batch 8 again, measured just before this service started (machine drift check). */
+  raw_batch8_images_per_s: number | null;
+  startup_ms: number;
+  ready_rss_mb: number | null;
+  peak_rss_mb: number | null;
+  log_file: string;
+}
+
+export interface HttpResult {
+  skipped: string | null;
+  levels: number[];
+  duration_s: number;
+  upload_body: string;
+  /** Engine settings the service took from the environment (unset: the engine's defaults). */
+  service_env: Record<string, string>;
+  services: ServiceInfo[];
+  rows: HttpRow[];
+}
+
+export const LEVELS = quick ? [16] : [1, 4, 16, 64];
+const DURATION_S = quick ? 3 : 8;
+const WARMUP_S = quick ? 2 : 3;
+const MAX_REQUESTS = 5000;
+const READY_TIMEOUT_MS = 120_000;
+
+const TUNING_VARIABLES = ['INTRA_OP_THREADS', 'DECODE_THREADS', 'MAX_BATCH', 'MAX_BATCH_WAIT_MS', 'SHRINK_ON_LOAD', 'QUEUE_LIMIT', 'LOG_LEVEL'];
+
+function tuningEnv(): Record<string, string> {
+  return Object.fromEntries(TUNING_VARIABLES.filter((name) => process.env[name]).map((name) => [name, process.env[name]!]));
+}
+
+/** Why the service cannot be benchmarked yet, or null when it looks present. */
+export function serviceMissing(): string | null {
+  const httpDir = path.join(repoRoot, 'src', 'http');
+  const sources = existsSync(httpDir) ? readdirSync(httpDir).filter((f) => f.endsWith('.ts')) : [];
+  if (sources.length === 0) return 'the HTTP service is not in this checkout yet (src/http has no sources)';
+  if (!existsSync(path.join(repoRoot, 'src', 'cli', 'main.ts'))) return 'src/cli/main.ts (the `serve` entry point) does not exist yet';
+  return null;
+}
+
+function listen(server: Server): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  const port = await listen(server);
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Serves /img/<i>.jpg with a per-request suffix after the JPEG end marker (see load-client.ts). */
+async function startImageServer(files: string[]): Promise<{ server: Server; urls: string[]; served: () => number }> {
+  const images = files.map((f) => readFileSync(f));
+  let served = 0;
+  const server = createServer((req, res) => {
+    const m = /^\/img\/(\d+)\.jpg/.exec(req.url ?? '');
+    const image = m ? images[Number(m[1])] : undefined;
+    if (!image) {
+      res.writeHead(404).end();
+      return;
+    }
+    const body = Buffer.concat([image, Buffer.from(`\0img-${served++}`)]);
+    res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': body.length }).end(body);
+  });
+  server.keepAliveTimeout = 30_000;
+  const port = await listen(server);
+  return { server, urls: images.map((_, i) => `http://127.0.0.1:${port}/img/${i}.jpg`), served: () => served };
+}
+
+function tail(file: string, lines = 15): string {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+async function startService(model: (typeof MODELS)[number], rawBatch8: number | null): Promise<{ child: ChildProcess; port: number; info: ServiceInfo }> {
+  const port = await freePort();
+  mkdirSync(tmpDir, { recursive: true });
+  const logFile = path.join(tmpDir, `service-${model.name}.log`);
+  const fd = openSync(logFile, 'w');
+  const started = performance.now();
+  // Straight to node (not `npm start`) so the pid is the service's own, for /proc/<pid>/status.
+  const child = spawnTracked(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
+    cwd: repoRoot,
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', MODEL_PATH: model.path, URL_ALLOW_HOSTS: '127.0.0.1' },
+    stdio: ['ignore', fd, fd],
+  });
+  closeSync(fd);
+  let exited: string | null = null;
+  child.once('exit', (code, signal) => (exited = `exited with ${signal ?? `code ${code}`}`));
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (exited) throw new Error(`the service ${exited} before it was ready:\n${tail(logFile)}`);
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status === 200, () => false);
+    if (ready) {
+      const memory = memoryOf(child.pid!);
+      return { child, port, info: { model: model.name, raw_batch8_images_per_s: rawBatch8, startup_ms: Math.round(performance.now() - started), ready_rss_mb: memory.rss_mb, peak_rss_mb: null, log_file: path.relative(repoRoot, logFile) } };
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  await stopChild(child);
+  throw new Error(`the service did not answer 200 on /readyz within ${READY_TIMEOUT_MS / 1000} s:\n${tail(logFile)}`);
+}
+
+/**
+ * autocannon stops on time with requests still in flight; the service keeps working on them
+ * (up to 64 images: seconds of ResNet-50). Wait until it is idle so that work does not leak
+ * into the next measurement.
+ */
+async function waitForIdle(pid: number, limitMs = 30_000): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  let last = ticksOf(`/proc/${pid}/stat`);
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const now = ticksOf(`/proc/${pid}/stat`);
+    // Under 0.1 cores over 250 ms: idle (an idle Node process uses well under that).
+    if (now - last < 0.1 * 25) return;
+    last = now;
+  }
+}
+
+/** One autocannon run in its own process. */
+export function runLoad(job: LoadJob): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = track(fork(path.join(repoRoot, 'bench', 'load-client.ts'), [], {
+      cwd: repoRoot,
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    }));
+    const limit = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('the load generator did not finish in time'));
+    }, (job.durationS + job.timeoutS + 30) * 1000);
+    child.once('message', (message: { ok: boolean; result?: LoadResult; error?: string }) => {
+      clearTimeout(limit);
+      if (message.ok) resolve(message.result!);
+      else reject(new Error(`load generator: ${message.error}`));
+    });
+    child.once('exit', (code) => {
+      clearTimeout(limit);
+      reject(new Error(`the load generator exited with code ${code}`));
+    });
+    child.send(job);
+  });
+}
+
+export async function benchHttp(): Promise<HttpResult> {
+  const result: HttpResult = { skipped: null, levels: LEVELS, duration_s: DURATION_S, upload_body: 'raw image/jpeg', service_env: tuningEnv(), services: [], rows: [] };
+  result.skipped = serviceMissing();
+  if (result.skipped) {
+    log(`http: skipped: ${result.skipped}`);
+    return result;
+  }
+  const files = imagenetImages();
+  const images = await startImageServer(files);
+  try {
+    for (const model of MODELS) {
+      let service: Awaited<ReturnType<typeof startService>>;
+      const raw = await rawRate(model, 8);
+      log(`http ${model.name}: the model alone at batch 8 right now: ${raw.images_per_s} img/s`);
+      try {
+        service = await startService(model, raw.images_per_s);
+      } catch (err) {
+        result.skipped = `the service could not be started (${model.name}): ${err instanceof Error ? err.message : String(err)}`;
+        log(`http: skipped: ${result.skipped}`);
+        return result;
+      }
+      log(`http ${model.name}: service ready on 127.0.0.1:${service.port} in ${service.info.startup_ms} ms`);
+      const target = `http://127.0.0.1:${service.port}`;
+      try {
+        // The first batches of each size are slow (ONNX Runtime plans memory per shape): not measured.
+        await runLoad({ target, mode: 'upload', connections: 16, durationS: WARMUP_S, maxRequests: MAX_REQUESTS, timeoutS: 60, images: files });
+        for (const mode of ['upload', 'url'] as const) {
+          for (const connections of LEVELS) {
+            const measured = await measureQuietly(`http ${model.name} ${mode} c=${connections}`, async () => {
+              await waitForIdle(service.child.pid!);
+              await waitForQuiet();
+              const cpuBefore = cpuSnapshot();
+              const load = await runLoad({ target, mode, connections, durationS: DURATION_S, maxRequests: MAX_REQUESTS, timeoutS: 60, images: mode === 'upload' ? files : images.urls });
+              return { ...load, other_load_cores: otherBusyCores(cpuBefore, cpuSnapshot()) };
+            });
+            const row: HttpRow = { model: model.name, mode, ...measured, service_peak_rss_mb: memoryOf(service.child.pid!).peak_rss_mb };
+            row.requests_per_s = round(row.requests_per_s) ?? 0;
+            result.rows.push(row);
+            log(`http ${model.name} ${mode} c=${connections}: ${row.requests_per_s} req/s, p50 ${row.latency_ms_p50} p95 ${row.latency_ms_p95} p99 ${row.latency_ms_p99} ms, ` +
+              `errors ${row.errors + row.non_2xx}, peak RSS ${row.service_peak_rss_mb} MB, other load ${row.other_load_cores}${row.first_error ? ` (${row.first_error.slice(0, 120)})` : ''}`);
+          }
+        }
+      } finally {
+        service.info.peak_rss_mb = memoryOf(service.child.pid!).peak_rss_mb;
+        // Let abandoned requests finish so shutdown does not cut them off (and log them as errors).
+        await waitForIdle(service.child.pid!).catch(() => {});
+        result.services.push(service.info);
+        await stopChild(service.child);
+      }
+    }
+  } finally {
+    log(`http: image server answered ${images.served()} requests`);
+    images.server.closeAllConnections();
+    await new Promise((resolve) => images.server.close(resolve));
+  }
+  return result;
+}

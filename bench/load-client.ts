@@ -1,0 +1,122 @@
+/**
+ * The load generator, run as its own process (forked by http-load.ts) so its CPU use is not
+ * counted against the service or the bench. Receives one LoadJob over IPC, answers one LoadResult.
+ *
+ * Every request is made unique (a counter in the URL, a few bytes after the JPEG's end marker)
+ * so a result cache keyed on the image's sha256 cannot turn the benchmark into cache hits;
+ * decoders ignore bytes after the end marker.
+ */
+import { readFileSync } from 'node:fs';
+import autocannon, { type AutocannonRequest } from 'autocannon';
+
+export interface LoadJob {
+  /** http://127.0.0.1:<port> of the service. */
+  target: string;
+  mode: 'upload' | 'url';
+  connections: number;
+  durationS: number;
+  maxRequests: number;
+  timeoutS: number;
+  /** upload: local JPEG paths; url: image URLs on the bench's static server. */
+  images: string[];
+}
+
+export interface LoadResult {
+  connections: number;
+  duration_s: number;
+  ok: number;
+  requests_per_s: number;
+  latency_ms_p50: number | null;
+  latency_ms_p95: number | null;
+  latency_ms_p99: number | null;
+  latency_ms_max: number | null;
+  errors: number;
+  timeouts: number;
+  non_2xx: number;
+  status_codes: Record<string, number>;
+  first_error: string | null;
+}
+
+function percentile(sorted: number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  const value = sorted[Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length))) - 1];
+  return Number(value.toFixed(1));
+}
+
+function requestsFor(job: LoadJob, onError: (status: number, body: string) => void): AutocannonRequest[] {
+  let counter = 0;
+  const onResponse = (status: number, body: string) => {
+    if (status < 200 || status >= 300) onError(status, body);
+  };
+  if (job.mode === 'upload') {
+    const bodies = job.images.map((file) => readFileSync(file));
+    return bodies.map((bytes) => ({
+      method: 'POST',
+      path: '/classify',
+      headers: { 'content-type': 'image/jpeg' },
+      onResponse,
+      setupRequest: (request) => ({ ...request, body: Buffer.concat([bytes, Buffer.from(`\0bench-${process.pid}-${counter++}`)]) }),
+    }));
+  }
+  return job.images.map((url) => ({
+    method: 'POST',
+    path: '/classify',
+    headers: { 'content-type': 'application/json' },
+    onResponse,
+    setupRequest: (request) => ({ ...request, body: JSON.stringify({ image_url: `${url}?n=${counter++}` }) }),
+  }));
+}
+
+function run(job: LoadJob): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const latencies: number[] = [];
+    let firstError: string | null = null;
+    const instance = autocannon(
+      {
+        url: job.target,
+        connections: job.connections,
+        duration: job.durationS,
+        maxOverallRequests: Math.max(job.maxRequests, job.connections),
+        timeout: job.timeoutS,
+        requests: requestsFor(job, (status, body) => {
+          firstError ??= `HTTP ${status}: ${body.slice(0, 300)}`;
+        }),
+      },
+      (err, result) => {
+        if (err) return reject(err);
+        latencies.sort((a, b) => a - b);
+        const statusCodes = Object.fromEntries(Object.entries(result.statusCodeStats).map(([code, s]) => [code, Number(s.count)]));
+        resolve({
+          connections: job.connections,
+          duration_s: result.duration,
+          ok: latencies.length,
+          requests_per_s: latencies.length / result.duration,
+          latency_ms_p50: percentile(latencies, 50),
+          latency_ms_p95: percentile(latencies, 95),
+          latency_ms_p99: percentile(latencies, 99),
+          latency_ms_max: percentile(latencies, 100),
+          errors: result.errors,
+          timeouts: result.timeouts,
+          non_2xx: result.non2xx,
+          status_codes: statusCodes,
+          first_error: firstError,
+        });
+      },
+    );
+    instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
+      if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
+    });
+    instance.on('reqError', (error: Error) => {
+      firstError ??= `request error: ${error.message}`;
+    });
+  });
+}
+
+process.once('message', (job: LoadJob) => {
+  run(job).then(
+    (result) => process.send!({ ok: true, result }, () => process.exit(0)),
+    (err: unknown) => process.send!({ ok: false, error: err instanceof Error ? err.message : String(err) }, () => process.exit(1)),
+  );
+});
+// Never outlive the bench.
+process.once('disconnect', () => process.exit(0));
