@@ -1,3 +1,4 @@
+import { Piscina } from 'piscina';
 import { preprocessImage, type PreprocessOptions, type PreprocessedImage } from '../preprocess.ts';
 import { toClassifierError } from '../../errors.ts';
 
@@ -14,7 +15,11 @@ export type PreprocessReply =
 export default async function preprocessTask(task: PreprocessTask): Promise<PreprocessReply> {
   try {
     const bytes = Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength);
-    return { ok: true, result: await preprocessImage(bytes, task.options) };
+    const result = await preprocessImage(bytes, task.options);
+    const reply: PreprocessReply = { ok: true, result };
+    // Hand the tensor's memory to the main thread instead of copying it.
+    const transferable = { [Piscina.transferableSymbol]: result.tensor.buffer, [Piscina.valueSymbol]: reply };
+    return Piscina.move(transferable as unknown as Parameters<typeof Piscina.move>[0]) as unknown as PreprocessReply;
   } catch (err) {
     const e = toClassifierError(err);
     return { ok: false, error: { code: e.code, message: e.message, status: e.status } };
