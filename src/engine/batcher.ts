@@ -8,8 +8,8 @@
 export interface BatcherOptions {
   maxBatch: number;
   maxWaitMs: number;
-  /** Floats per image in the model input. */
-  imageLength: number;
+  /** Length of every submitted item (bytes of an image's pixels for the engine). */
+  itemLength: number;
   /** Scores per image in the model output. */
   outputLength: number;
 }
@@ -27,25 +27,31 @@ export interface BatchReport {
   queue_ms: number[];
 }
 
-export type RunBatch = (input: Float32Array, batch: number) => Promise<Float32Array>;
+/** Runs the model on the items, in order; answers outputLength scores per item, back to back. */
+export type RunBatch<T> = (items: T[]) => Promise<Float32Array>;
 
-interface Pending {
-  tensor: Float32Array;
+/** What can be batched: pixels for the engine, anything with a length in tests. */
+export interface BatchItem {
+  readonly length: number;
+}
+
+interface Pending<T> {
+  item: T;
   enqueuedAt: number;
   resolve: (value: BatchedScores) => void;
   reject: (reason: unknown) => void;
 }
 
-export interface Batcher {
-  submit(tensor: Float32Array): Promise<BatchedScores>;
+export interface Batcher<T extends BatchItem> {
+  submit(item: T): Promise<BatchedScores>;
   /** Images waiting for a batch (not counting the one running). */
   waiting(): number;
   /** Resolves when nothing is waiting or running. */
   drain(): Promise<void>;
 }
 
-export function createBatcher(runBatch: RunBatch, options: BatcherOptions, onBatch?: (report: BatchReport) => void): Batcher {
-  const queue: Pending[] = [];
+export function createBatcher<T extends BatchItem>(runBatch: RunBatch<T>, options: BatcherOptions, onBatch?: (report: BatchReport) => void): Batcher<T> {
+  const queue: Pending<T>[] = [];
   let running = false;
   let timer: NodeJS.Timeout | null = null;
   let drainWaiters: (() => void)[] = [];
@@ -75,9 +81,7 @@ export function createBatcher(runBatch: RunBatch, options: BatcherOptions, onBat
     const batch = queue.splice(0, options.maxBatch);
     const started = performance.now();
     try {
-      const input = new Float32Array(batch.length * options.imageLength);
-      batch.forEach((item, i) => input.set(item.tensor, i * options.imageLength));
-      const output = await runBatch(input, batch.length);
+      const output = await runBatch(batch.map((pending) => pending.item));
       const inference_ms = performance.now() - started;
       const queue_ms = batch.map((item) => started - item.enqueuedAt);
       onBatch?.({ size: batch.length, inference_ms, queue_ms });
@@ -103,12 +107,12 @@ export function createBatcher(runBatch: RunBatch, options: BatcherOptions, onBat
   }
 
   return {
-    submit(tensor) {
-      if (tensor.length !== options.imageLength) {
-        return Promise.reject(new Error(`tensor has ${tensor.length} values, the model takes ${options.imageLength}`));
+    submit(item) {
+      if (item.length !== options.itemLength) {
+        return Promise.reject(new Error(`the item has ${item.length} values, the model takes ${options.itemLength}`));
       }
       return new Promise<BatchedScores>((resolve, reject) => {
-        queue.push({ tensor, enqueuedAt: performance.now(), resolve, reject });
+        queue.push({ item, enqueuedAt: performance.now(), resolve, reject });
         schedule();
       });
     },

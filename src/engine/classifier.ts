@@ -7,7 +7,7 @@ import { DEFAULT_URL_FETCH_OPTIONS } from '../sources/url.ts';
 import { createBatcher, type BatchReport } from './batcher.ts';
 import { resolveModel } from './model-files.ts';
 import type { CatalogueEntry } from './catalogue.ts';
-import { DEFAULT_PREPROCESS_OPTIONS, type PreprocessOptions, type PreprocessedImage } from './preprocess.ts';
+import { DEFAULT_PREPROCESS_OPTIONS, type PreprocessOptions, type PreparedPixels } from './preprocess.ts';
 import { probabilitiesOf, rankPredictions } from './postprocess.ts';
 import type { ModelSignature, SessionOptions } from './session.ts';
 import type { ClassificationResult, ClassifyOptions, ImageInput } from './types.ts';
@@ -143,17 +143,17 @@ export async function createClassifier(options: ClassifierOptions = {}): Promise
   // Load the decoding code in every thread now, so the first requests do not pay for it.
   const warmUpImage = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#3366aa' } }).jpeg().toBuffer();
   await Promise.all(Array.from({ length: settings.decodeThreads }, () => preprocessPool.run({ bytes: warmUpImage, options: preprocessOptions })));
-  const imageLength = 3 * signature.size * signature.size;
-  const batcher = createBatcher(
-    async (input, batch) => {
-      const reply = await inferencePool.run({ kind: 'run', input, batch }, { transferList: [input.buffer as ArrayBuffer] });
+  const batcher = createBatcher<Uint8Array>(
+    async (images) => {
+      // Every image's pixels own their buffer (made by the decoding thread), so they move, not copy.
+      const reply = await inferencePool.run({ kind: 'run', images }, { transferList: images.map((pixels) => pixels.buffer as ArrayBuffer) });
       if (!reply.ok) throw replyError(reply.error);
       return reply.scores!;
     },
     {
       maxBatch: Math.min(settings.maxBatch, signature.fixedBatch ?? Infinity),
       maxWaitMs: settings.maxWaitMs,
-      imageLength,
+      itemLength: 3 * signature.size * signature.size,
       outputLength: signature.classes,
     },
     options.onBatch,
@@ -170,7 +170,7 @@ export async function createClassifier(options: ClassifierOptions = {}): Promise
   let idle: (() => void) | null = null;
   let closed = false;
 
-  async function preprocess(bytes: Buffer): Promise<PreprocessedImage> {
+  async function preprocess(bytes: Buffer): Promise<PreparedPixels> {
     const reply = await preprocessPool.run({ bytes, options: preprocessOptions });
     if (!reply.ok) throw replyError(reply.error);
     return reply.result;
@@ -186,7 +186,7 @@ export async function createClassifier(options: ClassifierOptions = {}): Promise
       const decodeStarted = performance.now();
       const prepared = await preprocess(bytes);
       const decode_ms = performance.now() - decodeStarted;
-      const batched = await batcher.submit(prepared.tensor);
+      const batched = await batcher.submit(prepared.pixels);
       const ranked = rankPredictions(probabilitiesOf(batched.scores), rank);
       return {
         answer: ranked.answer,

@@ -4,13 +4,14 @@ import { ClassifierError } from '../errors.ts';
 import type { ImageInfo } from './types.ts';
 import { centerCropBox, resizeAndCropLikePillow, resizedSize } from './resample.ts';
 import { sniffImageFormat } from '../sources/sniff.ts';
+import { tensorOf, type Layout } from './tensor.ts';
 
 export interface PreprocessOptions {
   /** Crop size the model takes (224 for every catalogue model). */
   size: number;
   /** Shorter side before the crop (256 for a 224 crop, as in torchvision's ImageNet recipe). */
   resizeShortSide: number;
-  layout: 'NCHW' | 'NHWC';
+  layout: Layout;
   /** Images with more pixels than this are refused before decoding (decompression bombs). */
   maxPixels: number;
   /**
@@ -29,20 +30,18 @@ export const DEFAULT_PREPROCESS_OPTIONS: PreprocessOptions = {
   shrinkOnLoad: false,
 };
 
+/** The decoded, resized and cropped image: packed 8-bit RGB, size x size (4x smaller than its tensor). */
+export interface PreparedPixels {
+  pixels: Uint8Array;
+  image: ImageInfo;
+  decode_ms: number;
+}
+
 export interface PreprocessedImage {
   tensor: Float32Array;
   image: ImageInfo;
   decode_ms: number;
 }
-
-const MEAN = [0.485, 0.456, 0.406];
-const STD = [0.229, 0.224, 0.225];
-/** byte value -> normalized float32, per channel: the same arithmetic as ToTensor + Normalize. */
-const NORMALIZE_LUT = MEAN.map((mean, c) => {
-  const lut = new Float32Array(256);
-  for (let v = 0; v < 256; v++) lut[v] = Math.fround(Math.fround(Math.fround(v / 255) - mean) / STD[c]);
-  return lut;
-});
 
 function decodeError(err: unknown): ClassifierError {
   const message = err instanceof Error ? err.message : String(err);
@@ -89,26 +88,6 @@ function shrinkFactor(shortSide: number, targetShortSide: number): number {
   return 1;
 }
 
-function toTensor(rgb: Uint8Array, size: number, layout: 'NCHW' | 'NHWC'): Float32Array {
-  const plane = size * size;
-  const tensor = new Float32Array(plane * 3);
-  const [r, g, b] = NORMALIZE_LUT;
-  if (layout === 'NCHW') {
-    for (let i = 0, p = 0; i < plane; i++, p += 3) {
-      tensor[i] = r[rgb[p]];
-      tensor[plane + i] = g[rgb[p + 1]];
-      tensor[2 * plane + i] = b[rgb[p + 2]];
-    }
-  } else {
-    for (let p = 0; p < plane * 3; p += 3) {
-      tensor[p] = r[rgb[p]];
-      tensor[p + 1] = g[rgb[p + 1]];
-      tensor[p + 2] = b[rgb[p + 2]];
-    }
-  }
-  return tensor;
-}
-
 /** Why bytes that are no image we decode were refused: an image of another kind, or no image at all. */
 async function refusalOf(bytes: Buffer): Promise<ClassifierError> {
   const format = await sharp(bytes, { limitInputPixels: false }).metadata().then((m) => m.format, () => null);
@@ -123,8 +102,12 @@ async function decodeFailureOf(err: unknown, bytes: Buffer, maxPixels: number): 
   return tooManyPixels(meta?.width, meta?.pageHeight ?? meta?.height, maxPixels);
 }
 
-/** Decode image bytes and prepare the model input exactly as torchvision's ImageNet transforms do. */
-export async function preprocessImage(bytes: Buffer, options: PreprocessOptions = DEFAULT_PREPROCESS_OPTIONS): Promise<PreprocessedImage> {
+/**
+ * Decode image bytes, resize and crop them exactly as torchvision's Resize + CenterCrop do. The
+ * engine normalizes these pixels into the batch tensor on the inference thread, so only the small
+ * 8-bit crop travels between threads.
+ */
+export async function preparePixels(bytes: Buffer, options: PreprocessOptions = DEFAULT_PREPROCESS_OPTIONS): Promise<PreparedPixels> {
   const started = performance.now();
   if (bytes.length === 0) throw new ClassifierError('empty_image', 'The image is empty (zero bytes).', 400);
   const format = sniffImageFormat(bytes);
@@ -159,12 +142,17 @@ export async function preprocessImage(bytes: Buffer, options: PreprocessOptions 
 
   const resized = resizedSize(info.width, info.height, options.resizeShortSide);
   const crop = centerCropBox(resized.width, resized.height, options.size);
-  const rgb = resizeAndCropLikePillow({ data, width: info.width, height: info.height }, resized.width, resized.height, crop);
-  const tensor = toTensor(rgb, options.size, options.layout);
+  const pixels = resizeAndCropLikePillow({ data, width: info.width, height: info.height }, resized.width, resized.height, crop);
   const capture = await captureMetadata(bytes);
   return {
-    tensor,
+    pixels,
     image: { ...(shrunkFrom ?? { width: info.width, height: info.height }), format: format === 'heif' ? 'avif' : format, ...capture },
     decode_ms: performance.now() - started,
   };
+}
+
+/** Decode image bytes and prepare the model input exactly as torchvision's ImageNet transforms do. */
+export async function preprocessImage(bytes: Buffer, options: PreprocessOptions = DEFAULT_PREPROCESS_OPTIONS): Promise<PreprocessedImage> {
+  const { pixels, image, decode_ms } = await preparePixels(bytes, options);
+  return { tensor: tensorOf(pixels, options.size, options.layout), image, decode_ms };
 }

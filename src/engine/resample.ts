@@ -78,6 +78,18 @@ export interface CropBox {
 }
 
 /**
+ * The horizontal pass's output when a vertical pass follows, reused between calls (one per
+ * thread): a new buffer per image added to the garbage collector's work under load.
+ */
+let scratch = new Uint8Array(0);
+
+function intermediate(length: number, reusable: boolean): Uint8Array {
+  if (!reusable) return new Uint8Array(length);
+  if (scratch.length < length) scratch = new Uint8Array(length);
+  return scratch.subarray(0, length);
+}
+
+/**
  * Resize `src` (packed 8-bit RGB) to outWidth x outHeight the way Pillow does and return only the
  * `crop` region of the result, packed RGB.
  */
@@ -96,7 +108,7 @@ export function resizeAndCropLikePillow(src: RgbImage, outWidth: number, outHeig
   let mid: Uint8Array;
   if (needHorizontal) {
     const h = coefficients(src.width, outWidth, crop.left, crop.width);
-    mid = new Uint8Array(rows * crop.width * 3);
+    mid = intermediate(rows * crop.width * 3, v !== null);
     const { start, count, weights, taps } = h;
     for (let y = 0; y < rows; y++) {
       const rowOffset = (y + rowFirst) * src.width * 3;
@@ -119,7 +131,7 @@ export function resizeAndCropLikePillow(src: RgbImage, outWidth: number, outHeig
       }
     }
   } else {
-    mid = new Uint8Array(rows * crop.width * 3);
+    mid = intermediate(rows * crop.width * 3, v !== null);
     for (let y = 0; y < rows; y++) {
       const from = ((y + rowFirst) * src.width + crop.left) * 3;
       mid.set(data.subarray(from, from + crop.width * 3), y * crop.width * 3);

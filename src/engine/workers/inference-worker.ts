@@ -1,5 +1,6 @@
 import { workerData } from 'node:worker_threads';
 import { loadSession, type ModelSignature, type SessionOptions } from '../session.ts';
+import { writeTensor } from '../tensor.ts';
 import { toClassifierError } from '../../errors.ts';
 
 /**
@@ -11,17 +12,34 @@ const { modelPath, session: sessionOptions } = workerData as { modelPath: string
 const loaded = loadSession(modelPath, sessionOptions);
 loaded.catch(() => {}); // reported through the first task instead of as an unhandled rejection
 
-export type InferenceTask = { kind: 'signature' } | { kind: 'run'; input: Float32Array; batch: number };
+export type InferenceTask = { kind: 'signature' } | { kind: 'run'; images: Uint8Array[] };
 export type InferenceReply =
   | { ok: true; signature?: ModelSignature; scores?: Float32Array }
   | { ok: false; error: { code: string; message: string; status: number } };
 
+/**
+ * One input tensor, grown to the largest batch seen and reused: a new 600 KB-per-image array for
+ * every batch made the garbage collector a visible share of the CPU under load. One task runs at
+ * a time on this thread, so the reuse is safe.
+ */
+let input = new Float32Array(0);
+
+async function scoresOf(images: Uint8Array[]): Promise<Float32Array> {
+  const session = await loaded;
+  const { size, layout, fixedBatch, classes } = session.signature;
+  const imageLength = 3 * size * size;
+  // A model with a fixed batch dimension gets a full batch; the extra slots' answers are dropped.
+  const batch = fixedBatch ?? images.length;
+  if (input.length < batch * imageLength) input = new Float32Array(batch * imageLength);
+  images.forEach((pixels, i) => writeTensor(pixels, size, layout, input, i * imageLength));
+  const scores = await session.run(input, batch);
+  return batch === images.length ? scores : scores.slice(0, images.length * classes);
+}
+
 export default async function inferenceTask(task: InferenceTask): Promise<InferenceReply> {
   try {
-    const session = await loaded;
-    if (task.kind === 'signature') return { ok: true, signature: session.signature };
-    const scores = await session.run(task.input, task.batch);
-    return { ok: true, scores };
+    if (task.kind === 'signature') return { ok: true, signature: (await loaded).signature };
+    return { ok: true, scores: await scoresOf(task.images) };
   } catch (err) {
     const e = toClassifierError(err);
     return { ok: false, error: { code: e.code, message: e.message, status: e.status } };

@@ -1,5 +1,5 @@
 import { Piscina } from 'piscina';
-import { preprocessImage, type PreprocessOptions, type PreprocessedImage } from '../preprocess.ts';
+import { preparePixels, type PreprocessOptions, type PreparedPixels } from '../preprocess.ts';
 import { toClassifierError } from '../../errors.ts';
 
 export interface PreprocessTask {
@@ -9,16 +9,16 @@ export interface PreprocessTask {
 
 /** Errors cross the thread boundary as plain data: structured clone drops an Error's own fields. */
 export type PreprocessReply =
-  | { ok: true; result: PreprocessedImage }
+  | { ok: true; result: PreparedPixels }
   | { ok: false; error: { code: string; message: string; status: number } };
 
 export default async function preprocessTask(task: PreprocessTask): Promise<PreprocessReply> {
   try {
     const bytes = Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength);
-    const result = await preprocessImage(bytes, task.options);
+    const result = await preparePixels(bytes, task.options);
     const reply: PreprocessReply = { ok: true, result };
-    // Hand the tensor's memory to the main thread instead of copying it.
-    const transferable = { [Piscina.transferableSymbol]: result.tensor.buffer, [Piscina.valueSymbol]: reply };
+    // Hand the pixels' memory to the main thread instead of copying it.
+    const transferable = { [Piscina.transferableSymbol]: result.pixels.buffer, [Piscina.valueSymbol]: reply };
     return Piscina.move(transferable as unknown as Parameters<typeof Piscina.move>[0]) as unknown as PreprocessReply;
   } catch (err) {
     const e = toClassifierError(err);
