@@ -2,7 +2,8 @@ import sharp from 'sharp';
 import exifr from 'exifr';
 import { ClassifierError } from '../errors.ts';
 import type { ImageInfo } from './types.ts';
-import { centerCropBox, resizeAndCropLikePillow, resizedSize } from './resample.ts';
+import { centerCropBox, resizedSize } from './resample.ts';
+import { resizeAndCrop } from './resample-wasm.ts';
 import { sniffImageFormat } from '../sources/sniff.ts';
 import { tensorOf, type Layout } from './tensor.ts';
 
@@ -142,7 +143,7 @@ export async function preparePixels(bytes: Buffer, options: PreprocessOptions = 
 
   const resized = resizedSize(info.width, info.height, options.resizeShortSide);
   const crop = centerCropBox(resized.width, resized.height, options.size);
-  const pixels = resizeAndCropLikePillow({ data, width: info.width, height: info.height }, resized.width, resized.height, crop);
+  const pixels = resizeAndCrop({ data, width: info.width, height: info.height }, resized.width, resized.height, crop);
   const capture = await captureMetadata(bytes);
   return {
     pixels,

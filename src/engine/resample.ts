@@ -14,7 +14,7 @@ const PRECISION_BITS = 32 - 8 - 2;
 const HALF = 1 << (PRECISION_BITS - 1);
 const ONE = 1 << PRECISION_BITS;
 
-interface Coefficients {
+export interface Coefficients {
   /** First input index contributing to each output index. */
   start: Int32Array;
   /** Number of contributing input pixels per output index. */
@@ -30,7 +30,7 @@ function bilinear(x: number): number {
 }
 
 /** Weights for the output indices [first, first + length) of a pass from inSize to outSize. */
-function coefficients(inSize: number, outSize: number, first: number, length: number): Coefficients {
+export function coefficients(inSize: number, outSize: number, first: number, length: number): Coefficients {
   const scale = inSize / outSize;
   const filterscale = Math.max(scale, 1);
   const support = filterscale; // bilinear support is 1, widened when downscaling: the antialias
