@@ -138,7 +138,7 @@ export function toMarkdown(r: BenchResults): string {
   if (r.preprocess) {
     out.push('', `## 2. Preprocessing alone (decode, resize 256, crop 224, normalize)`, '');
     out.push(`ImageNet-size = the ${r.preprocess.imagenet_images} ImageNet JPEGs (~500x375) in turn; camera = one ${r.preprocess.camera_size} JPEG. ` +
-      '"single" = preprocessImage one at a time on one thread; "pool-N" = the engine\'s decode worker pool with N threads and the engine\'s default options.', '');
+      '"single" = preprocessImage one at a time on one thread; "pool-N" = the engine\'s decode worker pool with N threads and the engine\'s default options (decode, resize, crop; the engine normalizes on the inference thread).', '');
     out.push(table(['image', 'mode', 'shrinkOnLoad', 'images', 'images/s', 'ms/image p50', 'other load'],
       r.preprocess.rows.map((x) => [x.image, x.mode, x.shrink_on_load, x.images, x.images_per_s, x.ms_per_image_p50, x.other_load_cores])));
   }
