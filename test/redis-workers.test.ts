@@ -62,6 +62,20 @@ async function submitAll(names: string[]): Promise<Submitted[]> {
   return out;
 }
 
+/**
+ * Submits with the queue paused, then resumes it: each worker then takes a full share at once.
+ * Submitted one by one, the jobs can be finished as fast as they arrive, and on a fast machine no
+ * worker is ever seen holding several.
+ */
+async function submitPaused(names: string[]): Promise<Submitted[]> {
+  await inspector.queue.pause();
+  try {
+    return await submitAll(names);
+  } finally {
+    await inspector.queue.resume();
+  }
+}
+
 function pick(count: number, offset = 0): string[] {
   return Array.from({ length: count }, (_, i) => files[(i + offset) % files.length]);
 }
@@ -183,7 +197,7 @@ describe('API in Redis mode with worker processes (real model)', () => {
   });
 
   test('SIGKILL of a worker mid-job: its jobs go to the other worker and every job completes exactly once', async (t) => {
-    const jobs = await submitAll(pick(80, 5));
+    const jobs = await submitPaused(pick(80, 5));
     const heldBy = async (worker: WorkerHandle) => (await inspector.queue.getActive()).filter((job) => job.processedBy === worker.id).map((job) => job.id!);
     await until('worker A to hold several jobs', async () => (await heldBy(workerA)).length >= 3, 20_000, 10);
     workerA.kill('SIGKILL');
@@ -215,7 +229,7 @@ describe('API in Redis mode with worker processes (real model)', () => {
   });
 
   test('SIGTERM: the worker finishes the jobs it holds, then exits 0', async () => {
-    const jobs = await submitAll(pick(60, 9));
+    const jobs = await submitPaused(pick(60, 9));
     const held = await until(
       'worker B to hold several jobs',
       async () => {
