@@ -28,3 +28,8 @@ export function toClassifierError(err: unknown): ClassifierError {
   const message = err instanceof Error ? err.message : String(err);
   return new ClassifierError('internal_error', `Internal error: ${message}`, 500, { cause: err });
 }
+
+/** A worker thread's error reply (a plain object: errors do not survive postMessage) as an error again. */
+export function errorFromReply(error: { code: string; message: string; status: number }): ClassifierError {
+  return new ClassifierError(error.code, error.message, error.status);
+}

@@ -47,3 +47,58 @@ test('an item of the wrong size is refused', async () => {
   const batcher = createBatcher(doubling([]), { maxBatch: 2, maxWaitMs: 0, itemLength: 2, outputLength: 1 });
   await assert.rejects(batcher.submit(Float32Array.of(1, 2, 3)), /3 values/);
 });
+
+/** A lane that records when it ran, so a test can see which lanes overlapped. */
+function timedLane(name: string, log: { lane: string; size: number; start: number; end: number }[], msPerItem = 4): RunBatch<Float32Array> {
+  return async (items) => {
+    const start = performance.now();
+    await new Promise((r) => setTimeout(r, 10 + msPerItem * items.length));
+    log.push({ lane: name, size: items.length, start, end: performance.now() });
+    return Float32Array.from(items, (item) => item[0] * 2);
+  };
+}
+
+const overlaps = (a: { start: number; end: number }, b: { start: number; end: number }) => a.start < b.end && b.start < a.end;
+
+test('parallel lanes run side by side, the waiting images split evenly between them', async () => {
+  const log: { lane: string; size: number; start: number; end: number }[] = [];
+  const batcher = createBatcher({ parallel: [timedLane('a', log), timedLane('b', log)] }, { maxBatch: 8, maxWaitMs: 5, itemLength: 2, outputLength: 1 });
+  const answers = await Promise.all(Array.from({ length: 16 }, (_, i) => batcher.submit(Float32Array.of(i, 0))));
+  assert.deepEqual(answers.map((a) => a.scores[0]), Array.from({ length: 16 }, (_, i) => i * 2));
+  assert.equal(log.reduce((n, r) => n + r.size, 0), 16);
+  assert.ok(log.every((r) => r.size <= 8));
+  const [a, b] = [log.filter((r) => r.lane === 'a'), log.filter((r) => r.lane === 'b')];
+  assert.ok(a.some((x) => b.some((y) => overlaps(x, y))), `the two lanes never ran at the same time: ${log.map((r) => `${r.lane}:${r.size}`).join(' ')}`);
+
+  log.length = 0;
+  await Promise.all(Array.from({ length: 3 }, (_, i) => batcher.submit(Float32Array.of(i, 0))));
+  assert.deepEqual(log.map((r) => r.size).sort(), [1, 2]);
+});
+
+test('a lone image goes to the solo lane, which never runs beside the parallel lanes', async () => {
+  const log: { lane: string; size: number; start: number; end: number }[] = [];
+  const reports: string[] = [];
+  const batcher = createBatcher(
+    { parallel: [timedLane('a', log), timedLane('b', log)], solo: timedLane('solo', log) },
+    { maxBatch: 4, maxWaitMs: 2, itemLength: 2, outputLength: 1 },
+    (report) => reports.push(report.lane),
+  );
+  const alone = await batcher.submit(Float32Array.of(5, 0));
+  assert.equal(alone.scores[0], 10);
+  assert.deepEqual(log.map((r) => r.lane), ['solo']);
+  assert.deepEqual(reports, ['solo']);
+
+  // A burst while the solo lane runs waits for it, then goes to the parallel lanes.
+  log.length = 0;
+  const first = batcher.submit(Float32Array.of(1, 0));
+  await new Promise((r) => setTimeout(r, 5));
+  const burst = Array.from({ length: 12 }, (_, i) => batcher.submit(Float32Array.of(i, 0)));
+  const answers = await Promise.all([first, ...burst]);
+  assert.deepEqual(answers.slice(1).map((a) => a.scores[0]), Array.from({ length: 12 }, (_, i) => i * 2));
+  const solo = log.filter((r) => r.lane === 'solo');
+  const others = log.filter((r) => r.lane !== 'solo');
+  assert.equal(solo.length, 1);
+  assert.ok(others.length >= 3 && new Set(others.map((r) => r.lane)).size === 2, `lanes used: ${log.map((r) => `${r.lane}:${r.size}`).join(' ')}`);
+  for (const other of others) assert.ok(!overlaps(solo[0], other), 'the solo lane ran beside a parallel lane');
+  await batcher.drain();
+});

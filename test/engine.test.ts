@@ -238,6 +238,31 @@ describe('micro-batching under concurrency', () => {
     }
   });
 
+  test('parallel single-thread sessions and the solo session answer as one session does', async () => {
+    const reference = referenceTop5();
+    const keys = Object.keys(reference.top5).filter((k) => k.includes('imagenet-')).slice(0, 16);
+    const lanes: string[] = [];
+    const single = await createClassifier({ modelPath: TEST_MODEL, intraOpThreads: 2, parallelSessions: 1 });
+    const laned = await createClassifier({ modelPath: TEST_MODEL, intraOpThreads: 2, parallelSessions: 2, soloSession: true, onBatch: (r) => lanes.push(r.lane) });
+    try {
+      assert.deepEqual([single.settings.parallelSessions, single.settings.soloSession], [1, false]);
+      assert.deepEqual([laned.settings.parallelSessions, laned.settings.soloSession], [2, true]);
+      const images = keys.map((key) => readFileSync(sharedPath(key)));
+      const expected = await Promise.all(images.map((bytes) => single.classify(bytes, { topK: 5 })));
+      const alone = await laned.classify(images[0], { topK: 5 });
+      const together = await Promise.all(images.map((bytes) => laned.classify(bytes, { topK: 5 })));
+      assert.equal(lanes[0], 'solo');
+      assert.ok(lanes.includes('1') && lanes.includes('2'), `lanes used: ${lanes.join(',')}`);
+      for (const [i, result] of [alone, ...together].entries()) {
+        const want = expected[i === 0 ? 0 : i - 1];
+        assert.deepEqual(result.predictions.map((p) => p.index), want.predictions.map((p) => p.index));
+        result.predictions.forEach((p, k) => assert.ok(Math.abs(p.probability - want.predictions[k].probability) < 1e-6, `${keys[i === 0 ? 0 : i - 1]}: ${p.probability} vs ${want.predictions[k].probability}`));
+      }
+    } finally {
+      await Promise.all([single.close(), laned.close()]);
+    }
+  });
+
   test('a bad image in a batch fails alone; the others succeed', async () => {
     const inputs: (Buffer | string)[] = [IMAGENET_SHARK, Buffer.from('nope'), IMAGENET_SHARK, Buffer.alloc(0), IMAGENET_SHARK];
     const outcomes = [];

@@ -71,8 +71,12 @@ async function runClassify(inputs: string[], flags: ClassifyFlags): Promise<numb
     return 0;
   }
 
+  const engine = engineOptionsFromFlags(flags);
   const classifier = await createClassifier({
-    ...engineOptionsFromFlags(flags),
+    ...engine,
+    // A folder keeps every lane busy, and one image costs less on one thread than loading one more
+    // session: the CLI has no use for the low-latency solo session unless asked for it.
+    soloSession: engine.soloSession ?? false,
     onDownloadProgress: flags.quiet ? undefined : progressReporter('model'),
     // The CLI user types the URLs themselves, so their own network is not off limits.
     sources: { allowFiles: true, url: { allowPrivateNetworks: true } },

@@ -8,7 +8,8 @@ export function addEngineFlags(command: Command): Command {
     .option('--model <id>', 'catalogue model id (env MODEL_ID; default resnet50-v1-12)')
     .option('--model-path <file>', 'a local ImageNet ONNX classifier (env MODEL_PATH)')
     .option('--cache-dir <dir>', 'where downloaded models are kept (env MODEL_CACHE_DIR)')
-    .option('--threads <n>', 'ONNX Runtime intra-op threads (env INTRA_OP_THREADS)')
+    .option('--threads <n>', 'ONNX Runtime intra-op threads in all (env INTRA_OP_THREADS)')
+    .option('--sessions <n>', 'model sessions running batches side by side (env PARALLEL_SESSIONS)')
     .option('--decode-threads <n>', 'image decoding threads (env DECODE_THREADS)')
     .option('--batch-size <n>', 'largest micro-batch (env MAX_BATCH)')
     .option('--batch-wait-ms <ms>', 'longest wait to fill a micro-batch (env MAX_BATCH_WAIT_MS)')
@@ -22,6 +23,7 @@ export interface EngineFlagValues {
   modelPath?: string;
   cacheDir?: string;
   threads?: string;
+  sessions?: string;
   decodeThreads?: string;
   batchSize?: string;
   batchWaitMs?: string;
@@ -40,6 +42,7 @@ export function engineOptionsFromFlags(flags: EngineFlagValues): ClassifierOptio
   if (flags.modelPath) options.modelPath = flags.modelPath;
   if (flags.cacheDir) options.cacheDir = flags.cacheDir;
   if (flags.threads) options.intraOpThreads = parseInteger('--threads', flags.threads, 1, 256);
+  if (flags.sessions) options.parallelSessions = parseInteger('--sessions', flags.sessions, 1, 64);
   if (flags.decodeThreads) options.decodeThreads = parseInteger('--decode-threads', flags.decodeThreads, 1, 256);
   if (flags.batchSize) options.maxBatch = parseInteger('--batch-size', flags.batchSize, 1, 1024);
   if (flags.batchWaitMs) options.maxWaitMs = parseNumber('--batch-wait-ms', flags.batchWaitMs, 0, 10_000);

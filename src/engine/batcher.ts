@@ -1,8 +1,15 @@
 /**
  * Dynamic micro-batching: concurrent submissions are gathered into one model run, up to
  * `maxBatch` images or until the oldest has waited `maxWaitMs` (Triton's max_queue_delay).
- * One batch runs at a time (one session per process); while it runs the next one fills up,
- * so under load batches form without waiting at all.
+ * Each lane (one ONNX Runtime session) runs one batch at a time; while lanes are busy the next
+ * batches fill up, so under load batches form without waiting at all.
+ *
+ * Why lanes: on 2 cores, one session with 2 threads loses far more than the CPU that decoding
+ * takes from it, because its threads wait for each other at every layer, and a thread that
+ * lost its core holds up both. Two single-thread sessions side by side never wait for each
+ * other (README "Performance"). A single-thread session takes twice as long for one image,
+ * though, so a lone image with nothing else running goes to the optional solo lane, a session
+ * with every core. The solo lane never runs beside the others: that would oversubscribe the cores.
  */
 
 export interface BatcherOptions {
@@ -22,6 +29,8 @@ export interface BatchedScores {
 }
 
 export interface BatchReport {
+  /** "solo", or the parallel lane's number from 1. */
+  lane: string;
   size: number;
   inference_ms: number;
   queue_ms: number[];
@@ -29,6 +38,13 @@ export interface BatchReport {
 
 /** Runs the model on the items, in order; answers outputLength scores per item, back to back. */
 export type RunBatch<T> = (items: T[]) => Promise<Float32Array>;
+
+export interface BatchLanes<T> {
+  /** Lanes that run side by side, one batch each at a time. */
+  parallel: RunBatch<T>[];
+  /** Takes a lone image when every lane is idle; never runs beside the parallel lanes. */
+  solo?: RunBatch<T>;
+}
 
 /** What can be batched: pixels for the engine, anything with a length in tests. */
 export interface BatchItem {
@@ -50,41 +66,59 @@ export interface Batcher<T extends BatchItem> {
   drain(): Promise<void>;
 }
 
-export function createBatcher<T extends BatchItem>(runBatch: RunBatch<T>, options: BatcherOptions, onBatch?: (report: BatchReport) => void): Batcher<T> {
+export function createBatcher<T extends BatchItem>(lanes: RunBatch<T> | BatchLanes<T>, options: BatcherOptions, onBatch?: (report: BatchReport) => void): Batcher<T> {
+  const { parallel, solo } = typeof lanes === 'function' ? { parallel: [lanes], solo: undefined } : lanes;
+  if (parallel.length === 0) throw new Error('the batcher needs at least one lane');
+  const busy = parallel.map(() => false);
+  let soloBusy = false;
   const queue: Pending<T>[] = [];
-  let running = false;
   let timer: NodeJS.Timeout | null = null;
   let drainWaiters: (() => void)[] = [];
 
+  const running = () => soloBusy || busy.some(Boolean);
+  const freeLanes = () => (soloBusy ? [] : busy.flatMap((b, i) => (b ? [] : [i])));
+
   function schedule(): void {
-    if (running || queue.length === 0) return;
+    if (queue.length === 0 || freeLanes().length === 0) return;
     if (queue.length >= options.maxBatch || options.maxWaitMs <= 0) {
-      void dispatch();
+      dispatch();
       return;
     }
     if (!timer) {
       const waited = performance.now() - queue[0].enqueuedAt;
       timer = setTimeout(() => {
         timer = null;
-        void dispatch();
+        dispatch();
       }, Math.max(0, options.maxWaitMs - waited));
     }
   }
 
-  async function dispatch(): Promise<void> {
-    if (running || queue.length === 0) return;
+  /** Hands the waiting images to every free lane, split evenly so the lanes finish together. */
+  function dispatch(): void {
     if (timer) {
       clearTimeout(timer);
       timer = null;
     }
-    running = true;
-    const batch = queue.splice(0, options.maxBatch);
+    if (solo && !running() && queue.length === 1) {
+      soloBusy = true;
+      void runOn(solo, 'solo', queue.splice(0, 1), () => (soloBusy = false));
+      return;
+    }
+    for (let free = freeLanes(); free.length > 0 && queue.length > 0; free = freeLanes()) {
+      const lane = free[0];
+      busy[lane] = true;
+      const size = Math.min(options.maxBatch, Math.ceil(queue.length / free.length));
+      void runOn(parallel[lane], String(lane + 1), queue.splice(0, size), () => (busy[lane] = false));
+    }
+  }
+
+  async function runOn(runBatch: RunBatch<T>, lane: string, batch: Pending<T>[], release: () => void): Promise<void> {
     const started = performance.now();
     try {
       const output = await runBatch(batch.map((pending) => pending.item));
       const inference_ms = performance.now() - started;
       const queue_ms = batch.map((item) => started - item.enqueuedAt);
-      onBatch?.({ size: batch.length, inference_ms, queue_ms });
+      onBatch?.({ lane, size: batch.length, inference_ms, queue_ms });
       batch.forEach((item, i) =>
         item.resolve({
           scores: output.subarray(i * options.outputLength, (i + 1) * options.outputLength),
@@ -96,9 +130,9 @@ export function createBatcher<T extends BatchItem>(runBatch: RunBatch<T>, option
     } catch (err) {
       for (const item of batch) item.reject(err);
     } finally {
-      running = false;
+      release();
       schedule();
-      if (!running && queue.length === 0) {
+      if (!running() && queue.length === 0) {
         const waiters = drainWaiters;
         drainWaiters = [];
         for (const w of waiters) w();
@@ -118,7 +152,7 @@ export function createBatcher<T extends BatchItem>(runBatch: RunBatch<T>, option
     },
     waiting: () => queue.length,
     drain() {
-      if (!running && queue.length === 0) return Promise.resolve();
+      if (!running() && queue.length === 0) return Promise.resolve();
       return new Promise((resolve) => drainWaiters.push(resolve));
     },
   };

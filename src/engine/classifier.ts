@@ -1,7 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
+import { startInferenceLane } from './inference-lane.ts';
 import sharp from 'sharp';
-import { ClassifierError } from '../errors.ts';
+import { ClassifierError, errorFromReply } from '../errors.ts';
 import { readImageBytes, sha256Of, type SourceOptions } from '../sources/input.ts';
 import { DEFAULT_URL_FETCH_OPTIONS } from '../sources/url.ts';
 import { createBatcher, type BatchReport } from './batcher.ts';
@@ -15,7 +16,6 @@ import { classifyEach, type ManyOutcome } from './classify-many.ts';
 
 export type { ManyOutcome };
 import { siblingWorker, workerModule } from './workers/worker-module.ts';
-import type { InferenceReply, InferenceTask } from './workers/inference-worker.ts';
 import type { PreprocessReply, PreprocessTask } from './workers/preprocess-worker.ts';
 
 export interface ClassifierOptions {
@@ -26,7 +26,12 @@ export interface ClassifierOptions {
   cacheDir?: string;
   download?: boolean;
   onDownloadProgress?: (receivedBytes: number, totalBytes: number) => void;
+  /** ONNX Runtime threads in all: each parallel session gets its share, the solo session all of them. */
   intraOpThreads?: number;
+  /** Sessions that run batches side by side (each its own copy of the model in memory). */
+  parallelSessions?: number;
+  /** One more session with every thread, for a lone image when the others are idle (lower latency). */
+  soloSession?: boolean;
   executionProvider?: SessionOptions['executionProvider'];
   /** Let idle ONNX Runtime threads busy-wait (off by default: they would take the decoders' cores). */
   allowSpinning?: boolean;
@@ -50,6 +55,8 @@ export interface ModelDescription {
 
 export interface ClassifierSettings {
   intraOpThreads: number;
+  parallelSessions: number;
+  soloSession: boolean;
   decodeThreads: number;
   maxBatch: number;
   maxWaitMs: number;
@@ -69,11 +76,25 @@ export interface Classifier {
   close(): Promise<void>;
 }
 
+/** Two sessions side by side once there are two threads to share (README "Performance"). */
+export function defaultParallelSessions(intraOpThreads: number): number {
+  return intraOpThreads >= 2 ? 2 : 1;
+}
+
+/** Each parallel session's share of the intra-op threads. */
+export function threadsPerSession(intraOpThreads: number, parallelSessions: number): number {
+  return Math.max(1, Math.floor(intraOpThreads / parallelSessions));
+}
+
 /** Defaults chosen from `npm run bench` on a 2-core machine; see README "Performance". */
 function settingsOf(options: ClassifierOptions): ClassifierSettings {
   const cores = availableParallelism();
+  const intraOpThreads = options.intraOpThreads ?? cores;
+  const parallelSessions = Math.min(options.parallelSessions ?? defaultParallelSessions(intraOpThreads), intraOpThreads);
   return {
-    intraOpThreads: options.intraOpThreads ?? cores,
+    intraOpThreads,
+    parallelSessions,
+    soloSession: options.soloSession ?? parallelSessions > 1,
     decodeThreads: options.decodeThreads ?? cores,
     maxBatch: options.maxBatch ?? 8,
     maxWaitMs: options.maxWaitMs ?? 2,
@@ -95,10 +116,6 @@ export function validateClassifyOptions(options: ClassifyOptions = {}): Required
   return { topK, minScore, marineOnly: options.marineOnly ?? false };
 }
 
-function replyError(error: { code: string; message: string; status: number }): ClassifierError {
-  return new ClassifierError(error.code, error.message, error.status);
-}
-
 export async function createClassifier(options: ClassifierOptions = {}): Promise<Classifier> {
   const settings = settingsOf(options);
   const location = await resolveModel({
@@ -109,21 +126,25 @@ export async function createClassifier(options: ClassifierOptions = {}): Promise
     onProgress: options.onDownloadProgress,
   });
 
-  const inferenceWorker = workerModule(siblingWorker('inference-worker'));
-  const inferencePool = new Piscina<InferenceTask, InferenceReply>({
-    filename: inferenceWorker.filename,
-    execArgv: inferenceWorker.execArgv,
-    minThreads: 1,
-    maxThreads: 1,
-    idleTimeout: Infinity,
-    workerData: { modelPath: location.path, session: { intraOpThreads: settings.intraOpThreads, executionProvider: options.executionProvider ?? 'cpu', allowSpinning: options.allowSpinning ?? false } },
+  const sessionOptions = (intraOpThreads: number): SessionOptions => ({
+    intraOpThreads,
+    executionProvider: options.executionProvider ?? 'cpu',
+    allowSpinning: options.allowSpinning ?? false,
   });
-  const signatureReply = await inferencePool.run({ kind: 'signature' });
-  if (!signatureReply.ok) {
-    await inferencePool.destroy();
-    throw replyError(signatureReply.error);
+  const perParallelSession = threadsPerSession(settings.intraOpThreads, settings.parallelSessions);
+  const lanes = await Promise.allSettled([
+    ...Array.from({ length: settings.parallelSessions }, () => startInferenceLane(location.path, sessionOptions(perParallelSession))),
+    ...(settings.soloSession ? [startInferenceLane(location.path, sessionOptions(settings.intraOpThreads))] : []),
+  ]);
+  const started = lanes.flatMap((lane) => (lane.status === 'fulfilled' ? [lane.value] : []));
+  const failed = lanes.find((lane) => lane.status === 'rejected');
+  if (failed) {
+    await Promise.all(started.map((lane) => lane.close()));
+    throw failed.reason;
   }
-  const signature = signatureReply.signature!;
+  const parallelLanes = started.slice(0, settings.parallelSessions);
+  const soloLane = settings.soloSession ? started[settings.parallelSessions] : undefined;
+  const signature = started[0].signature;
 
   const preprocessWorker = workerModule(siblingWorker('preprocess-worker'));
   const preprocessPool = new Piscina<PreprocessTask, PreprocessReply>({
@@ -144,12 +165,7 @@ export async function createClassifier(options: ClassifierOptions = {}): Promise
   const warmUpImage = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#3366aa' } }).jpeg().toBuffer();
   await Promise.all(Array.from({ length: settings.decodeThreads }, () => preprocessPool.run({ bytes: warmUpImage, options: preprocessOptions })));
   const batcher = createBatcher<Uint8Array>(
-    async (images) => {
-      // Every image's pixels own their buffer (made by the decoding thread), so they move, not copy.
-      const reply = await inferencePool.run({ kind: 'run', images }, { transferList: images.map((pixels) => pixels.buffer as ArrayBuffer) });
-      if (!reply.ok) throw replyError(reply.error);
-      return reply.scores!;
-    },
+    { parallel: parallelLanes.map((lane) => lane.run), solo: soloLane?.run },
     {
       maxBatch: Math.min(settings.maxBatch, signature.fixedBatch ?? Infinity),
       maxWaitMs: settings.maxWaitMs,
@@ -172,7 +188,7 @@ export async function createClassifier(options: ClassifierOptions = {}): Promise
 
   async function preprocess(bytes: Buffer): Promise<PreparedPixels> {
     const reply = await preprocessPool.run({ bytes, options: preprocessOptions });
-    if (!reply.ok) throw replyError(reply.error);
+    if (!reply.ok) throw errorFromReply(reply.error);
     return reply.result;
   }
 
@@ -224,7 +240,7 @@ export async function createClassifier(options: ClassifierOptions = {}): Promise
       // Let every accepted image finish (some may still be decoding) before the threads go away.
       if (inFlight > 0) await new Promise<void>((resolve) => (idle = resolve));
       await batcher.drain();
-      await Promise.all([preprocessPool.destroy(), inferencePool.destroy()]);
+      await Promise.all([preprocessPool.destroy(), ...started.map((lane) => lane.close())]);
     },
   };
 }

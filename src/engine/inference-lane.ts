@@ -1,0 +1,39 @@
+import { Piscina } from 'piscina';
+import { errorFromReply } from '../errors.ts';
+import type { ModelSignature, SessionOptions } from './session.ts';
+import { siblingWorker, workerModule } from './workers/worker-module.ts';
+import type { InferenceReply, InferenceTask } from './workers/inference-worker.ts';
+
+export interface InferenceLane {
+  signature: ModelSignature;
+  run(images: Uint8Array[]): Promise<Float32Array>;
+  close(): Promise<void>;
+}
+
+/** One ONNX Runtime session on its own thread (a run blocks the thread it is called on). */
+export async function startInferenceLane(modelPath: string, session: SessionOptions): Promise<InferenceLane> {
+  const inferenceWorker = workerModule(siblingWorker('inference-worker'));
+  const pool = new Piscina<InferenceTask, InferenceReply>({
+    filename: inferenceWorker.filename,
+    execArgv: inferenceWorker.execArgv,
+    minThreads: 1,
+    maxThreads: 1,
+    idleTimeout: Infinity,
+    workerData: { modelPath, session },
+  });
+  const reply = await pool.run({ kind: 'signature' });
+  if (!reply.ok) {
+    await pool.destroy();
+    throw errorFromReply(reply.error);
+  }
+  return {
+    signature: reply.signature!,
+    async run(images) {
+      // Every image's pixels own their buffer (made by the decoding thread), so they move, not copy.
+      const result = await pool.run({ kind: 'run', images }, { transferList: images.map((pixels) => pixels.buffer as ArrayBuffer) });
+      if (!result.ok) throw errorFromReply(result.error);
+      return result.scores!;
+    },
+    close: () => pool.destroy(),
+  };
+}
