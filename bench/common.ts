@@ -210,3 +210,8 @@ export function syntheticInput(length: number): Float32Array {
   }
   return data;
 }
+
+/** Deterministic 8-bit pixels, as the decoding threads hand them to the inference thread. */
+export function syntheticPixels(length: number): Uint8Array {
+  return Uint8Array.from(syntheticInput(length), (v) => Math.round(((v + 2) / 4) * 255));
+}

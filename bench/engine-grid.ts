@@ -4,11 +4,13 @@
  * This is what the engine defaults are tuned from.
  */
 import { readFileSync } from 'node:fs';
-import { createClassifier } from '../src/engine/classifier.ts';
+import { createClassifier, defaultParallelSessions } from '../src/engine/classifier.ts';
 import { cores, cpuSnapshot, fullGrid, imagenetImages, log, mean, measureQuietly, median, MODELS, otherBusyCores, percentile, quick, round, waitForQuiet, type ModelName } from './common.ts';
 
 export interface GridSettings {
+  /** ONNX Runtime threads in all, shared by the parallel sessions. */
   intraOpThreads: number;
+  parallelSessions: number;
   decodeThreads: number;
   maxBatch: number;
   maxWaitMs: number;
@@ -41,20 +43,28 @@ const IMAGES: Record<ModelName, number> = quick
   : { 'mobilenetv2-int8': 400, resnet50: 160 };
 
 export function gridSettings(): GridSettings[] {
-  const base: GridSettings = { intraOpThreads: cores, decodeThreads: cores, maxBatch: 8, maxWaitMs: 5 };
+  const sessions = [...new Set([1, defaultParallelSessions(cores)])];
+  const base: GridSettings = { intraOpThreads: cores, parallelSessions: sessions.at(-1)!, decodeThreads: cores, maxBatch: 8, maxWaitMs: 5 };
   const threads = [...new Set([1, cores])];
-  if (quick) return [base, { ...base, intraOpThreads: 1, decodeThreads: 1 }];
+  if (quick) return [base, { ...base, parallelSessions: 1 }];
   if (fullGrid) {
     const all: GridSettings[] = [];
     for (const intraOpThreads of threads)
-      for (const decodeThreads of threads)
-        for (const maxBatch of [4, 8, 16])
-          for (const maxWaitMs of [2, 5, 10]) all.push({ intraOpThreads, decodeThreads, maxBatch, maxWaitMs });
+      for (const parallelSessions of sessions.filter((n) => n <= intraOpThreads))
+        for (const decodeThreads of threads)
+          for (const maxBatch of [4, 8, 16])
+            for (const maxWaitMs of [2, 5, 10]) all.push({ intraOpThreads, parallelSessions, decodeThreads, maxBatch, maxWaitMs });
     return all;
   }
-  // Small grid: every thread split at batch 8 / 5 ms, then batch size and wait varied one at a time.
+  // Small grid: one session against parallel ones, every thread split at batch 8 / 5 ms, then batch size and wait varied one at a time.
   const small: GridSettings[] = [];
-  for (const intraOpThreads of threads) for (const decodeThreads of threads) small.push({ ...base, intraOpThreads, decodeThreads });
+  for (const parallelSessions of sessions) small.push({ ...base, parallelSessions });
+  for (const intraOpThreads of threads) {
+    for (const decodeThreads of threads) {
+      const setting = { ...base, intraOpThreads, parallelSessions: Math.min(base.parallelSessions, intraOpThreads), decodeThreads };
+      if (!small.some((x) => JSON.stringify(x) === JSON.stringify(setting))) small.push(setting);
+    }
+  }
   for (const maxBatch of [4, 16]) small.push({ ...base, maxBatch });
   for (const maxWaitMs of [2, 10]) small.push({ ...base, maxWaitMs });
   return small;
@@ -102,7 +112,7 @@ export async function benchEngineGrid(): Promise<GridResult> {
       const row: GridRow = { model: model.name, ...settings, images: IMAGES[model.name], images_per_s: null, latency_ms_p50: null, latency_ms_p95: null, mean_batch: null, startup_ms: null, other_load_cores: null };
       try {
         const s = settings;
-        const r = await measureQuietly(`grid ${model.name} intra=${s.intraOpThreads} decode=${s.decodeThreads} batch=${s.maxBatch} wait=${s.maxWaitMs}`, async () => {
+        const r = await measureQuietly(`grid ${model.name} intra=${s.intraOpThreads} sessions=${s.parallelSessions} decode=${s.decodeThreads} batch=${s.maxBatch} wait=${s.maxWaitMs}`, async () => {
           await waitForQuiet();
           return measure(model.path, settings, inputs, IMAGES[model.name]);
         });
@@ -120,7 +130,7 @@ export async function benchEngineGrid(): Promise<GridResult> {
       }
       rows.push(row);
       const s = settings;
-      log(`grid ${model.name} intra=${s.intraOpThreads} decode=${s.decodeThreads} batch=${s.maxBatch} wait=${s.maxWaitMs}: ` +
+      log(`grid ${model.name} intra=${s.intraOpThreads} sessions=${s.parallelSessions} decode=${s.decodeThreads} batch=${s.maxBatch} wait=${s.maxWaitMs}: ` +
         (row.error ? `failed: ${row.error}` : `${row.images_per_s} img/s, p50 ${row.latency_ms_p50} ms, p95 ${row.latency_ms_p95} ms, mean batch ${row.mean_batch}, other load ${row.other_load_cores}`));
     }
   }

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { cpuSnapshot, imagenetImages, log, measureQuietly, memoryOf, otherBusyCores, ticksOf, waitForQuiet, MODELS, quick, repoRoot, round, spawnTracked, stopChild, tmpDir, track, type ModelName } from './common.ts';
 import type { LoadJob, LoadResult } from './load-client.ts';
 import { rawRate } from './raw-model.ts';
+import { measurePaired, PAIRED_CONNECTIONS, type PairedResult } from './paired.ts';
 import type { ChildProcess } from 'node:child_process';
 
 export interface HttpRow extends LoadResult {
@@ -41,6 +42,8 @@ export interface HttpResult {
   service_env: Record<string, string>;
   services: ServiceInfo[];
   rows: HttpRow[];
+  /** Point 5 in alternating slices (see paired.ts). */
+  paired: PairedResult[];
 }
 
 export const LEVELS = quick ? [16] : [1, 4, 16, 64];
@@ -49,7 +52,7 @@ const WARMUP_S = quick ? 2 : 3;
 const MAX_REQUESTS = 5000;
 const READY_TIMEOUT_MS = 120_000;
 
-const TUNING_VARIABLES = ['INTRA_OP_THREADS', 'DECODE_THREADS', 'MAX_BATCH', 'MAX_BATCH_WAIT_MS', 'SHRINK_ON_LOAD', 'QUEUE_LIMIT', 'LOG_LEVEL'];
+const TUNING_VARIABLES = ['INTRA_OP_THREADS', 'PARALLEL_SESSIONS', 'SOLO_SESSION', 'DECODE_THREADS', 'MAX_BATCH', 'MAX_BATCH_WAIT_MS', 'SHRINK_ON_LOAD', 'QUEUE_LIMIT', 'LOG_LEVEL'];
 
 function tuningEnv(): Record<string, string> {
   return Object.fromEntries(TUNING_VARIABLES.filter((name) => process.env[name]).map((name) => [name, process.env[name]!]));
@@ -177,7 +180,7 @@ export function runLoad(job: LoadJob): Promise<LoadResult> {
 }
 
 export async function benchHttp(): Promise<HttpResult> {
-  const result: HttpResult = { skipped: null, levels: LEVELS, duration_s: DURATION_S, upload_body: 'raw image/jpeg', service_env: tuningEnv(), services: [], rows: [] };
+  const result: HttpResult = { skipped: null, levels: LEVELS, duration_s: DURATION_S, upload_body: 'raw image/jpeg', service_env: tuningEnv(), services: [], rows: [], paired: [] };
   result.skipped = serviceMissing();
   if (result.skipped) {
     log(`http: skipped: ${result.skipped}`);
@@ -218,6 +221,16 @@ export async function benchHttp(): Promise<HttpResult> {
               `errors ${row.errors + row.non_2xx}, peak RSS ${row.service_peak_rss_mb} MB, other load ${row.other_load_cores}${row.first_error ? ` (${row.first_error.slice(0, 120)})` : ''}`);
           }
         }
+        const paired = await measurePaired(
+          model,
+          (durationS) => runLoad({ target, mode: 'upload', connections: PAIRED_CONNECTIONS, durationS, maxRequests: MAX_REQUESTS, timeoutS: 60, images: files }),
+          async () => {
+            await waitForIdle(service.child.pid!);
+            await waitForQuiet();
+          },
+        );
+        result.paired.push(paired);
+        log(`paired ${model.name}: e2e ÷ raw batch 8 = ${paired.ratio} (rounds ${paired.ratio_min}-${paired.ratio_max}), ÷ parallel sessions = ${paired.ratio_vs_lanes}`);
       } finally {
         service.info.peak_rss_mb = memoryOf(service.child.pid!).peak_rss_mb;
         // Let abandoned requests finish so shutdown does not cut them off (and log them as errors).

@@ -1,6 +1,11 @@
-/** Part 1: the model alone — preprocessed tensors straight into the ONNX session, no HTTP, no batcher. */
+/**
+ * Part 1: the model alone — preprocessed tensors straight into the ONNX session, no HTTP, no
+ * batcher. Also the service's own layout: parallel single-thread sessions fed nonstop.
+ */
+import { defaultParallelSessions, threadsPerSession } from '../src/engine/classifier.ts';
+import { startInferenceLane } from '../src/engine/inference-lane.ts';
 import { loadSession, type LoadedSession } from '../src/engine/session.ts';
-import { cores, cpuSnapshot, log, measureQuietly, median, MODELS, otherBusyCores, percentile, quick, round, syntheticInput, waitForQuiet, type ModelName } from './common.ts';
+import { cores, cpuSnapshot, log, measureQuietly, median, MODELS, otherBusyCores, percentile, quick, round, syntheticInput, syntheticPixels, waitForQuiet, type ModelName } from './common.ts';
 
 export interface RawModelRow {
   model: ModelName;
@@ -16,10 +21,23 @@ export interface RawModelRow {
   other_load_cores: number | null;
 }
 
+/** Parallel sessions (the engine's default layout), each running batch after batch at once. */
+export interface RawLanesRow {
+  model: ModelName;
+  sessions: number;
+  threads_per_session: number;
+  batch: number;
+  runs_per_session: number;
+  /** All sessions' images ÷ wall time. Includes turning 8-bit crops into the float tensor, as the engine does. */
+  images_per_s: number | null;
+  other_load_cores: number | null;
+}
+
 export interface RawModelResult {
   intra_op_threads: number;
   warmup_runs: number;
   rows: RawModelRow[];
+  lanes: RawLanesRow[];
 }
 
 export const BATCHES = [1, 4, 8, 16];
@@ -87,8 +105,66 @@ export async function rawRate(model: (typeof MODELS)[number], batch: number): Pr
   return result.rows[0];
 }
 
+/** The engine's own default layout on this machine. */
+export const LANE_SESSIONS = defaultParallelSessions(cores);
+
+export interface RawLanes {
+  /** Every session runs batches at once, `runs` each or until `ms` have passed; answers images/s over all of them. */
+  rate(limit: { runs: number } | { ms: number }): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Sessions on their own threads, as the engine runs them, fed synthetic 8-bit crops. */
+export async function startRawLanes(modelPath: string, batch: number, sessions = LANE_SESSIONS): Promise<RawLanes> {
+  const threads = threadsPerSession(cores, sessions);
+  const lanes = await Promise.all(Array.from({ length: sessions }, () => startInferenceLane(modelPath, { intraOpThreads: threads, executionProvider: 'cpu' })));
+  const { size } = lanes[0].signature;
+  const crop = syntheticPixels(3 * size * size);
+  // Crops move to the inference thread (transferred), so every run needs its own.
+  const crops = () => Array.from({ length: batch }, () => crop.slice());
+  const runLane = async (lane: (typeof lanes)[number], limit: { runs: number } | { ms: number }, started: number) => {
+    let runs = 0;
+    while ('runs' in limit ? runs < limit.runs : performance.now() - started < limit.ms) {
+      await lane.run(crops());
+      runs++;
+    }
+    return runs;
+  };
+  await Promise.all(lanes.map((lane) => runLane(lane, { runs: WARMUP_RUNS }, performance.now())));
+  return {
+    async rate(limit) {
+      const started = performance.now();
+      const runs = await Promise.all(lanes.map((lane) => runLane(lane, limit, started)));
+      return (runs.reduce((a, b) => a + b, 0) * batch * 1000) / (performance.now() - started);
+    },
+    close: async () => void (await Promise.all(lanes.map((lane) => lane.close()))),
+  };
+}
+
+async function measureLanes(model: (typeof MODELS)[number], batch: number): Promise<RawLanesRow> {
+  const lanes = await startRawLanes(model.path, batch);
+  try {
+    await waitForQuiet();
+    const cpuBefore = cpuSnapshot();
+    const runs = Math.max(2, Math.ceil(RUNS[model.name][batch] / LANE_SESSIONS));
+    const rate = await lanes.rate({ runs });
+    return {
+      model: model.name,
+      sessions: LANE_SESSIONS,
+      threads_per_session: threadsPerSession(cores, LANE_SESSIONS),
+      batch,
+      runs_per_session: runs,
+      images_per_s: round(rate),
+      other_load_cores: otherBusyCores(cpuBefore, cpuSnapshot()),
+    };
+  } finally {
+    await lanes.close();
+  }
+}
+
 export async function benchRawModel(): Promise<RawModelResult> {
   const rows: RawModelRow[] = [];
+  const lanes: RawLanesRow[] = [];
   for (const model of MODELS) {
     const session = await loadSession(model.path, { intraOpThreads: cores, executionProvider: 'cpu' });
     const fixed = session.signature.fixedBatch;
@@ -98,6 +174,11 @@ export async function benchRawModel(): Promise<RawModelResult> {
       rows.push(row);
       log(`raw ${model.name} batch ${row.batch}: ${row.images_per_s} img/s, ${row.ms_per_batch_p50} ms/batch p50, ${row.ms_per_batch_p95} p95, other load ${row.other_load_cores}`);
     }
+    if (LANE_SESSIONS > 1 && (fixed === null || fixed === 8)) {
+      const row = await measureQuietly(`raw ${model.name} lanes`, () => measureLanes(model, 8));
+      lanes.push(row);
+      log(`raw ${model.name} ${row.sessions} sessions x ${row.threads_per_session} thread(s), batch 8 each: ${row.images_per_s} img/s, other load ${row.other_load_cores}`);
+    }
   }
-  return { intra_op_threads: cores, warmup_runs: WARMUP_RUNS, rows };
+  return { intra_op_threads: cores, warmup_runs: WARMUP_RUNS, rows, lanes };
 }

@@ -44,6 +44,13 @@ export interface ModelSummary {
   cpu_ceiling_images_per_s: number | null;
   ceiling_ratio: number | null;
   best_grid: GridRow | null;
+  /** Part 1's parallel single-thread sessions at batch 8: the engine's own layout, alone. */
+  raw_lanes_images_per_s: number | null;
+  /** Alternating slices (paired.ts): e2e ÷ raw batch 8, e2e ÷ the parallel sessions, and the single-round range. */
+  paired_ratio: number | null;
+  paired_ratio_vs_lanes: number | null;
+  paired_ratio_min: number | null;
+  paired_ratio_max: number | null;
 }
 
 export interface Summary {
@@ -63,6 +70,7 @@ export function summarize(r: Omit<BenchResults, 'summary'>): Summary {
     const decodeRates = r.preprocess?.rows.filter((row) => row.image === 'imagenet' && row.mode.startsWith('pool-')).map((row) => row.images_per_s ?? 0) ?? [];
     const decode = decodeRates.length ? Math.max(...decodeRates) : null;
     const ceiling = raw8 && decode ? Number((1 / (1 / raw8 + 1 / decode)).toFixed(1)) : null;
+    const paired = r.http?.paired?.find((p) => p.model === model);
     return {
       model,
       raw_batch8_images_per_s: raw8,
@@ -77,6 +85,11 @@ export function summarize(r: Omit<BenchResults, 'summary'>): Summary {
       cpu_ceiling_images_per_s: ceiling,
       ceiling_ratio: ratio(ceiling, raw8),
       best_grid: grid.length ? grid.reduce((a, b) => (b.images_per_s! > a.images_per_s! ? b : a)) : null,
+      raw_lanes_images_per_s: r.raw_model?.lanes?.find((row) => row.model === model)?.images_per_s ?? null,
+      paired_ratio: paired?.ratio ?? null,
+      paired_ratio_vs_lanes: paired?.ratio_vs_lanes ?? null,
+      paired_ratio_min: paired?.ratio_min ?? null,
+      paired_ratio_max: paired?.ratio_max ?? null,
     };
   });
   const resnet = models.find((m) => m.model === 'resnet50')!;
@@ -89,10 +102,14 @@ export function summarize(r: Omit<BenchResults, 'summary'>): Summary {
       {
         goal: 'ResNet-50 end to end at 16 clients vs raw batch-8 model throughput',
         target: '>= 85%',
-        measured: worstRatio.length
-          ? `upload ${pct(resnet.ratio_upload)}, by URL ${pct(resnet.ratio_url)} (against batch 8 re-measured just before: ${pct(resnet.ratio_upload_vs_recheck)}, ${pct(resnet.ratio_url_vs_recheck)})`
+        measured: resnet.paired_ratio != null || worstRatio.length
+          ? [
+              resnet.paired_ratio != null ? `alternating slices ${pct(resnet.paired_ratio)} (rounds ${pct(resnet.paired_ratio_min)}-${pct(resnet.paired_ratio_max)})` : null,
+              worstRatio.length ? `part 3 ÷ part 1: upload ${pct(resnet.ratio_upload)}, by URL ${pct(resnet.ratio_url)}; ÷ batch 8 re-measured just before: ${pct(resnet.ratio_upload_vs_recheck)}, ${pct(resnet.ratio_url_vs_recheck)}` : null,
+            ].filter(Boolean).join('; ')
           : 'not measured',
-        met: worstRatio.length ? Math.min(...worstRatio) >= 0.85 : null,
+        // The alternating slices are the figure that drift cannot move; without them, the worst of the others.
+        met: resnet.paired_ratio != null ? resnet.paired_ratio >= 0.85 : worstRatio.length ? Math.min(...worstRatio) >= 0.85 : null,
       },
       {
         goal: 'MobileNetV2 service with ImageNet-size JPEGs (16 clients)',
@@ -134,6 +151,11 @@ export function toMarkdown(r: BenchResults): string {
     out.push('images/s = batch ÷ median run time; "mean" = all images ÷ all time (lower when some runs were slowed).', '');
     out.push(table(['model', 'batch', 'runs', 'images/s', 'images/s mean', 'ms/batch p50', 'ms/batch p95', 'ms/image p50', 'other load'],
       r.raw_model.rows.map((x) => [x.model, x.batch, x.runs, x.images_per_s, x.images_per_s_mean, x.ms_per_batch_p50, x.ms_per_batch_p95, x.ms_per_image_p50, x.other_load_cores])));
+    if (r.raw_model.lanes?.length) {
+      out.push('', 'The engine\'s layout: parallel sessions on their own threads, each fed batch after batch of 8-bit crops (normalized on its thread, as in the service); images/s = all images ÷ wall time.', '');
+      out.push(table(['model', 'sessions', 'threads each', 'batch', 'runs each', 'images/s', 'other load'],
+        r.raw_model.lanes.map((x) => [x.model, x.sessions, x.threads_per_session, x.batch, x.runs_per_session, x.images_per_s, x.other_load_cores])));
+    }
   }
   if (r.preprocess) {
     out.push('', `## 2. Preprocessing alone (decode, resize 256, crop 224, normalize)`, '');
@@ -145,8 +167,8 @@ export function toMarkdown(r: BenchResults): string {
   if (r.engine_grid) {
     const g = r.engine_grid;
     out.push('', `## Engine (createClassifier, no HTTP): ${g.concurrency} concurrent callers on the ImageNet-size JPEGs, ${g.grid} grid, shrinkOnLoad ${g.shrink_on_load}`, '');
-    out.push(table(['model', 'intra-op', 'decode', 'maxBatch', 'maxWaitMs', 'images', 'images/s', 'latency p50 ms', 'p95 ms', 'mean batch', 'start-up ms', 'other load'],
-      g.rows.map((x) => [x.model, x.intraOpThreads, x.decodeThreads, x.maxBatch, x.maxWaitMs, x.images, x.error ? `failed: ${x.error}` : x.images_per_s, x.latency_ms_p50, x.latency_ms_p95, x.mean_batch, x.startup_ms, x.other_load_cores])));
+    out.push(table(['model', 'intra-op', 'sessions', 'decode', 'maxBatch', 'maxWaitMs', 'images', 'images/s', 'latency p50 ms', 'p95 ms', 'mean batch', 'start-up ms', 'other load'],
+      g.rows.map((x) => [x.model, x.intraOpThreads, x.parallelSessions, x.decodeThreads, x.maxBatch, x.maxWaitMs, x.images, x.error ? `failed: ${x.error}` : x.images_per_s, x.latency_ms_p50, x.latency_ms_p95, x.mean_batch, x.startup_ms, x.other_load_cores])));
   }
   if (r.http) {
     const h = r.http;
@@ -176,7 +198,13 @@ export function toMarkdown(r: BenchResults): string {
   out.push(table(['model', 'raw batch-8 images/s', 'CPU ceiling images/s (ratio)', 'e2e 16 clients upload req/s', 'ratio', 'e2e 16 clients URL req/s', 'ratio', 're-measured batch-8 images/s (upload, URL ratios)', 'best engine grid setting'],
     r.summary.models.map((x) => [x.model, x.raw_batch8_images_per_s, x.cpu_ceiling_images_per_s == null ? null : `${x.cpu_ceiling_images_per_s} (${pct(x.ceiling_ratio)})`, x.e2e_16_clients_upload_rps, pct(x.ratio_upload), x.e2e_16_clients_url_rps, pct(x.ratio_url),
       x.raw_batch8_before_http == null ? null : `${x.raw_batch8_before_http} (${pct(x.ratio_upload_vs_recheck)}, ${pct(x.ratio_url_vs_recheck)})`,
-      x.best_grid ? `intra ${x.best_grid.intraOpThreads}, decode ${x.best_grid.decodeThreads}, batch ${x.best_grid.maxBatch}, wait ${x.best_grid.maxWaitMs} ms: ${x.best_grid.images_per_s} img/s` : null])));
+      x.best_grid ? `intra ${x.best_grid.intraOpThreads}, sessions ${x.best_grid.parallelSessions}, decode ${x.best_grid.decodeThreads}, batch ${x.best_grid.maxBatch}, wait ${x.best_grid.maxWaitMs} ms: ${x.best_grid.images_per_s} img/s` : null])));
+  const paired = r.http?.paired ?? [];
+  if (paired.length) {
+    out.push('', `Alternating slices: per round, the model alone at batch 8 for ${paired[0].raw_slice_s} s (one session with every core, then the engine's parallel sessions), then POST /classify uploads at ${paired[0].connections} clients for ${paired[0].e2e_slice_s} s; ratios are sums over the rounds. The machine's speed drifts by tens of percent within minutes, so this is the ratio to trust; the ones above compare figures taken minutes apart.`, '');
+    out.push(table(['model', 'rounds: raw batch-8 / parallel sessions / e2e', 'e2e ÷ raw batch 8', 'single rounds', 'e2e ÷ parallel sessions'],
+      paired.map((p) => [p.model, p.rounds.map((x) => `${cell(x.raw_images_per_s)} / ${cell(x.lanes_images_per_s)} / ${cell(x.e2e_requests_per_s)}`).join('; '), pct(p.ratio), `${pct(p.ratio_min)}-${pct(p.ratio_max)}`, pct(p.ratio_vs_lanes)])));
+  }
   out.push('', '## Goals (measured, not asserted)', '');
   out.push(table(['goal', 'target', 'measured', 'met'], r.summary.goals.map((g) => [g.goal, g.target, g.measured, g.met == null ? 'not measured' : g.met ? 'yes' : 'no'])));
   return `${out.join('\n')}\n`;
