@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { deflateSync } from 'node:zlib';
@@ -260,6 +260,25 @@ describe('micro-batching under concurrency', () => {
       }
     } finally {
       await Promise.all([single.close(), laned.close()]);
+    }
+  });
+
+  test('inference CPU counts the model threads, not the decoding threads', { skip: !existsSync('/proc/thread-self') && 'no /proc' }, async () => {
+    const local = await createClassifier({ modelPath: TEST_MODEL });
+    try {
+      const keys = Object.keys(referenceTop5().top5).filter((k) => k.includes('imagenet-'));
+      const images = Array.from({ length: 160 }, (_, i) => readFileSync(sharedPath(keys[i % keys.length])));
+      const modelBefore = local.inferenceCpuSeconds()!;
+      const processBefore = process.cpuUsage();
+      await Promise.all(images.map((bytes) => local.classify(bytes)));
+      const processSeconds = (({ user, system }) => (user + system) / 1e6)(process.cpuUsage(processBefore));
+      const modelSeconds = local.inferenceCpuSeconds()! - modelBefore;
+      // Decoding an ImageNet JPEG costs this model about twice its inference: a share near 1 would
+      // mean decoding threads were counted, 0 that the model threads were not found.
+      assert.ok(modelSeconds > 0.02, `model threads used ${modelSeconds} s`);
+      assert.ok(modelSeconds < 0.8 * processSeconds, `model ${modelSeconds} s of the process's ${processSeconds} s`);
+    } finally {
+      await local.close();
     }
   });
 

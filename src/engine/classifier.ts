@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { startInferenceLane } from './inference-lane.ts';
+import { threadsCpuSeconds } from './thread-cpu.ts';
 import sharp from 'sharp';
 import { ClassifierError, errorFromReply } from '../errors.ts';
 import { readImageBytes, sha256Of, type SourceOptions } from '../sources/input.ts';
@@ -73,6 +74,8 @@ export interface Classifier {
   classifyMany(inputs: Iterable<ImageInput> | AsyncIterable<ImageInput>, options?: ClassifyOptions & { concurrency?: number }): AsyncGenerator<ManyOutcome>;
   /** Images accepted but not yet answered. */
   inFlight(): number;
+  /** CPU seconds the model's threads have used since start; null where unknown (not Linux, no local model). */
+  inferenceCpuSeconds(): number | null;
   close(): Promise<void>;
 }
 
@@ -145,6 +148,7 @@ export async function createClassifier(options: ClassifierOptions = {}): Promise
   const parallelLanes = started.slice(0, settings.parallelSessions);
   const soloLane = settings.soloSession ? started[settings.parallelSessions] : undefined;
   const signature = started[0].signature;
+  const inferenceThreads = [...new Set(started.flatMap((lane) => lane.threads))];
 
   const preprocessWorker = workerModule(siblingWorker('preprocess-worker'));
   const preprocessPool = new Piscina<PreprocessTask, PreprocessReply>({
@@ -235,6 +239,7 @@ export async function createClassifier(options: ClassifierOptions = {}): Promise
     classify,
     classifyMany,
     inFlight: () => inFlight,
+    inferenceCpuSeconds: () => threadsCpuSeconds(inferenceThreads),
     async close() {
       closed = true;
       // Let every accepted image finish (some may still be decoding) before the threads go away.

@@ -6,6 +6,8 @@ import type { InferenceReply, InferenceTask } from './workers/inference-worker.t
 
 export interface InferenceLane {
   signature: ModelSignature;
+  /** Kernel ids of the lane's thread and its session's threads (empty where not on Linux). */
+  threads: number[];
   run(images: Uint8Array[]): Promise<Float32Array>;
   close(): Promise<void>;
 }
@@ -28,6 +30,7 @@ export async function startInferenceLane(modelPath: string, session: SessionOpti
   }
   return {
     signature: reply.signature!,
+    threads: reply.threads ?? [],
     async run(images) {
       // Every image's pixels own their buffer (made by the decoding thread), so they move, not copy.
       const result = await pool.run({ kind: 'run', images }, { transferList: images.map((pixels) => pixels.buffer as ArrayBuffer) });

@@ -159,6 +159,17 @@ export function createMetrics(): ServiceMetrics {
           if (stats) this.set(stats.workers);
         },
       });
+      new Counter({
+        name: 'classifier_inference_cpu_seconds_total',
+        help: 'CPU time of the model threads (Linux). Against process_cpu_seconds_total: the share of the CPU the model itself uses; the rest is decoding, HTTP and the runtime.',
+        registers: [registry],
+        collect() {
+          const seconds = classifier.inferenceCpuSeconds();
+          if (seconds === null) return;
+          this.reset();
+          this.inc(seconds);
+        },
+      });
       const modelInfo = new Gauge({
         name: 'classifier_model_info',
         help: 'The loaded model (always 1).',

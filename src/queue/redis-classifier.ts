@@ -113,6 +113,7 @@ export function createQueueClassifier(queue: RedisJobQueue, options: { timeoutMs
     classify,
     classifyMany,
     inFlight: () => inFlight,
+    inferenceCpuSeconds: () => null,
     refresh,
     async close() {
       closed = true;

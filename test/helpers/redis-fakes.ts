@@ -71,6 +71,7 @@ export function createFakeClassifier(): FakeClassifier {
       throw new Error('not used by the worker');
     },
     inFlight: () => 0,
+    inferenceCpuSeconds: () => null,
     async close() {},
   };
 }

@@ -2,6 +2,7 @@ import { workerData } from 'node:worker_threads';
 import { loadSession, type ModelSignature, type SessionOptions } from '../session.ts';
 import { writeTensor } from '../tensor.ts';
 import { toClassifierError } from '../../errors.ts';
+import { currentThreadId, processThreadIds } from '../thread-cpu.ts';
 
 /**
  * The ONNX Runtime session lives on its own thread because session.run() blocks the thread it is
@@ -9,12 +10,20 @@ import { toClassifierError } from '../../errors.ts';
  * the event loop must keep serving requests and decoding meanwhile.
  */
 const { modelPath, session: sessionOptions } = workerData as { modelPath: string; session: SessionOptions };
+const threadsBefore = new Set(processThreadIds());
 const loaded = loadSession(modelPath, sessionOptions);
 loaded.catch(() => {}); // reported through the first task instead of as an unhandled rejection
 
+/** This thread and the threads its session started: the ones that must keep normal priority. */
+async function ownThreads(): Promise<number[]> {
+  await loaded;
+  const own = currentThreadId();
+  return [...(own === null ? [] : [own]), ...processThreadIds().filter((id) => !threadsBefore.has(id))];
+}
+
 export type InferenceTask = { kind: 'signature' } | { kind: 'run'; images: Uint8Array[] };
 export type InferenceReply =
-  | { ok: true; signature?: ModelSignature; scores?: Float32Array }
+  | { ok: true; signature?: ModelSignature; threads?: number[]; scores?: Float32Array }
   | { ok: false; error: { code: string; message: string; status: number } };
 
 /**
@@ -38,7 +47,7 @@ async function scoresOf(images: Uint8Array[]): Promise<Float32Array> {
 
 export default async function inferenceTask(task: InferenceTask): Promise<InferenceReply> {
   try {
-    if (task.kind === 'signature') return { ok: true, signature: (await loaded).signature };
+    if (task.kind === 'signature') return { ok: true, signature: (await loaded).signature, threads: await ownThreads() };
     return { ok: true, scores: await scoresOf(task.images) };
   } catch (err) {
     const e = toClassifierError(err);
