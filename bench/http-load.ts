@@ -21,6 +21,23 @@ export interface HttpRow extends LoadResult {
   service_peak_rss_mb: number | null;
   /** Cores used by processes other than the bench, service and load generator meanwhile. */
   other_load_cores: number | null;
+  /** Where the CPU went, per request; null where /metrics or /proc could not tell. */
+  cpu_ms_per_request: CpuPerRequest | null;
+}
+
+/**
+ * CPU per request, from the service's /metrics (its model threads against its whole process)
+ * and the load generator's own count, taken over the level and until the service is idle again.
+ * Requests = answered + one abandoned in flight per connection (autocannon stops on time; the
+ * service still finishes them), so this is close, not exact.
+ */
+export interface CpuPerRequest {
+  model: number;
+  /** Decoding, HTTP, the runtime: everything in the service but the model threads. */
+  service_rest: number;
+  load_generator: number;
+  /** Every core the machine was busy, divided by requests: the three above plus everything else. */
+  machine: number;
 }
 
 export interface ServiceInfo {
@@ -98,6 +115,31 @@ async function startImageServer(files: string[]): Promise<{ server: Server; urls
   server.keepAliveTimeout = 30_000;
   const port = await listen(server);
   return { server, urls: images.map((_, i) => `http://127.0.0.1:${port}/img/${i}.jpg`), served: () => served };
+}
+
+/** The service's CPU seconds so far: its model threads and its whole process, from /metrics. */
+async function serviceCpu(target: string): Promise<{ model: number; process: number } | null> {
+  const text = await fetch(`${target}/metrics`).then((r) => r.text(), () => '');
+  const model = Number(/^classifier_inference_cpu_seconds_total ([\d.e+-]+)$/m.exec(text)?.[1]);
+  const whole = Number(/^process_cpu_seconds_total ([\d.e+-]+)$/m.exec(text)?.[1]);
+  return Number.isFinite(model) && Number.isFinite(whole) ? { model, process: whole } : null;
+}
+
+function cpuPerRequest(
+  before: { model: number; process: number } | null,
+  after: { model: number; process: number } | null,
+  machineBusyTicks: number | null,
+  load: LoadResult,
+): CpuPerRequest | null {
+  const requests = load.ok + load.connections;
+  if (!before || !after || machineBusyTicks === null || load.ok === 0) return null;
+  const ms = (seconds: number) => round((seconds * 1000) / requests, 2) ?? 0;
+  return {
+    model: ms(after.model - before.model),
+    service_rest: ms(after.process - before.process - (after.model - before.model)),
+    load_generator: ms(load.load_generator_cpu_s),
+    machine: ms(machineBusyTicks / 100),
+  };
 }
 
 function tail(file: string, lines = 15): string {
@@ -211,8 +253,13 @@ export async function benchHttp(): Promise<HttpResult> {
               await waitForIdle(service.child.pid!);
               await waitForQuiet();
               const cpuBefore = cpuSnapshot();
+              const serviceBefore = await serviceCpu(target);
               const load = await runLoad({ target, mode, connections, durationS: DURATION_S, maxRequests: MAX_REQUESTS, timeoutS: 60, images: mode === 'upload' ? files : images.urls });
-              return { ...load, other_load_cores: otherBusyCores(cpuBefore, cpuSnapshot()) };
+              const other_load_cores = otherBusyCores(cpuBefore, cpuSnapshot());
+              await waitForIdle(service.child.pid!);
+              const cpuAfter = cpuSnapshot();
+              const machineBusy = cpuBefore && cpuAfter ? cpuAfter.machineBusy - cpuBefore.machineBusy : null;
+              return { ...load, other_load_cores, cpu_ms_per_request: cpuPerRequest(serviceBefore, await serviceCpu(target), machineBusy, load) };
             });
             const row: HttpRow = { model: model.name, mode, ...measured, service_peak_rss_mb: memoryOf(service.child.pid!).peak_rss_mb };
             row.requests_per_s = round(row.requests_per_s) ?? 0;

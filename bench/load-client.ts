@@ -35,6 +35,8 @@ export interface LoadResult {
   non_2xx: number;
   status_codes: Record<string, number>;
   first_error: string | null;
+  /** CPU seconds the load generator itself used: it shares the machine's cores with the service. */
+  load_generator_cpu_s: number;
 }
 
 function percentile(sorted: number[], p: number): number | null {
@@ -71,6 +73,7 @@ function run(job: LoadJob): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const latencies: number[] = [];
     let firstError: string | null = null;
+    const cpuBefore = process.cpuUsage();
     const instance = autocannon(
       {
         url: job.target,
@@ -100,6 +103,7 @@ function run(job: LoadJob): Promise<LoadResult> {
           non_2xx: result.non2xx,
           status_codes: statusCodes,
           first_error: firstError,
+          load_generator_cpu_s: (({ user, system }) => (user + system) / 1e6)(process.cpuUsage(cpuBefore)),
         });
       },
     );

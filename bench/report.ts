@@ -1,6 +1,6 @@
 /** Turns the bench results into the summary (ratios, goals) and the Markdown report. */
 import type { CliResult } from './cli-folder.ts';
-import type { ModelName } from './common.ts';
+import { round, type ModelName } from './common.ts';
 import type { GridResult, GridRow } from './engine-grid.ts';
 import type { HttpResult } from './http-load.ts';
 import type { PreprocessResult } from './preprocess.ts';
@@ -204,6 +204,18 @@ export function toMarkdown(r: BenchResults): string {
     out.push('', `Alternating slices: per round, the model alone at batch 8 for ${paired[0].raw_slice_s} s (one session with every core, then the engine's parallel sessions), then POST /classify uploads at ${paired[0].connections} clients for ${paired[0].e2e_slice_s} s; ratios are sums over the rounds. The machine's speed drifts by tens of percent within minutes, so this is the ratio to trust; the ones above compare figures taken minutes apart.`, '');
     out.push(table(['model', 'rounds: raw batch-8 / parallel sessions / e2e', 'e2e ÷ raw batch 8', 'single rounds', 'e2e ÷ parallel sessions'],
       paired.map((p) => [p.model, p.rounds.map((x) => `${cell(x.raw_images_per_s)} / ${cell(x.lanes_images_per_s)} / ${cell(x.e2e_requests_per_s)}`).join('; '), pct(p.ratio), `${pct(p.ratio_min)}-${pct(p.ratio_max)}`, pct(p.ratio_vs_lanes)])));
+  }
+  const cpuRows = (r.http?.rows ?? []).filter((row) => row.connections === 16 && row.cpu_ms_per_request);
+  if (cpuRows.length) {
+    const cores = Number(r.machine.cores);
+    out.push('', `Where the CPU goes at 16 clients, in ms of CPU per request: the service's model threads and the rest of it (decoding, HTTP, the runtime) from its /metrics, the load generator's own count, and the whole machine (/proc/stat). ` +
+      `"Model alone" = ${cores} cores ÷ raw batch-8 rate: what a request's inference costs without the service around it. "Budget at 85 %" = the machine CPU per request that would let ${cores} cores reach 85 % of raw batch 8.`, '');
+    out.push(table(['model', 'mode', 'req/s', 'model threads', 'rest of service', 'load generator', 'machine', 'model alone', 'budget at 85 %'],
+      cpuRows.map((row) => {
+        const c = row.cpu_ms_per_request!;
+        const raw = r.summary.models.find((x) => x.model === row.model)?.raw_batch8_images_per_s ?? null;
+        return [row.model, row.mode, row.requests_per_s, c.model, c.service_rest, c.load_generator, c.machine, raw ? round((cores * 1000) / raw, 1) : null, raw ? round((cores * 1000) / (0.85 * raw), 1) : null];
+      })));
   }
   out.push('', '## Goals (measured, not asserted)', '');
   out.push(table(['goal', 'target', 'measured', 'met'], r.summary.goals.map((g) => [g.goal, g.target, g.measured, g.met == null ? 'not measured' : g.met ? 'yes' : 'no'])));
