@@ -118,6 +118,8 @@ after(async () => {
 describe('API in Redis mode with worker processes (real model)', () => {
   test('one worker process: jobs complete with the reference answers', async (t) => {
     await until('the API to see the worker', async () => (await api.queue.stats()).workers === 1, 10_000);
+    // The worker's model shows on /readyz soon after the worker is counted, not a heartbeat later.
+    await until('/readyz to report the worker\'s model', async () => ((await (await fetch(`${api.baseUrl}/readyz`)).json()) as { model: string }).model === 'mobilenetv2-12-int8', 2000);
     // Warm-up: the first images pay for JIT and thread start-up, which would skew the rate.
     await waitAll(await submitAll(pick(16)), 30_000);
     const started = Date.now();

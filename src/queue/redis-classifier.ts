@@ -56,9 +56,15 @@ export function createQueueClassifier(queue: RedisJobQueue, options: { timeoutMs
       Object.assign(settings, workers[0].settings);
     }
   }
-  void refresh();
-  const timer = setInterval(() => void refresh(), HEARTBEAT_MS / 2);
-  timer.unref();
+  // Often while no worker is known, so the first one's model shows on /readyz within a second
+  // (it is counted there at once); then at half the heartbeat.
+  const NO_WORKER_REFRESH_MS = 500;
+  let timer: NodeJS.Timeout | undefined;
+  function scheduleRefresh(): void {
+    timer = setTimeout(() => void refresh().then(() => !closed && scheduleRefresh()), workers.length > 0 ? HEARTBEAT_MS / 2 : NO_WORKER_REFRESH_MS);
+    timer.unref();
+  }
+  void refresh().then(() => !closed && scheduleRefresh());
 
   /** The cache key needs the model id: only usable when every live worker runs the same model. */
   function soleModelId(): string | null {
@@ -117,7 +123,7 @@ export function createQueueClassifier(queue: RedisJobQueue, options: { timeoutMs
     refresh,
     async close() {
       closed = true;
-      clearInterval(timer);
+      clearTimeout(timer);
     },
   };
 }
