@@ -60,11 +60,13 @@ export function createQueueClassifier(queue: RedisJobQueue, options: { timeoutMs
   // (it is counted there at once); then at half the heartbeat.
   const NO_WORKER_REFRESH_MS = 500;
   let timer: NodeJS.Timeout | undefined;
-  function scheduleRefresh(): void {
-    timer = setTimeout(() => void refresh().then(() => !closed && scheduleRefresh()), workers.length > 0 ? HEARTBEAT_MS / 2 : NO_WORKER_REFRESH_MS);
+  async function keepRefreshing(): Promise<void> {
+    await refresh();
+    if (closed) return;
+    timer = setTimeout(() => void keepRefreshing(), workers.length > 0 ? HEARTBEAT_MS / 2 : NO_WORKER_REFRESH_MS);
     timer.unref();
   }
-  void refresh().then(() => !closed && scheduleRefresh());
+  void keepRefreshing();
 
   /** The cache key needs the model id: only usable when every live worker runs the same model. */
   function soleModelId(): string | null {
