@@ -17,9 +17,9 @@ interface CliRun {
   stderr: string;
 }
 
-async function cli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+async function cli(args: string[], env: Record<string, string> = {}, nodeFlags: string[] = []): Promise<CliRun> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
+    const { stdout, stderr } = await run(process.execPath, [...nodeFlags, BIN, ...args], {
       cwd: REPO_ROOT,
       env: { ...process.env, MODEL_PATH: TEST_MODEL, ...env },
       maxBuffer: 64 * 1024 * 1024,
@@ -115,4 +115,11 @@ test('models list shows the catalogue', async () => {
   assert.equal(list.code, 0, list.stderr);
   const ids = (JSON.parse(list.stdout) as { id: string; cached: boolean }[]).map((m) => m.id);
   for (const id of ['resnet50-v1-12', 'resnet50-v2-7', 'resnet50-v1-12-int8', 'mobilenetv2-12-int8']) assert.ok(ids.includes(id), id);
+});
+
+test('runs with V8 flags on the node command line (worker threads refuse them, so they are not passed on)', async () => {
+  const shark = sharedPath('images', 'photos', 'test_image_shark.jpg');
+  const result = await cli(['classify', shark, '--format', 'json'], {}, ['--max-old-space-size=1024', '--max-semi-space-size=16']);
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(JSON.parse(result.stdout)[0].answer, 'great white shark');
 });
