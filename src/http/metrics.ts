@@ -28,7 +28,8 @@ const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 
 export function createMetrics(): ServiceMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  // Event-loop lag sampled every 100 ms instead of prom-client's 10 ms: a tenth of the wake-ups of an idle service.
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
 
   const httpRequests = new Counter({
     name: 'http_requests_total',
