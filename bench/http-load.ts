@@ -1,7 +1,8 @@
 /**
  * Part 3: POST /classify end to end. The service runs as a child process (so its peak RSS can be
- * read), images by URL come from a static server on 127.0.0.1 started here, and the load comes
- * from autocannon in its own process (load-client.ts). Loopback only.
+ * read), images by URL come from a static server on 127.0.0.1 in its own process
+ * (image-server.ts), and the load comes from autocannon in its own process (load-client.ts).
+ * Loopback only.
  */
 import { fork } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { cpuSnapshot, imagenetImages, log, measureQuietly, memoryOf, otherBusyCores, ticksOf, waitForQuiet, MODELS, quick, repoRoot, round, spawnTracked, stopChild, tmpDir, track, type ModelName } from './common.ts';
+import type { ImageServerMessage, ImageServerReply } from './image-server.ts';
 import type { LoadJob, LoadResult } from './load-client.ts';
 import { rawRate } from './raw-model.ts';
 import { measurePaired, PAIRED_CONNECTIONS, type PairedResult } from './paired.ts';
@@ -98,27 +100,34 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Serves /img/<i>.jpg with a per-request suffix after the JPEG end marker (see load-client.ts). */
-async function startImageServer(files: string[]): Promise<{ server: Server; urls: string[]; served: () => number }> {
-  const images = files.map((f) => readFileSync(f));
-  let served = 0;
-  const server = createServer((req, res) => {
-    const m = /^\/img\/(\d+)\.jpg/.exec(req.url ?? '');
-    const image = m ? images[Number(m[1])] : undefined;
-    if (!image) {
-      res.writeHead(404).end();
-      return;
-    }
-    // Image and marker written as two pieces of one corked write: no 100 kB copy per answer.
-    const marker = Buffer.from(`\0img-${served++}`);
-    res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': image.length + marker.length });
-    res.cork();
-    res.write(image);
-    res.end(marker);
-  });
-  server.keepAliveTimeout = 30_000;
-  const port = await listen(server);
-  return { server, urls: images.map((_, i) => `http://127.0.0.1:${port}/img/${i}.jpg`), served: () => served };
+/** The image host (image-server.ts) in its own process: the URLs of the images and how many it served. */
+async function startImageServer(files: string[]): Promise<{ urls: string[]; served: () => Promise<number>; stop: () => Promise<void> }> {
+  const child = track(fork(path.join(repoRoot, 'bench', 'image-server.ts'), [], {
+    cwd: repoRoot,
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  }));
+  const reply = <T extends ImageServerReply>(): Promise<T> =>
+    new Promise((resolve, reject) => {
+      const onExit = (code: number | null) => reject(new Error(`the image server exited with code ${code}`));
+      child.once('exit', onExit);
+      child.once('message', (message: T) => {
+        child.off('exit', onExit);
+        resolve(message);
+      });
+    });
+  const listening = reply<{ port: number }>();
+  child.send({ files } satisfies ImageServerMessage);
+  const { port } = await listening;
+  return {
+    urls: files.map((_, i) => `http://127.0.0.1:${port}/img/${i}.jpg`),
+    async served() {
+      const answer = reply<{ served: number }>();
+      child.send('served?' satisfies ImageServerMessage);
+      return (await answer).served;
+    },
+    stop: () => stopChild(child),
+  };
 }
 
 /** The service's CPU seconds so far: its model threads and its whole process, from /metrics. */
@@ -291,9 +300,8 @@ export async function benchHttp(): Promise<HttpResult> {
       }
     }
   } finally {
-    log(`http: image server answered ${images.served()} requests`);
-    images.server.closeAllConnections();
-    await new Promise((resolve) => images.server.close(resolve));
+    log(`http: image server answered ${await images.served()} requests`);
+    await images.stop();
   }
   return result;
 }
