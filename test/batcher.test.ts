@@ -102,3 +102,43 @@ test('a lone image goes to the solo lane, which never runs beside the parallel l
   for (const other of others) assert.ok(!overlaps(solo[0], other), 'the solo lane ran beside a parallel lane');
   await batcher.drain();
 });
+
+test('with nothing on its way, a lone image runs at once instead of waiting maxWaitMs for company', async () => {
+  const calls: number[] = [];
+  const batcher = createBatcher(doubling(calls), { maxBatch: 8, maxWaitMs: 60_000, itemLength: 2, outputLength: 1, arriving: () => 0 });
+  const answer = await batcher.submit(Float32Array.of(4, 0));
+  assert.equal(answer.scores[0], 8);
+  assert.ok(answer.queue_ms < 30_000, `waited ${answer.queue_ms} ms`);
+  assert.deepEqual(calls, [1]);
+});
+
+test('while images are on their way, the batch waits for them and runs once the last one is in', async () => {
+  const calls: number[] = [];
+  let arriving = 3;
+  const batcher = createBatcher(doubling(calls), { maxBatch: 8, maxWaitMs: 60_000, itemLength: 2, outputLength: 1, arriving: () => arriving });
+  const answers: Promise<{ scores: Float32Array; queue_ms: number }>[] = [];
+  for (let i = 0; i < 3; i++) {
+    await new Promise((r) => setTimeout(r, 5));
+    arriving--;
+    answers.push(batcher.submit(Float32Array.of(i, 0)));
+  }
+  const done = await Promise.all(answers);
+  assert.deepEqual(done.map((a) => a.scores[0]), [0, 2, 4]);
+  assert.deepEqual(calls, [3]);
+  assert.ok(done[0].queue_ms < 30_000, 'the batch waited for maxWaitMs although nothing more was coming');
+});
+
+test('a lone image while others are on their way goes to a parallel lane, not the solo lane', async () => {
+  const log: { lane: string; size: number; start: number; end: number }[] = [];
+  let arriving = 1;
+  const batcher = createBatcher(
+    { parallel: [timedLane('a', log)], solo: timedLane('solo', log) },
+    { maxBatch: 4, maxWaitMs: 5, itemLength: 2, outputLength: 1, arriving: () => arriving },
+  );
+  // The other image never comes (its decoding failed, say): after maxWaitMs the lone one runs on lane a.
+  await batcher.submit(Float32Array.of(1, 0));
+  assert.deepEqual(log.map((r) => r.lane), ['a']);
+  arriving = 0;
+  await batcher.submit(Float32Array.of(2, 0));
+  assert.deepEqual(log.map((r) => r.lane), ['a', 'solo']);
+});

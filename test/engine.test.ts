@@ -11,6 +11,7 @@ import { ClassifierError } from '../src/errors.ts';
 import { closeUrlFetchAgents } from '../src/sources/url.ts';
 import { SHARK_PHOTO, TEST_MODEL, referenceTop5, sharedPath } from './helpers/shared.ts';
 
+const BENCH_RESNET = sharedPath('models', 'bench', 'resnet50-untrained.onnx');
 const IMAGENET_SHARK = sharedPath('images', 'imagenet-marine', 'n01484850_great_white_shark.JPEG');
 let classifier: Classifier;
 
@@ -260,6 +261,31 @@ describe('micro-batching under concurrency', () => {
       }
     } finally {
       await Promise.all([single.close(), laned.close()]);
+    }
+  });
+
+  test('left unset, the parallel sessions are chosen from start-up timings: one for MobileNetV2, two for ResNet-50', async () => {
+    const light = await createClassifier({ modelPath: TEST_MODEL, intraOpThreads: 2, onBatch: () => {} });
+    try {
+      const timings = light.settings.laneTimings;
+      assert.ok(timings && timings.model_ms > 0 && timings.decode_ms > 0, `timings: ${JSON.stringify(timings)}`);
+      assert.deepEqual([light.settings.parallelSessions, light.settings.sessionThreads, light.settings.soloSession], [1, 1, true], `MobileNetV2: ${JSON.stringify(timings)}`);
+      const result = await light.classify(readFileSync(IMAGENET_SHARK));
+      assert.equal(result.top1.label, 'great white shark');
+    } finally {
+      await light.close();
+    }
+    const heavy = await createClassifier({ modelPath: BENCH_RESNET, intraOpThreads: 2 });
+    try {
+      assert.deepEqual([heavy.settings.parallelSessions, heavy.settings.sessionThreads], [2, 1], `ResNet-50: ${JSON.stringify(heavy.settings.laneTimings)}`);
+    } finally {
+      await heavy.close();
+    }
+    const explicit = await createClassifier({ modelPath: TEST_MODEL, intraOpThreads: 2, parallelSessions: 2 });
+    try {
+      assert.deepEqual([explicit.settings.parallelSessions, explicit.settings.laneTimings], [2, undefined]);
+    } finally {
+      await explicit.close();
     }
   });
 

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { progressReporter } from '../engine/download-progress.ts';
 import { DEFAULT_MODEL_ID } from '../engine/catalogue.ts';
+import { settingsSummary } from '../engine/classifier.ts';
 import { parseInteger, parseNumber } from '../engine/engine-config.ts';
 import { LOG_LEVELS, parseDurationMs, serviceConfig, type LogLevel, type ServiceConfigOverrides } from '../http/config.ts';
 import { startService } from '../http/service.ts';
@@ -104,6 +105,8 @@ export function registerServeCommand(program: Command): void {
     const service = await startService(config, { onDownloadProgress: progressReporter(`Downloading ${modelName}`) });
     const log = service.app.log;
     log.info({ url: service.url, model: service.classifier.model.id }, `Marine Classifier listening on ${service.url} (API docs at ${service.url}/docs)`);
+    const { settings } = service.classifier;
+    if (settings.intraOpThreads > 0) log.info({ engine: settings }, settingsSummary(settings));
 
     const signal = await shutdownSignal();
     log.info({ signal }, 'Shutting down: no new requests; finishing requests and running jobs');

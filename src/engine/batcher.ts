@@ -1,6 +1,7 @@
 /**
  * Dynamic micro-batching: concurrent submissions are gathered into one model run, up to
- * `maxBatch` images or until the oldest has waited `maxWaitMs` (Triton's max_queue_delay).
+ * `maxBatch` images or until the oldest has waited `maxWaitMs` (Triton's max_queue_delay), or at
+ * once when no other image is on its way to the batcher.
  * Each lane (one ONNX Runtime session) runs one batch at a time; while lanes are busy the next
  * batches fill up, so under load batches form without waiting at all.
  *
@@ -19,6 +20,13 @@ export interface BatcherOptions {
   itemLength: number;
   /** Scores per image in the model output. */
   outputLength: number;
+  /**
+   * Images accepted but not submitted yet (still being fetched or decoded). When none are on
+   * their way, waiting for company cannot fill a batch, so the waiting images run at once; this
+   * lets maxWaitMs be long enough to fill batches under load without delaying a lone request.
+   * Without it, every partial batch waits maxWaitMs.
+   */
+  arriving?: () => number;
 }
 
 export interface BatchedScores {
@@ -76,11 +84,12 @@ export function createBatcher<T extends BatchItem>(lanes: RunBatch<T> | BatchLan
   let drainWaiters: (() => void)[] = [];
 
   const running = () => soloBusy || busy.some(Boolean);
+  const nothingArriving = () => options.arriving?.() === 0;
   const freeLanes = () => (soloBusy ? [] : busy.flatMap((b, i) => (b ? [] : [i])));
 
   function schedule(): void {
     if (queue.length === 0 || freeLanes().length === 0) return;
-    if (queue.length >= options.maxBatch || options.maxWaitMs <= 0) {
+    if (queue.length >= options.maxBatch || options.maxWaitMs <= 0 || nothingArriving()) {
       dispatch();
       return;
     }
@@ -99,7 +108,9 @@ export function createBatcher<T extends BatchItem>(lanes: RunBatch<T> | BatchLan
       clearTimeout(timer);
       timer = null;
     }
-    if (solo && !running() && queue.length === 1) {
+    // Under load (more images on their way) a lone image waits for company on a parallel lane instead:
+    // the solo lane would hold up every other lane for one image.
+    if (solo && !running() && queue.length === 1 && (options.arriving === undefined || nothingArriving())) {
       soloBusy = true;
       void runOn(solo, 'solo', queue.splice(0, 1), () => (soloBusy = false));
       return;

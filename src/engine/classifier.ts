@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import { startInferenceLane } from './inference-lane.ts';
+import { startInferenceLane, type InferenceLane } from './inference-lane.ts';
 import { threadsCpuSeconds } from './thread-cpu.ts';
 import sharp from 'sharp';
 import { ClassifierError, errorFromReply } from '../errors.ts';
@@ -14,6 +14,7 @@ import { probabilitiesOf, rankPredictions } from './postprocess.ts';
 import type { ModelSignature, SessionOptions } from './session.ts';
 import type { ClassificationResult, ClassifyOptions, ImageInput } from './types.ts';
 import { classifyEach, type ManyOutcome } from './classify-many.ts';
+import { fastestMs, parallelSessionsFor, referenceJpeg, type LaneTimings } from './lane-choice.ts';
 
 export type { ManyOutcome };
 import { siblingWorker, workerModule } from './workers/worker-module.ts';
@@ -29,7 +30,10 @@ export interface ClassifierOptions {
   onDownloadProgress?: (receivedBytes: number, totalBytes: number) => void;
   /** ONNX Runtime threads in all: each parallel session gets its share, the solo session all of them. */
   intraOpThreads?: number;
-  /** Sessions that run batches side by side (each its own copy of the model in memory). */
+  /**
+   * Sessions that run batches side by side (each its own copy of the model in memory). Unset:
+   * as many as the threads allow, cut to one at start-up when the model is light (lane-choice.ts).
+   */
   parallelSessions?: number;
   /** One more session with every thread, for a lone image when the others are idle (lower latency). */
   soloSession?: boolean;
@@ -57,6 +61,8 @@ export interface ModelDescription {
 export interface ClassifierSettings {
   intraOpThreads: number;
   parallelSessions: number;
+  /** ONNX Runtime threads of each parallel session. */
+  sessionThreads: number;
   soloSession: boolean;
   decodeThreads: number;
   maxBatch: number;
@@ -64,6 +70,8 @@ export interface ClassifierSettings {
   maxPixels: number;
   shrinkOnLoad: boolean;
   maxImageBytes: number;
+  /** The start-up timings parallelSessions was chosen from; absent when it was set or could not vary. */
+  laneTimings?: LaneTimings;
 }
 
 export interface Classifier {
@@ -97,6 +105,7 @@ function settingsOf(options: ClassifierOptions): ClassifierSettings {
   return {
     intraOpThreads,
     parallelSessions,
+    sessionThreads: threadsPerSession(intraOpThreads, parallelSessions),
     soloSession: options.soloSession ?? parallelSessions > 1,
     decodeThreads: options.decodeThreads ?? cores,
     maxBatch: options.maxBatch ?? 8,
@@ -105,6 +114,15 @@ function settingsOf(options: ClassifierOptions): ClassifierSettings {
     shrinkOnLoad: options.shrinkOnLoad ?? DEFAULT_PREPROCESS_OPTIONS.shrinkOnLoad,
     maxImageBytes: options.sources?.maxBytes ?? 50 * 1024 * 1024,
   };
+}
+
+/** One line for the start-up log: how the engine runs the model, and why when it chose by measuring. */
+export function settingsSummary(settings: ClassifierSettings): string {
+  const sessions = `${settings.parallelSessions} parallel session${settings.parallelSessions === 1 ? '' : 's'} x ${settings.sessionThreads} thread${settings.sessionThreads === 1 ? '' : 's'}`;
+  const solo = settings.soloSession ? ` + a solo session with ${settings.intraOpThreads} threads` : '';
+  const timings = settings.laneTimings;
+  const why = timings ? ` (measured at start-up: the model ${timings.model_ms} ms per image on one thread, decoding ${timings.decode_ms} ms)` : '';
+  return `Engine: ${sessions}${solo}, ${settings.decodeThreads} decoding threads, batches up to ${settings.maxBatch}${why}`;
 }
 
 export function validateClassifyOptions(options: ClassifyOptions = {}): Required<ClassifyOptions> {
@@ -134,9 +152,8 @@ export async function createClassifier(options: ClassifierOptions = {}): Promise
     executionProvider: options.executionProvider ?? 'cpu',
     allowSpinning: options.allowSpinning ?? false,
   });
-  const perParallelSession = threadsPerSession(settings.intraOpThreads, settings.parallelSessions);
   const lanes = await Promise.allSettled([
-    ...Array.from({ length: settings.parallelSessions }, () => startInferenceLane(location.path, sessionOptions(perParallelSession))),
+    ...Array.from({ length: settings.parallelSessions }, () => startInferenceLane(location.path, sessionOptions(settings.sessionThreads))),
     ...(settings.soloSession ? [startInferenceLane(location.path, sessionOptions(settings.intraOpThreads))] : []),
   ]);
   const started = lanes.flatMap((lane) => (lane.status === 'fulfilled' ? [lane.value] : []));
@@ -145,10 +162,9 @@ export async function createClassifier(options: ClassifierOptions = {}): Promise
     await Promise.all(started.map((lane) => lane.close()));
     throw failed.reason;
   }
-  const parallelLanes = started.slice(0, settings.parallelSessions);
+  let parallelLanes = started.slice(0, settings.parallelSessions);
   const soloLane = settings.soloSession ? started[settings.parallelSessions] : undefined;
   const signature = started[0].signature;
-  const inferenceThreads = [...new Set(started.flatMap((lane) => lane.threads))];
 
   const preprocessWorker = workerModule(siblingWorker('preprocess-worker'));
   const preprocessPool = new Piscina<PreprocessTask, PreprocessReply>({
@@ -168,6 +184,20 @@ export async function createClassifier(options: ClassifierOptions = {}): Promise
   // Load the decoding code in every thread now, so the first requests do not pay for it.
   const warmUpImage = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#3366aa' } }).jpeg().toBuffer();
   await Promise.all(Array.from({ length: settings.decodeThreads }, () => preprocessPool.run({ bytes: warmUpImage, options: preprocessOptions })));
+
+  if (options.parallelSessions === undefined && parallelLanes.length > 1 && (options.executionProvider ?? 'cpu') === 'cpu') {
+    const timings = await laneTimingsOf(parallelLanes[0]);
+    const needed = parallelSessionsFor(timings, parallelLanes.length);
+    await Promise.all(parallelLanes.slice(needed).map((lane) => lane.close()));
+    parallelLanes = parallelLanes.slice(0, needed);
+    settings.parallelSessions = needed;
+    settings.laneTimings = timings;
+  }
+  const lanesInUse = [...parallelLanes, ...(soloLane ? [soloLane] : [])];
+  const inferenceThreads = [...new Set(lanesInUse.flatMap((lane) => lane.threads))];
+
+  // Images between acceptance and the batcher: the batcher waits for company only while some are on their way.
+  let arriving = 0;
   const batcher = createBatcher<Uint8Array>(
     { parallel: parallelLanes.map((lane) => lane.run), solo: soloLane?.run },
     {
@@ -175,6 +205,7 @@ export async function createClassifier(options: ClassifierOptions = {}): Promise
       maxWaitMs: settings.maxWaitMs,
       itemLength: 3 * signature.size * signature.size,
       outputLength: signature.classes,
+      arriving: () => arriving,
     },
     options.onBatch,
   );
@@ -196,16 +227,30 @@ export async function createClassifier(options: ClassifierOptions = {}): Promise
     return reply.result;
   }
 
+  /** One parallel session's time per image and a decoding thread's time per ImageNet-size image, right now. */
+  async function laneTimingsOf(lane: InferenceLane): Promise<LaneTimings> {
+    const reference = await referenceJpeg();
+    let pixels: Uint8Array = new Uint8Array(0);
+    const decode_ms = await fastestMs(async () => (pixels = (await preprocess(reference)).pixels), 5);
+    // run() takes the pixels' memory, so every run gets its own copy.
+    const model_ms = await fastestMs(() => lane.run([pixels.slice()]));
+    return { model_ms: Math.round(model_ms * 100) / 100, decode_ms: Math.round(decode_ms * 100) / 100 };
+  }
+
   async function classify(input: ImageInput, classifyOptions?: ClassifyOptions): Promise<ClassificationResult> {
     if (closed) throw new ClassifierError('shutting_down', 'The classifier is shutting down.', 503, { retryable: true });
     const started = performance.now();
     const rank = validateClassifyOptions(classifyOptions);
     inFlight++;
+    arriving++;
+    let submitted = false;
     try {
       const { bytes, fetch_ms } = await readImageBytes(input, sourceOptions);
       const decodeStarted = performance.now();
       const prepared = await preprocess(bytes);
       const decode_ms = performance.now() - decodeStarted;
+      arriving--;
+      submitted = true;
       const batched = await batcher.submit(prepared.pixels);
       const ranked = rankPredictions(probabilitiesOf(batched.scores), rank);
       return {
@@ -219,6 +264,7 @@ export async function createClassifier(options: ClassifierOptions = {}): Promise
         timings: { fetch_ms, decode_ms, queue_ms: batched.queue_ms, inference_ms: batched.inference_ms, total_ms: performance.now() - started },
       };
     } finally {
+      if (!submitted) arriving--;
       inFlight--;
       if (inFlight === 0) idle?.();
     }
@@ -245,7 +291,7 @@ export async function createClassifier(options: ClassifierOptions = {}): Promise
       // Let every accepted image finish (some may still be decoding) before the threads go away.
       if (inFlight > 0) await new Promise<void>((resolve) => (idle = resolve));
       await batcher.drain();
-      await Promise.all([preprocessPool.destroy(), ...started.map((lane) => lane.close())]);
+      await Promise.all([preprocessPool.destroy(), ...lanesInUse.map((lane) => lane.close())]);
     },
   };
 }

@@ -25,7 +25,7 @@ const NO_WORKER_MODEL: ModelDescription = {
   catalogue: null,
   signature: { inputName: '', outputName: '', layout: 'NCHW', size: 224, fixedBatch: null, classes: 1000 },
 };
-const NO_WORKER_SETTINGS: ClassifierSettings = { intraOpThreads: 0, parallelSessions: 0, soloSession: false, decodeThreads: 0, maxBatch: 0, maxWaitMs: 0, maxPixels: 0, shrinkOnLoad: false, maxImageBytes: 0 };
+const NO_WORKER_SETTINGS: ClassifierSettings = { intraOpThreads: 0, parallelSessions: 0, sessionThreads: 0, soloSession: false, decodeThreads: 0, maxBatch: 0, maxWaitMs: 0, maxPixels: 0, shrinkOnLoad: false, maxImageBytes: 0 };
 
 export function imageSpecOfInput(input: ImageInput): ImageSpec {
   if (input instanceof URL) return { kind: 'url', url: input.href };

@@ -25,7 +25,7 @@ const MODEL: ModelDescription = {
   catalogue: null,
   signature: { inputName: 'input', outputName: 'output', layout: 'NCHW', size: 224, fixedBatch: null, classes: 1000 },
 };
-const SETTINGS: ClassifierSettings = { intraOpThreads: 1, parallelSessions: 1, soloSession: false, decodeThreads: 1, maxBatch: 4, maxWaitMs: 1, maxPixels: 1e8, shrinkOnLoad: false, maxImageBytes: 1e7 };
+const SETTINGS: ClassifierSettings = { intraOpThreads: 1, parallelSessions: 1, sessionThreads: 1, soloSession: false, decodeThreads: 1, maxBatch: 4, maxWaitMs: 1, maxPixels: 1e8, shrinkOnLoad: false, maxImageBytes: 1e7 };
 
 function resultFor(answer: string, bytes: Buffer, options: ClassifyOptions): ClassificationResult {
   const prediction = { index: 1, synset: 'n00000001', label: answer, probability: 0.9, marine: null };
