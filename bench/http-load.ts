@@ -49,6 +49,8 @@ export interface ServiceInfo {
   startup_ms: number;
   ready_rss_mb: number | null;
   peak_rss_mb: number | null;
+  /** How the service's engine runs the model, from its start-up log line (null if not found). */
+  engine: string | null;
   log_file: string;
 }
 
@@ -184,12 +186,26 @@ async function startService(model: (typeof MODELS)[number], rawBatch8: number | 
     const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status === 200, () => false);
     if (ready) {
       const memory = memoryOf(child.pid!);
-      return { child, port, info: { model: model.name, raw_batch8_images_per_s: rawBatch8, startup_ms: Math.round(performance.now() - started), ready_rss_mb: memory.rss_mb, peak_rss_mb: null, log_file: path.relative(repoRoot, logFile) } };
+      const engine = engineLine(readFileSync(logFile, 'utf8'));
+      return { child, port, info: { model: model.name, raw_batch8_images_per_s: rawBatch8, startup_ms: Math.round(performance.now() - started), ready_rss_mb: memory.rss_mb, peak_rss_mb: null, engine, log_file: path.relative(repoRoot, logFile) } };
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   await stopChild(child);
   throw new Error(`the service did not answer 200 on /readyz within ${READY_TIMEOUT_MS / 1000} s:\n${tail(logFile)}`);
+}
+
+/** The service's "Engine: ..." start-up message (sessions, threads, and the timings they were chosen from). */
+function engineLine(log: string): string | null {
+  for (const line of log.split('\n')) {
+    try {
+      const message = (JSON.parse(line) as { msg?: unknown }).msg;
+      if (typeof message === 'string' && message.startsWith('Engine: ')) return message.slice('Engine: '.length);
+    } catch {
+      // not a JSON log line
+    }
+  }
+  return null;
 }
 
 /**

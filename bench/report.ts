@@ -6,6 +6,11 @@ import type { HttpResult } from './http-load.ts';
 import type { PreprocessResult } from './preprocess.ts';
 import type { RawModelResult } from './raw-model.ts';
 
+/** "2", or "chosen: 1" where the engine chose. */
+export function sessionsLabel(row: Pick<GridRow, 'parallelSessions' | 'sessions_used'>): string {
+  return row.parallelSessions === null ? `chosen: ${row.sessions_used ?? '?'}` : String(row.parallelSessions);
+}
+
 export interface BenchResults {
   date: string;
   quick: boolean;
@@ -168,7 +173,7 @@ export function toMarkdown(r: BenchResults): string {
     const g = r.engine_grid;
     out.push('', `## Engine (createClassifier, no HTTP): ${g.concurrency} concurrent callers on the ImageNet-size JPEGs, ${g.grid} grid, shrinkOnLoad ${g.shrink_on_load}`, '');
     out.push(table(['model', 'intra-op', 'sessions', 'decode', 'maxBatch', 'maxWaitMs', 'images', 'images/s', 'latency p50 ms', 'p95 ms', 'mean batch', 'start-up ms', 'other load'],
-      g.rows.map((x) => [x.model, x.intraOpThreads, x.parallelSessions, x.decodeThreads, x.maxBatch, x.maxWaitMs, x.images, x.error ? `failed: ${x.error}` : x.images_per_s, x.latency_ms_p50, x.latency_ms_p95, x.mean_batch, x.startup_ms, x.other_load_cores])));
+      g.rows.map((x) => [x.model, x.intraOpThreads, sessionsLabel(x), x.decodeThreads, x.maxBatch, x.maxWaitMs, x.images, x.error ? `failed: ${x.error}` : x.images_per_s, x.latency_ms_p50, x.latency_ms_p95, x.mean_batch, x.startup_ms, x.other_load_cores])));
   }
   if (r.http) {
     const h = r.http;
@@ -181,7 +186,7 @@ export function toMarkdown(r: BenchResults): string {
         h.rows.map((x) => [x.model, x.mode, x.connections, x.requests_per_s, x.latency_ms_p50, x.latency_ms_p95, x.latency_ms_p99,
           x.errors + x.non_2xx ? `${x.errors + x.non_2xx} (${Object.entries(x.status_codes).filter(([c]) => !c.startsWith('2')).map(([c, n]) => `${n}x${c}`).join(', ') || 'connection'})` : 0,
           x.service_peak_rss_mb, x.other_load_cores])));
-      out.push('', h.services.map((s) => `${s.model}: ready in ${s.startup_ms} ms at ${s.ready_rss_mb} MB RSS, peak ${s.peak_rss_mb} MB.`).join(' '));
+      out.push('', h.services.map((s) => `${s.model}: ready in ${s.startup_ms} ms at ${s.ready_rss_mb} MB RSS, peak ${s.peak_rss_mb} MB${s.engine ? `; engine: ${s.engine}` : ''}.`).join(' '));
     }
   }
   if (r.cli) {
@@ -198,7 +203,7 @@ export function toMarkdown(r: BenchResults): string {
   out.push(table(['model', 'raw batch-8 images/s', 'CPU ceiling images/s (ratio)', 'e2e 16 clients upload req/s', 'ratio', 'e2e 16 clients URL req/s', 'ratio', 're-measured batch-8 images/s (upload, URL ratios)', 'best engine grid setting'],
     r.summary.models.map((x) => [x.model, x.raw_batch8_images_per_s, x.cpu_ceiling_images_per_s == null ? null : `${x.cpu_ceiling_images_per_s} (${pct(x.ceiling_ratio)})`, x.e2e_16_clients_upload_rps, pct(x.ratio_upload), x.e2e_16_clients_url_rps, pct(x.ratio_url),
       x.raw_batch8_before_http == null ? null : `${x.raw_batch8_before_http} (${pct(x.ratio_upload_vs_recheck)}, ${pct(x.ratio_url_vs_recheck)})`,
-      x.best_grid ? `intra ${x.best_grid.intraOpThreads}, sessions ${x.best_grid.parallelSessions}, decode ${x.best_grid.decodeThreads}, batch ${x.best_grid.maxBatch}, wait ${x.best_grid.maxWaitMs} ms: ${x.best_grid.images_per_s} img/s` : null])));
+      x.best_grid ? `intra ${x.best_grid.intraOpThreads}, sessions ${sessionsLabel(x.best_grid)}, decode ${x.best_grid.decodeThreads}, batch ${x.best_grid.maxBatch}, wait ${x.best_grid.maxWaitMs} ms: ${x.best_grid.images_per_s} img/s` : null])));
   const paired = r.http?.paired ?? [];
   if (paired.length) {
     out.push('', `Alternating slices: per round, the model alone at batch 8 for ${paired[0].raw_slice_s} s (one session with every core, then the engine's parallel sessions), then POST /classify uploads at ${paired[0].connections} clients for ${paired[0].e2e_slice_s} s; ratios are sums over the rounds. The machine's speed drifts by tens of percent within minutes, so this is the ratio to trust; the ones above compare figures taken minutes apart.`, '');

@@ -186,12 +186,13 @@ export async function createClassifier(options: ClassifierOptions = {}): Promise
   await Promise.all(Array.from({ length: settings.decodeThreads }, () => preprocessPool.run({ bytes: warmUpImage, options: preprocessOptions })));
 
   if (options.parallelSessions === undefined && parallelLanes.length > 1 && (options.executionProvider ?? 'cpu') === 'cpu') {
-    const timings = await laneTimingsOf(parallelLanes[0]);
-    const needed = parallelSessionsFor(timings, parallelLanes.length);
+    // A model that cannot run here fails its first request with the real error; the choice just keeps every session.
+    const timings = await laneTimingsOf(parallelLanes[0]).catch(() => null);
+    const needed = timings ? parallelSessionsFor(timings, parallelLanes.length) : parallelLanes.length;
     await Promise.all(parallelLanes.slice(needed).map((lane) => lane.close()));
     parallelLanes = parallelLanes.slice(0, needed);
     settings.parallelSessions = needed;
-    settings.laneTimings = timings;
+    if (timings) settings.laneTimings = timings;
   }
   const lanesInUse = [...parallelLanes, ...(soloLane ? [soloLane] : [])];
   const inferenceThreads = [...new Set(lanesInUse.flatMap((lane) => lane.threads))];
