@@ -157,7 +157,7 @@ export function toMarkdown(r: BenchResults): string {
     out.push(table(['model', 'batch', 'runs', 'images/s', 'images/s mean', 'ms/batch p50', 'ms/batch p95', 'ms/image p50', 'other load'],
       r.raw_model.rows.map((x) => [x.model, x.batch, x.runs, x.images_per_s, x.images_per_s_mean, x.ms_per_batch_p50, x.ms_per_batch_p95, x.ms_per_image_p50, x.other_load_cores])));
     if (r.raw_model.lanes?.length) {
-      out.push('', 'The engine\'s layout: parallel sessions on their own threads, each fed batch after batch of 8-bit crops (normalized on its thread, as in the service); images/s = all images ÷ wall time.', '');
+      out.push('', 'Parallel single-thread sessions (the layout the engine chooses for a heavy model such as ResNet-50; for a light one it keeps one session), on their own threads, each fed batch after batch of 8-bit crops (normalized on its thread, as in the service); images/s = all images ÷ wall time.', '');
       out.push(table(['model', 'sessions', 'threads each', 'batch', 'runs each', 'images/s', 'other load'],
         r.raw_model.lanes.map((x) => [x.model, x.sessions, x.threads_per_session, x.batch, x.runs_per_session, x.images_per_s, x.other_load_cores])));
     }
@@ -206,7 +206,7 @@ export function toMarkdown(r: BenchResults): string {
       x.best_grid ? `intra ${x.best_grid.intraOpThreads}, sessions ${sessionsLabel(x.best_grid)}, decode ${x.best_grid.decodeThreads}, batch ${x.best_grid.maxBatch}, wait ${x.best_grid.maxWaitMs} ms: ${x.best_grid.images_per_s} img/s` : null])));
   const paired = r.http?.paired ?? [];
   if (paired.length) {
-    out.push('', `Alternating slices: per round, the model alone at batch 8 for ${paired[0].raw_slice_s} s (one session with every core, then the engine's parallel sessions), then POST /classify uploads at ${paired[0].connections} clients for ${paired[0].e2e_slice_s} s; ratios are sums over the rounds. The machine's speed drifts by tens of percent within minutes, so this is the ratio to trust; the ones above compare figures taken minutes apart.`, '');
+    out.push('', `Alternating slices: per round, the model alone at batch 8 for ${paired[0].raw_slice_s} s (one session with every core, then two single-thread sessions side by side), then POST /classify uploads at ${paired[0].connections} clients for ${paired[0].e2e_slice_s} s; ratios are sums over the rounds. The machine's speed drifts by tens of percent within minutes, so this is the ratio to trust; the ones above compare figures taken minutes apart.`, '');
     out.push(table(['model', 'rounds: raw batch-8 / parallel sessions / e2e', 'e2e ÷ raw batch 8', 'single rounds', 'e2e ÷ parallel sessions'],
       paired.map((p) => [p.model, p.rounds.map((x) => `${cell(x.raw_images_per_s)} / ${cell(x.lanes_images_per_s)} / ${cell(x.e2e_requests_per_s)}`).join('; '), pct(p.ratio), `${pct(p.ratio_min)}-${pct(p.ratio_max)}`, pct(p.ratio_vs_lanes)])));
   }
