@@ -14,7 +14,7 @@ import { probabilitiesOf, rankPredictions } from './postprocess.ts';
 import type { ModelSignature, SessionOptions } from './session.ts';
 import type { ClassificationResult, ClassifyOptions, ImageInput } from './types.ts';
 import { classifyEach, type ManyOutcome } from './classify-many.ts';
-import { fastestMs, parallelSessionsFor, referenceJpeg, type LaneTimings } from './lane-choice.ts';
+import { laneTimingsOf, parallelSessionsFor, referenceJpeg, type LaneTimings } from './lane-choice.ts';
 
 export type { ManyOutcome };
 import { siblingWorker, workerModule } from './workers/worker-module.ts';
@@ -152,6 +152,9 @@ export async function createClassifier(options: ClassifierOptions = {}): Promise
     executionProvider: options.executionProvider ?? 'cpu',
     allowSpinning: options.allowSpinning ?? false,
   });
+  const choosingLanes = options.parallelSessions === undefined && settings.parallelSessions > 1 && (options.executionProvider ?? 'cpu') === 'cpu';
+  // Made while the sessions load, for the start-up timing below (~50 ms of sharp).
+  const reference = choosingLanes ? referenceJpeg().catch(() => null) : null;
   const lanes = await Promise.allSettled([
     ...Array.from({ length: settings.parallelSessions }, () => startInferenceLane(location.path, sessionOptions(settings.sessionThreads))),
     ...(settings.soloSession ? [startInferenceLane(location.path, sessionOptions(settings.intraOpThreads))] : []),
@@ -185,9 +188,9 @@ export async function createClassifier(options: ClassifierOptions = {}): Promise
   const warmUpImage = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#3366aa' } }).jpeg().toBuffer();
   await Promise.all(Array.from({ length: settings.decodeThreads }, () => preprocessPool.run({ bytes: warmUpImage, options: preprocessOptions })));
 
-  if (options.parallelSessions === undefined && parallelLanes.length > 1 && (options.executionProvider ?? 'cpu') === 'cpu') {
+  if (choosingLanes) {
     // A model that cannot run here fails its first request with the real error; the choice just keeps every session.
-    const timings = await laneTimingsOf(parallelLanes[0]).catch(() => null);
+    const timings = await timeLane(parallelLanes[0], await reference).catch(() => null);
     const needed = timings ? parallelSessionsFor(timings, parallelLanes.length) : parallelLanes.length;
     await Promise.all(parallelLanes.slice(needed).map((lane) => lane.close()));
     parallelLanes = parallelLanes.slice(0, needed);
@@ -229,13 +232,14 @@ export async function createClassifier(options: ClassifierOptions = {}): Promise
   }
 
   /** One parallel session's time per image and a decoding thread's time per ImageNet-size image, right now. */
-  async function laneTimingsOf(lane: InferenceLane): Promise<LaneTimings> {
-    const reference = await referenceJpeg();
+  async function timeLane(lane: InferenceLane, reference: Buffer | null): Promise<LaneTimings> {
+    if (!reference) throw new Error('no reference image');
     let pixels: Uint8Array = new Uint8Array(0);
-    const decode_ms = await fastestMs(async () => (pixels = (await preprocess(reference)).pixels), 5);
-    // run() takes the pixels' memory, so every run gets its own copy.
-    const model_ms = await fastestMs(() => lane.run([pixels.slice()]));
-    return { model_ms: Math.round(model_ms * 100) / 100, decode_ms: Math.round(decode_ms * 100) / 100 };
+    return laneTimingsOf(
+      async () => (pixels = (await preprocess(reference)).pixels),
+      // run() takes the pixels' memory, so every run gets its own copy.
+      () => lane.run([pixels.slice()]),
+    );
   }
 
   async function classify(input: ImageInput, classifyOptions?: ClassifyOptions): Promise<ClassificationResult> {

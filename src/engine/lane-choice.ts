@@ -37,10 +37,28 @@ export function referenceJpeg(): Promise<Buffer> {
 /** The fastest of `runs` timings of `task`, in ms: the least disturbed by whatever else the machine did. */
 export async function fastestMs(task: () => Promise<unknown>, runs = 3): Promise<number> {
   let best = Infinity;
-  for (let i = 0; i < runs; i++) {
-    const started = performance.now();
-    await task();
-    best = Math.min(best, performance.now() - started);
-  }
+  for (let i = 0; i < runs; i++) best = Math.min(best, await timedMs(task));
   return best;
+}
+
+async function timedMs(task: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await task();
+  return performance.now() - started;
+}
+
+/**
+ * Decoding's time (fastest of 5) and the model's (fastest of up to 3 runs, fewer once the choice
+ * is clear: a heavy model's runs cost ~50 ms each at start-up). Noise only makes runs slower, so a
+ * model at or under the line is light for sure, and one at over twice the line is heavy for sure.
+ */
+export async function laneTimingsOf(decodeOnce: () => Promise<unknown>, modelOnce: () => Promise<unknown>): Promise<LaneTimings> {
+  const decode_ms = await fastestMs(decodeOnce, 5);
+  let model_ms = Infinity;
+  for (let run = 0; run < 3; run++) {
+    model_ms = Math.min(model_ms, await timedMs(modelOnce));
+    if (model_ms <= 2 * decode_ms || model_ms > 4 * decode_ms) break;
+  }
+  const round = (ms: number) => Math.round(ms * 100) / 100;
+  return { model_ms: round(model_ms), decode_ms: round(decode_ms) };
 }
