@@ -6,9 +6,9 @@
  * time per image on one thread), and the machine at most C/(m + d + o) (d: decoding, o: HTTP,
  * copies and the rest, about as much again as decoding). One session keeps up while
  * m <= (m + d + o)/(C - 1), which on 2 cores is m <= d + o, about 2d. Below that a second session
- * only makes smaller batches: measured on 2 cores, MobileNetV2 int8 (m ~4 ms, d ~3.5 ms) served
- * 13 % more uploads at 16 clients with one session (mean batch 5.9 instead of 1.5), while
- * ResNet-50 (m ~45 ms) needs both (README "Performance").
+ * only makes smaller batches: measured on 2 cores, MobileNetV2 int8 (m ~4 ms, d ~5-7 ms as timed
+ * here) served 12 % more uploads at 16 clients with one session (140.5 -> 157.0 req/s, mean batch
+ * 5.6-6.6 instead of 1.5), while ResNet-50 (m ~50 ms) keeps both (README "Performance").
  */
 import sharp from 'sharp';
 
@@ -35,7 +35,7 @@ export function referenceJpeg(): Promise<Buffer> {
 }
 
 /** The fastest of `runs` timings of `task`, in ms: the least disturbed by whatever else the machine did. */
-export async function fastestMs(task: () => Promise<unknown>, runs = 3): Promise<number> {
+async function fastestMs(task: () => Promise<unknown>, runs = 3): Promise<number> {
   let best = Infinity;
   for (let i = 0; i < runs; i++) best = Math.min(best, await timedMs(task));
   return best;

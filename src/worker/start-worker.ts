@@ -7,7 +7,7 @@
  * in the queue, and the images it had already stored are not classified again.
  */
 import { Worker } from 'bullmq';
-import { createClassifier, type Classifier } from '../engine/classifier.ts';
+import { createClassifier, settingsSummary, type Classifier } from '../engine/classifier.ts';
 import { createResultCache } from '../queue/redis-cache.ts';
 import { closeRedis, connectRedis, consoleLog, isRedisUnavailableError, type LogFn } from '../queue/redis-connection.ts';
 import type { RedisJobData, RedisJobReturn } from '../queue/redis-job.ts';
@@ -80,6 +80,7 @@ export async function startWorker(config: WorkerConfig, options: StartWorkerOpti
   const heartbeat = setInterval(advertise, HEARTBEAT_MS);
   heartbeat.unref();
   log('info', `worker ${id}: model ${classifier.model.id}, ${concurrency} jobs and ${imageConcurrency} images at once, queue ${settings.prefix}:${QUEUE_NAME}`);
+  log('info', `worker ${id}: ${settingsSummary(classifier.settings)}`);
 
   let closing: Promise<void> | null = null;
   return {
