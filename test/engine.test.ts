@@ -265,7 +265,7 @@ describe('micro-batching under concurrency', () => {
   });
 
   test('left unset, the parallel sessions are chosen from start-up timings: one for MobileNetV2, two for ResNet-50', async () => {
-    const light = await createClassifier({ modelPath: TEST_MODEL, intraOpThreads: 2, onBatch: () => {} });
+    const light = await createClassifier({ modelPath: TEST_MODEL, intraOpThreads: 2 });
     try {
       const timings = light.settings.laneTimings;
       assert.ok(timings && timings.model_ms > 0 && timings.decode_ms > 0, `timings: ${JSON.stringify(timings)}`);

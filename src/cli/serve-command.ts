@@ -106,6 +106,7 @@ export function registerServeCommand(program: Command): void {
     const log = service.app.log;
     log.info({ url: service.url, model: service.classifier.model.id }, `Marine Classifier listening on ${service.url} (API docs at ${service.url}/docs)`);
     const { settings } = service.classifier;
+    // With the Redis queue and no local engine the settings are all zero; the workers log their own.
     if (settings.intraOpThreads > 0) log.info({ engine: settings }, settingsSummary(settings));
 
     const signal = await shutdownSignal();
