@@ -1,7 +1,19 @@
 /** Part 4: `marine-classifier classify <folder>` as a user runs it, wall clock including start-up and model load. */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { IMAGES_DIR, log, memoryOf, waitForQuiet, MODELS, repoRoot, round, spawnTracked, stopChild, tmpDir, type ModelName } from './common.ts';
+import {
+  IMAGES_DIR,
+  log,
+  memoryOf,
+  waitForQuiet,
+  MODELS,
+  repoRoot,
+  round,
+  spawnTracked,
+  stopChild,
+  tmpDir,
+  type ModelName,
+} from './common.ts';
 import { mkdirSync } from 'node:fs';
 
 export interface CliRow {
@@ -24,10 +36,17 @@ export interface CliResult {
 
 const TIME_LIMIT_MS = 180_000;
 
-async function runCli(model: (typeof MODELS)[number], outFile: string): Promise<{ code: number | null; wallMs: number; peak: number | null; stderr: string }> {
+async function runCli(
+  model: (typeof MODELS)[number],
+  outFile: string,
+): Promise<{ code: number | null; wallMs: number; peak: number | null; stderr: string }> {
   const args = ['--import', 'tsx', 'src/cli/main.ts', 'classify', IMAGES_DIR, '--format', 'jsonl', '--output', outFile];
   const started = performance.now();
-  const child = spawnTracked(process.execPath, args, { cwd: repoRoot, env: { ...process.env, MODEL_PATH: model.path }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawnTracked(process.execPath, args, {
+    cwd: repoRoot,
+    env: { ...process.env, MODEL_PATH: model.path },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
   let peak: number | null = null;
@@ -59,7 +78,11 @@ export async function benchCliFolder(): Promise<CliResult> {
       const outFile = path.join(dir, `${model.name}.jsonl`);
       await waitForQuiet();
       const run = await runCli(model, outFile);
-      const lines = existsSync(outFile) ? readFileSync(outFile, 'utf8').split('\n').filter((l) => l.trim()) : [];
+      const lines = existsSync(outFile)
+        ? readFileSync(outFile, 'utf8')
+            .split('\n')
+            .filter((l) => l.trim())
+        : [];
       const errors = lines.filter((l) => {
         try {
           const record = JSON.parse(l) as Record<string, unknown>;
@@ -84,7 +107,9 @@ export async function benchCliFolder(): Promise<CliResult> {
       }
       if (run.code !== 0) row.note = run.stderr.trim().split('\n').slice(-3).join(' | ');
       result.rows.push(row);
-      log(`cli ${model.name}: ${row.results} results (${row.errors} errors) in ${row.wall_s} s = ${row.images_per_s} img/s, exit ${row.exit_code}, peak RSS ${row.peak_rss_mb} MB`);
+      log(
+        `cli ${model.name}: ${row.results} results (${row.errors} errors) in ${row.wall_s} s = ${row.images_per_s} img/s, exit ${row.exit_code}, peak RSS ${row.peak_rss_mb} MB`,
+      );
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

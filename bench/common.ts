@@ -133,7 +133,10 @@ export interface CpuSnapshot {
 export function ticksOf(statPath: string): number {
   const stat = readFileSync(statPath, 'utf8');
   // Fields after the ")" that closes the command name: utime stime cutime cstime are 12-15 there.
-  const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+  const after = stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .split(' ')
+    .map(Number);
   return after[11] + after[12] + after[13] + after[14];
 }
 
@@ -145,7 +148,14 @@ export function cpuSnapshot(): CpuSnapshot | null {
     // Reaped children are in our cutime; running ones (service, load generator, CLI) are read directly.
     let own = ticksOf('/proc/self/stat');
     for (const child of children) {
-      if (child.pid && alive(child)) own += (() => { try { return ticksOf(`/proc/${child.pid}/stat`); } catch { return 0; } })();
+      if (child.pid && alive(child))
+        own += (() => {
+          try {
+            return ticksOf(`/proc/${child.pid}/stat`);
+          } catch {
+            return 0;
+          }
+        })();
     }
     return { at: performance.now(), machineBusy, own };
   } catch {
@@ -187,7 +197,10 @@ export async function waitForQuiet(): Promise<number | null> {
  * Runs a measurement; when other processes used more than 0.3 cores meanwhile and the run's
  * shared retry budget allows, waits for quiet and runs it once more, keeping the quieter result.
  */
-export async function measureQuietly<T extends { other_load_cores: number | null }>(label: string, fn: () => Promise<T>): Promise<T> {
+export async function measureQuietly<T extends { other_load_cores: number | null }>(
+  label: string,
+  fn: () => Promise<T>,
+): Promise<T> {
   const first = await fn();
   if ((first.other_load_cores ?? 0) <= NOISY_CORES || retryBudgetMs <= 0 || !patient()) return first;
   log(`${label}: other processes used ${first.other_load_cores} cores; measuring again`);

@@ -6,7 +6,23 @@
 import { readFileSync } from 'node:fs';
 import { createClassifier, defaultParallelSessions } from '../src/engine/classifier.ts';
 import { sessionsLabel } from './report.ts';
-import { cores, cpuSnapshot, fullGrid, imagenetImages, log, mean, measureQuietly, median, MODELS, otherBusyCores, percentile, quick, round, waitForQuiet, type ModelName } from './common.ts';
+import {
+  cores,
+  cpuSnapshot,
+  fullGrid,
+  imagenetImages,
+  log,
+  mean,
+  measureQuietly,
+  median,
+  MODELS,
+  otherBusyCores,
+  percentile,
+  quick,
+  round,
+  waitForQuiet,
+  type ModelName,
+} from './common.ts';
 
 export interface GridSettings {
   /** ONNX Runtime threads in all, shared by the parallel sessions. */
@@ -48,7 +64,13 @@ const IMAGES: Record<ModelName, number> = quick
 
 export function gridSettings(): GridSettings[] {
   const sessions = [...new Set([1, defaultParallelSessions(cores)])];
-  const base: GridSettings = { intraOpThreads: cores, parallelSessions: sessions.at(-1)!, decodeThreads: cores, maxBatch: 8, maxWaitMs: 5 };
+  const base: GridSettings = {
+    intraOpThreads: cores,
+    parallelSessions: sessions.at(-1)!,
+    decodeThreads: cores,
+    maxBatch: 8,
+    maxWaitMs: 5,
+  };
   const threads = [...new Set([1, cores])];
   const chosen = { ...base, parallelSessions: null };
   if (quick) return [chosen, base, { ...base, parallelSessions: 1 }];
@@ -58,7 +80,8 @@ export function gridSettings(): GridSettings[] {
       for (const parallelSessions of sessions.filter((n) => n <= intraOpThreads))
         for (const decodeThreads of threads)
           for (const maxBatch of [4, 8, 16])
-            for (const maxWaitMs of [2, 5, 10]) all.push({ intraOpThreads, parallelSessions, decodeThreads, maxBatch, maxWaitMs });
+            for (const maxWaitMs of [2, 5, 10])
+              all.push({ intraOpThreads, parallelSessions, decodeThreads, maxBatch, maxWaitMs });
     return [chosen, ...all];
   }
   // Small grid: one session against parallel ones, every thread split at batch 8 / 5 ms, then batch size and wait varied one at a time.
@@ -66,7 +89,12 @@ export function gridSettings(): GridSettings[] {
   for (const parallelSessions of sessions) small.push({ ...base, parallelSessions });
   for (const intraOpThreads of threads) {
     for (const decodeThreads of threads) {
-      const setting = { ...base, intraOpThreads, parallelSessions: Math.min(base.parallelSessions ?? 1, intraOpThreads), decodeThreads };
+      const setting = {
+        ...base,
+        intraOpThreads,
+        parallelSessions: Math.min(base.parallelSessions ?? 1, intraOpThreads),
+        decodeThreads,
+      };
       if (!small.some((x) => JSON.stringify(x) === JSON.stringify(setting))) small.push(setting);
     }
   }
@@ -78,7 +106,12 @@ export function gridSettings(): GridSettings[] {
 async function measure(modelPath: string, settings: GridSettings, inputs: Buffer[], count: number) {
   const loadStarted = performance.now();
   const batches: number[] = [];
-  const classifier = await createClassifier({ modelPath, ...settings, parallelSessions: settings.parallelSessions ?? undefined, onBatch: (r) => batches.push(r.size) });
+  const classifier = await createClassifier({
+    modelPath,
+    ...settings,
+    parallelSessions: settings.parallelSessions ?? undefined,
+    onBatch: (r) => batches.push(r.size),
+  });
   const startup = performance.now() - loadStarted;
   try {
     const drive = async (total: number, latencies: number[]) => {
@@ -102,7 +135,15 @@ async function measure(modelPath: string, settings: GridSettings, inputs: Buffer
     await drive(count, latencies);
     const elapsed = performance.now() - started;
     const otherLoad = otherBusyCores(cpuBefore, cpuSnapshot());
-    return { other_load_cores: otherLoad, perSecond: (count * 1000) / elapsed, latencies, meanBatch: mean(batches), startup, shrink: String(classifier.settings.shrinkOnLoad), sessions: classifier.settings.parallelSessions };
+    return {
+      other_load_cores: otherLoad,
+      perSecond: (count * 1000) / elapsed,
+      latencies,
+      meanBatch: mean(batches),
+      startup,
+      shrink: String(classifier.settings.shrinkOnLoad),
+      sessions: classifier.settings.parallelSessions,
+    };
   } finally {
     await classifier.close();
   }
@@ -114,13 +155,27 @@ export async function benchEngineGrid(): Promise<GridResult> {
   let shrink = 'engine default';
   for (const model of MODELS) {
     for (const settings of gridSettings()) {
-      const row: GridRow = { model: model.name, ...settings, images: IMAGES[model.name], sessions_used: null, images_per_s: null, latency_ms_p50: null, latency_ms_p95: null, mean_batch: null, startup_ms: null, other_load_cores: null };
+      const row: GridRow = {
+        model: model.name,
+        ...settings,
+        images: IMAGES[model.name],
+        sessions_used: null,
+        images_per_s: null,
+        latency_ms_p50: null,
+        latency_ms_p95: null,
+        mean_batch: null,
+        startup_ms: null,
+        other_load_cores: null,
+      };
       try {
         const s = settings;
-        const r = await measureQuietly(`grid ${model.name} intra=${s.intraOpThreads} sessions=${s.parallelSessions ?? 'chosen'} decode=${s.decodeThreads} batch=${s.maxBatch} wait=${s.maxWaitMs}`, async () => {
-          await waitForQuiet();
-          return measure(model.path, settings, inputs, IMAGES[model.name]);
-        });
+        const r = await measureQuietly(
+          `grid ${model.name} intra=${s.intraOpThreads} sessions=${s.parallelSessions ?? 'chosen'} decode=${s.decodeThreads} batch=${s.maxBatch} wait=${s.maxWaitMs}`,
+          async () => {
+            await waitForQuiet();
+            return measure(model.path, settings, inputs, IMAGES[model.name]);
+          },
+        );
         shrink = r.shrink;
         Object.assign(row, {
           sessions_used: r.sessions,
@@ -136,9 +191,18 @@ export async function benchEngineGrid(): Promise<GridResult> {
       }
       rows.push(row);
       const s = settings;
-      log(`grid ${model.name} intra=${s.intraOpThreads} sessions=${sessionsLabel(row)} decode=${s.decodeThreads} batch=${s.maxBatch} wait=${s.maxWaitMs}: ` +
-        (row.error ? `failed: ${row.error}` : `${row.images_per_s} img/s, p50 ${row.latency_ms_p50} ms, p95 ${row.latency_ms_p95} ms, mean batch ${row.mean_batch}, other load ${row.other_load_cores}`));
+      log(
+        `grid ${model.name} intra=${s.intraOpThreads} sessions=${sessionsLabel(row)} decode=${s.decodeThreads} batch=${s.maxBatch} wait=${s.maxWaitMs}: ` +
+          (row.error
+            ? `failed: ${row.error}`
+            : `${row.images_per_s} img/s, p50 ${row.latency_ms_p50} ms, p95 ${row.latency_ms_p95} ms, mean batch ${row.mean_batch}, other load ${row.other_load_cores}`),
+      );
     }
   }
-  return { concurrency: CONCURRENCY, shrink_on_load: shrink, grid: quick ? 'quick' : fullGrid ? 'full' : 'small', rows };
+  return {
+    concurrency: CONCURRENCY,
+    shrink_on_load: shrink,
+    grid: quick ? 'quick' : fullGrid ? 'full' : 'small',
+    rows,
+  };
 }

@@ -9,7 +9,25 @@ import { existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync }
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { cpuSnapshot, imagenetImages, log, measureQuietly, memoryOf, otherBusyCores, ticksOf, waitForQuiet, MODELS, quick, repoRoot, round, spawnTracked, stopChild, tmpDir, track, type ModelName } from './common.ts';
+import {
+  cpuSnapshot,
+  imagenetImages,
+  log,
+  measureQuietly,
+  memoryOf,
+  otherBusyCores,
+  ticksOf,
+  waitForQuiet,
+  MODELS,
+  quick,
+  repoRoot,
+  round,
+  spawnTracked,
+  stopChild,
+  tmpDir,
+  track,
+  type ModelName,
+} from './common.ts';
 import type { ImageServerMessage, ImageServerReply } from './image-server.ts';
 import type { LoadJob, LoadResult } from './load-client.ts';
 import { rawRate } from './raw-model.ts';
@@ -73,10 +91,22 @@ const WARMUP_S = quick ? 2 : 3;
 const MAX_REQUESTS = 5000;
 const READY_TIMEOUT_MS = 120_000;
 
-const TUNING_VARIABLES = ['INTRA_OP_THREADS', 'PARALLEL_SESSIONS', 'SOLO_SESSION', 'DECODE_THREADS', 'MAX_BATCH', 'MAX_BATCH_WAIT_MS', 'SHRINK_ON_LOAD', 'QUEUE_LIMIT', 'LOG_LEVEL'];
+const TUNING_VARIABLES = [
+  'INTRA_OP_THREADS',
+  'PARALLEL_SESSIONS',
+  'SOLO_SESSION',
+  'DECODE_THREADS',
+  'MAX_BATCH',
+  'MAX_BATCH_WAIT_MS',
+  'SHRINK_ON_LOAD',
+  'QUEUE_LIMIT',
+  'LOG_LEVEL',
+];
 
 function tuningEnv(): Record<string, string> {
-  return Object.fromEntries(TUNING_VARIABLES.filter((name) => process.env[name]).map((name) => [name, process.env[name]!]));
+  return Object.fromEntries(
+    TUNING_VARIABLES.filter((name) => process.env[name]).map((name) => [name, process.env[name]!]),
+  );
 }
 
 /** Why the service cannot be benchmarked yet, or null when it looks present. */
@@ -84,7 +114,8 @@ export function serviceMissing(): string | null {
   const httpDir = path.join(repoRoot, 'src', 'http');
   const sources = existsSync(httpDir) ? readdirSync(httpDir).filter((f) => f.endsWith('.ts')) : [];
   if (sources.length === 0) return 'the HTTP service is not in this checkout yet (src/http has no sources)';
-  if (!existsSync(path.join(repoRoot, 'src', 'cli', 'main.ts'))) return 'src/cli/main.ts (the `serve` entry point) does not exist yet';
+  if (!existsSync(path.join(repoRoot, 'src', 'cli', 'main.ts')))
+    return 'src/cli/main.ts (the `serve` entry point) does not exist yet';
   return null;
 }
 
@@ -103,12 +134,16 @@ async function freePort(): Promise<number> {
 }
 
 /** The image host (image-server.ts) in its own process: the URLs of the images and how many it served. */
-async function startImageServer(files: string[]): Promise<{ urls: string[]; served: () => Promise<number>; stop: () => Promise<void> }> {
-  const child = track(fork(path.join(repoRoot, 'bench', 'image-server.ts'), [], {
-    cwd: repoRoot,
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  }));
+async function startImageServer(
+  files: string[],
+): Promise<{ urls: string[]; served: () => Promise<number>; stop: () => Promise<void> }> {
+  const child = track(
+    fork(path.join(repoRoot, 'bench', 'image-server.ts'), [], {
+      cwd: repoRoot,
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    }),
+  );
   const reply = <T extends ImageServerReply>(): Promise<T> =>
     new Promise((resolve, reject) => {
       const onExit = (code: number | null) => reject(new Error(`the image server exited with code ${code}`));
@@ -134,7 +169,10 @@ async function startImageServer(files: string[]): Promise<{ urls: string[]; serv
 
 /** The service's CPU seconds so far: its model threads and its whole process, from /metrics. */
 async function serviceCpu(target: string): Promise<{ model: number; process: number } | null> {
-  const text = await fetch(`${target}/metrics`).then((r) => r.text(), () => '');
+  const text = await fetch(`${target}/metrics`).then(
+    (r) => r.text(),
+    () => '',
+  );
   const model = Number(/^classifier_inference_cpu_seconds_total ([\d.e+-]+)$/m.exec(text)?.[1]);
   const whole = Number(/^process_cpu_seconds_total ([\d.e+-]+)$/m.exec(text)?.[1]);
   return Number.isFinite(model) && Number.isFinite(whole) ? { model, process: whole } : null;
@@ -165,7 +203,10 @@ function tail(file: string, lines = 15): string {
   }
 }
 
-async function startService(model: (typeof MODELS)[number], rawBatch8: number | null): Promise<{ child: ChildProcess; port: number; info: ServiceInfo }> {
+async function startService(
+  model: (typeof MODELS)[number],
+  rawBatch8: number | null,
+): Promise<{ child: ChildProcess; port: number; info: ServiceInfo }> {
   const port = await freePort();
   mkdirSync(tmpDir, { recursive: true });
   const logFile = path.join(tmpDir, `service-${model.name}.log`);
@@ -174,7 +215,13 @@ async function startService(model: (typeof MODELS)[number], rawBatch8: number | 
   // Straight to node (not `npm start`) so the pid is the service's own, for /proc/<pid>/status.
   const child = spawnTracked(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
     cwd: repoRoot,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', MODEL_PATH: model.path, URL_ALLOW_HOSTS: '127.0.0.1' },
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      MODEL_PATH: model.path,
+      URL_ALLOW_HOSTS: '127.0.0.1',
+    },
     stdio: ['ignore', fd, fd],
   });
   closeSync(fd);
@@ -183,11 +230,26 @@ async function startService(model: (typeof MODELS)[number], rawBatch8: number | 
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (exited) throw new Error(`the service ${exited} before it was ready:\n${tail(logFile)}`);
-    const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status === 200, () => false);
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ready) {
       const memory = memoryOf(child.pid!);
       const engine = engineLine(readFileSync(logFile, 'utf8'));
-      return { child, port, info: { model: model.name, raw_batch8_images_per_s: rawBatch8, startup_ms: Math.round(performance.now() - started), ready_rss_mb: memory.rss_mb, peak_rss_mb: null, engine, log_file: path.relative(repoRoot, logFile) } };
+      return {
+        child,
+        port,
+        info: {
+          model: model.name,
+          raw_batch8_images_per_s: rawBatch8,
+          startup_ms: Math.round(performance.now() - started),
+          ready_rss_mb: memory.rss_mb,
+          peak_rss_mb: null,
+          engine,
+          log_file: path.relative(repoRoot, logFile),
+        },
+      };
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
@@ -228,15 +290,20 @@ async function waitForIdle(pid: number, limitMs = 30_000): Promise<void> {
 /** One autocannon run in its own process. */
 export function runLoad(job: LoadJob): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
-    const child = track(fork(path.join(repoRoot, 'bench', 'load-client.ts'), [], {
-      cwd: repoRoot,
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    }));
-    const limit = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error('the load generator did not finish in time'));
-    }, (job.durationS + job.timeoutS + 30) * 1000);
+    const child = track(
+      fork(path.join(repoRoot, 'bench', 'load-client.ts'), [], {
+        cwd: repoRoot,
+        execArgv: ['--import', 'tsx'],
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      }),
+    );
+    const limit = setTimeout(
+      () => {
+        child.kill('SIGKILL');
+        reject(new Error('the load generator did not finish in time'));
+      },
+      (job.durationS + job.timeoutS + 30) * 1000,
+    );
     child.once('message', (message: { ok: boolean; result?: LoadResult; error?: string }) => {
       clearTimeout(limit);
       if (message.ok) resolve(message.result!);
@@ -251,7 +318,16 @@ export function runLoad(job: LoadJob): Promise<LoadResult> {
 }
 
 export async function benchHttp(): Promise<HttpResult> {
-  const result: HttpResult = { skipped: null, levels: LEVELS, duration_s: DURATION_S, upload_body: 'raw image/jpeg', service_env: tuningEnv(), services: [], rows: [], paired: [] };
+  const result: HttpResult = {
+    skipped: null,
+    levels: LEVELS,
+    duration_s: DURATION_S,
+    upload_body: 'raw image/jpeg',
+    service_env: tuningEnv(),
+    services: [],
+    rows: [],
+    paired: [],
+  };
   result.skipped = serviceMissing();
   if (result.skipped) {
     log(`http: skipped: ${result.skipped}`);
@@ -275,7 +351,15 @@ export async function benchHttp(): Promise<HttpResult> {
       const target = `http://127.0.0.1:${service.port}`;
       try {
         // The first batches of each size are slow (ONNX Runtime plans memory per shape): not measured.
-        await runLoad({ target, mode: 'upload', connections: 16, durationS: WARMUP_S, maxRequests: MAX_REQUESTS, timeoutS: 60, images: files });
+        await runLoad({
+          target,
+          mode: 'upload',
+          connections: 16,
+          durationS: WARMUP_S,
+          maxRequests: MAX_REQUESTS,
+          timeoutS: 60,
+          images: files,
+        });
         for (const mode of ['upload', 'url'] as const) {
           for (const connections of LEVELS) {
             const measured = await measureQuietly(`http ${model.name} ${mode} c=${connections}`, async () => {
@@ -283,30 +367,60 @@ export async function benchHttp(): Promise<HttpResult> {
               await waitForQuiet();
               const cpuBefore = cpuSnapshot();
               const serviceBefore = await serviceCpu(target);
-              const load = await runLoad({ target, mode, connections, durationS: DURATION_S, maxRequests: MAX_REQUESTS, timeoutS: 60, images: mode === 'upload' ? files : images.urls });
+              const load = await runLoad({
+                target,
+                mode,
+                connections,
+                durationS: DURATION_S,
+                maxRequests: MAX_REQUESTS,
+                timeoutS: 60,
+                images: mode === 'upload' ? files : images.urls,
+              });
               const other_load_cores = otherBusyCores(cpuBefore, cpuSnapshot());
               await waitForIdle(service.child.pid!);
               const cpuAfter = cpuSnapshot();
               const machineBusy = cpuBefore && cpuAfter ? cpuAfter.machineBusy - cpuBefore.machineBusy : null;
-              return { ...load, other_load_cores, cpu_ms_per_request: cpuPerRequest(serviceBefore, await serviceCpu(target), machineBusy, load) };
+              return {
+                ...load,
+                other_load_cores,
+                cpu_ms_per_request: cpuPerRequest(serviceBefore, await serviceCpu(target), machineBusy, load),
+              };
             });
-            const row: HttpRow = { model: model.name, mode, ...measured, service_peak_rss_mb: memoryOf(service.child.pid!).peak_rss_mb };
+            const row: HttpRow = {
+              model: model.name,
+              mode,
+              ...measured,
+              service_peak_rss_mb: memoryOf(service.child.pid!).peak_rss_mb,
+            };
             row.requests_per_s = round(row.requests_per_s) ?? 0;
             result.rows.push(row);
-            log(`http ${model.name} ${mode} c=${connections}: ${row.requests_per_s} req/s, p50 ${row.latency_ms_p50} p95 ${row.latency_ms_p95} p99 ${row.latency_ms_p99} ms, ` +
-              `errors ${row.errors + row.non_2xx}, peak RSS ${row.service_peak_rss_mb} MB, other load ${row.other_load_cores}${row.first_error ? ` (${row.first_error.slice(0, 120)})` : ''}`);
+            log(
+              `http ${model.name} ${mode} c=${connections}: ${row.requests_per_s} req/s, p50 ${row.latency_ms_p50} p95 ${row.latency_ms_p95} p99 ${row.latency_ms_p99} ms, ` +
+                `errors ${row.errors + row.non_2xx}, peak RSS ${row.service_peak_rss_mb} MB, other load ${row.other_load_cores}${row.first_error ? ` (${row.first_error.slice(0, 120)})` : ''}`,
+            );
           }
         }
         const paired = await measurePaired(
           model,
-          (durationS) => runLoad({ target, mode: 'upload', connections: PAIRED_CONNECTIONS, durationS, maxRequests: MAX_REQUESTS, timeoutS: 60, images: files }),
+          (durationS) =>
+            runLoad({
+              target,
+              mode: 'upload',
+              connections: PAIRED_CONNECTIONS,
+              durationS,
+              maxRequests: MAX_REQUESTS,
+              timeoutS: 60,
+              images: files,
+            }),
           async () => {
             await waitForIdle(service.child.pid!);
             await waitForQuiet();
           },
         );
         result.paired.push(paired);
-        log(`paired ${model.name}: e2e ÷ raw batch 8 = ${paired.ratio} (rounds ${paired.ratio_min}-${paired.ratio_max}), ÷ parallel sessions = ${paired.ratio_vs_lanes}`);
+        log(
+          `paired ${model.name}: e2e ÷ raw batch 8 = ${paired.ratio} (rounds ${paired.ratio_min}-${paired.ratio_max}), ÷ parallel sessions = ${paired.ratio_vs_lanes}`,
+        );
       } finally {
         service.info.peak_rss_mb = memoryOf(service.child.pid!).peak_rss_mb;
         // Let abandoned requests finish so shutdown does not cut them off (and log them as errors).

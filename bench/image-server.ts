@@ -32,7 +32,9 @@ function serve(files: string[]): void {
     res.end(marker);
   });
   server.keepAliveTimeout = 30_000;
-  server.listen(0, '127.0.0.1', () => process.send!({ port: (server.address() as AddressInfo).port } satisfies ImageServerReply));
+  server.listen(0, '127.0.0.1', () =>
+    process.send!({ port: (server.address() as AddressInfo).port } satisfies ImageServerReply),
+  );
 }
 
 process.on('message', (message: ImageServerMessage) => {

@@ -98,7 +98,9 @@ function run(job: LoadJob): Promise<LoadResult> {
       (err, result) => {
         if (err) return reject(err);
         latencies.sort((a, b) => a - b);
-        const statusCodes = Object.fromEntries(Object.entries(result.statusCodeStats).map(([code, s]) => [code, Number(s.count)]));
+        const statusCodes = Object.fromEntries(
+          Object.entries(result.statusCodeStats).map(([code, s]) => [code, Number(s.count)]),
+        );
         resolve({
           connections: job.connections,
           duration_s: result.duration,
@@ -129,7 +131,8 @@ function run(job: LoadJob): Promise<LoadResult> {
 process.once('message', (job: LoadJob) => {
   run(job).then(
     (result) => process.send!({ ok: true, result }, () => process.exit(0)),
-    (err: unknown) => process.send!({ ok: false, error: err instanceof Error ? err.message : String(err) }, () => process.exit(1)),
+    (err: unknown) =>
+      process.send!({ ok: false, error: err instanceof Error ? err.message : String(err) }, () => process.exit(1)),
   );
 });
 // Never outlive the bench.

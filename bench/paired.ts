@@ -43,7 +43,11 @@ const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
  * `load` runs one e2e slice at 16 clients (autocannon in its own process); `idle` waits until
  * the service has finished requests left in flight, so they never overlap a model-alone slice.
  */
-export async function measurePaired(model: { name: ModelName; path: string }, load: (durationS: number) => Promise<LoadResult>, idle: () => Promise<void>): Promise<PairedResult> {
+export async function measurePaired(
+  model: { name: ModelName; path: string },
+  load: (durationS: number) => Promise<LoadResult>,
+  idle: () => Promise<void>,
+): Promise<PairedResult> {
   const session = await loadSession(model.path, { intraOpThreads: cores, executionProvider: 'cpu' });
   const input = syntheticInput(3 * session.signature.size * session.signature.size * 8);
   const lanes = await startRawLanes(model.path, 8);
@@ -62,10 +66,17 @@ export async function measurePaired(model: { name: ModelName; path: string }, lo
       const raw = (images * 1000) / (performance.now() - rawStarted);
       const lanesRate = await lanes.rate({ ms: RAW_SLICE_MS });
       const e2e = await load(E2E_SLICE_S);
-      const round_: PairedRound = { raw_images_per_s: round(raw), lanes_images_per_s: round(lanesRate), e2e_requests_per_s: round(e2e.requests_per_s), other_load_cores: otherBusyCores(cpuBefore, cpuSnapshot()) };
+      const round_: PairedRound = {
+        raw_images_per_s: round(raw),
+        lanes_images_per_s: round(lanesRate),
+        e2e_requests_per_s: round(e2e.requests_per_s),
+        other_load_cores: otherBusyCores(cpuBefore, cpuSnapshot()),
+      };
       rounds.push(round_);
-      log(`paired ${model.name} round ${r + 1}: raw batch 8 ${round_.raw_images_per_s} img/s, parallel sessions ${round_.lanes_images_per_s} img/s, e2e ${PAIRED_CONNECTIONS} clients ${round_.e2e_requests_per_s} req/s` +
-        `${e2e.errors + e2e.non_2xx ? `, ${e2e.errors + e2e.non_2xx} errors` : ''}, other load ${round_.other_load_cores}`);
+      log(
+        `paired ${model.name} round ${r + 1}: raw batch 8 ${round_.raw_images_per_s} img/s, parallel sessions ${round_.lanes_images_per_s} img/s, e2e ${PAIRED_CONNECTIONS} clients ${round_.e2e_requests_per_s} req/s` +
+          `${e2e.errors + e2e.non_2xx ? `, ${e2e.errors + e2e.non_2xx} errors` : ''}, other load ${round_.other_load_cores}`,
+      );
     }
   } finally {
     await lanes.close();
@@ -79,8 +90,12 @@ export async function measurePaired(model: { name: ModelName; path: string }, lo
     raw_slice_s: RAW_SLICE_MS / 1000,
     e2e_slice_s: E2E_SLICE_S,
     rounds,
-    ratio: ok.length ? ratioOf(sum(ok.map((x) => x.e2e_requests_per_s!)), sum(ok.map((x) => x.raw_images_per_s!))) : null,
-    ratio_vs_lanes: ok.length ? ratioOf(sum(ok.map((x) => x.e2e_requests_per_s!)), sum(ok.map((x) => x.lanes_images_per_s!))) : null,
+    ratio: ok.length
+      ? ratioOf(sum(ok.map((x) => x.e2e_requests_per_s!)), sum(ok.map((x) => x.raw_images_per_s!)))
+      : null,
+    ratio_vs_lanes: ok.length
+      ? ratioOf(sum(ok.map((x) => x.e2e_requests_per_s!)), sum(ok.map((x) => x.lanes_images_per_s!)))
+      : null,
     ratio_min: perRound.length ? Number(Math.min(...perRound).toFixed(3)) : null,
     ratio_max: perRound.length ? Number(Math.max(...perRound).toFixed(3)) : null,
   };

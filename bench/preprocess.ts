@@ -4,7 +4,19 @@ import { Piscina } from 'piscina';
 import { DEFAULT_PREPROCESS_OPTIONS, preprocessImage, type PreprocessOptions } from '../src/engine/preprocess.ts';
 import { siblingWorker, workerModule } from '../src/engine/workers/worker-module.ts';
 import type { PreprocessReply, PreprocessTask } from '../src/engine/workers/preprocess-worker.ts';
-import { CAMERA_IMAGE, cores, cpuSnapshot, imagenetImages, log, measureQuietly, median, otherBusyCores, quick, round, waitForQuiet } from './common.ts';
+import {
+  CAMERA_IMAGE,
+  cores,
+  cpuSnapshot,
+  imagenetImages,
+  log,
+  measureQuietly,
+  median,
+  otherBusyCores,
+  quick,
+  round,
+  waitForQuiet,
+} from './common.ts';
 
 export interface PreprocessRow {
   image: 'imagenet' | 'camera';
@@ -26,7 +38,11 @@ export interface PreprocessResult {
 /** Images per measurement; camera photos are 20-50x more work. */
 const COUNT = quick ? { imagenet: 80, camera: 6 } : { imagenet: 400, camera: 24 };
 
-async function singleThread(inputs: Buffer[], count: number, options: PreprocessOptions): Promise<{ perSecond: number; p50: number; otherLoad: number | null }> {
+async function singleThread(
+  inputs: Buffer[],
+  count: number,
+  options: PreprocessOptions,
+): Promise<{ perSecond: number; p50: number; otherLoad: number | null }> {
   for (const bytes of inputs.slice(0, 2)) await preprocessImage(bytes, options); // warm-up
   const cpuBefore = cpuSnapshot();
   const times: number[] = [];
@@ -36,10 +52,20 @@ async function singleThread(inputs: Buffer[], count: number, options: Preprocess
     await preprocessImage(inputs[i % inputs.length], options);
     times.push(performance.now() - t);
   }
-  return { perSecond: (count * 1000) / (performance.now() - started), p50: median(times), otherLoad: otherBusyCores(cpuBefore, cpuSnapshot()) };
+  return {
+    perSecond: (count * 1000) / (performance.now() - started),
+    p50: median(times),
+    otherLoad: otherBusyCores(cpuBefore, cpuSnapshot()),
+  };
 }
 
-async function throughPool(pool: Piscina<PreprocessTask, PreprocessReply>, inputs: Buffer[], count: number, options: PreprocessOptions, threads: number) {
+async function throughPool(
+  pool: Piscina<PreprocessTask, PreprocessReply>,
+  inputs: Buffer[],
+  count: number,
+  options: PreprocessOptions,
+  threads: number,
+) {
   const run = async (bytes: Buffer) => {
     const t = performance.now();
     const reply = await pool.run({ bytes, options });
@@ -57,7 +83,11 @@ async function throughPool(pool: Piscina<PreprocessTask, PreprocessReply>, input
       while (next < count) times.push(await run(inputs[next++ % inputs.length]));
     }),
   );
-  return { perSecond: (count * 1000) / (performance.now() - started), p50: median(times), otherLoad: otherBusyCores(cpuBefore, cpuSnapshot()) };
+  return {
+    perSecond: (count * 1000) / (performance.now() - started),
+    p50: median(times),
+    otherLoad: otherBusyCores(cpuBefore, cpuSnapshot()),
+  };
 }
 
 export async function benchPreprocess(): Promise<PreprocessResult> {
@@ -68,19 +98,40 @@ export async function benchPreprocess(): Promise<PreprocessResult> {
     { image: 'camera' as const, inputs: camera, count: COUNT.camera },
   ];
   const rows: PreprocessRow[] = [];
-  const measureRow = async (image: PreprocessRow['image'], mode: string, shrinkOnLoad: boolean, count: number, fn: () => ReturnType<typeof singleThread>) => {
-    const row = await measureQuietly(`preprocess ${image} ${mode} shrink=${shrinkOnLoad}`, async (): Promise<PreprocessRow> => {
-      await waitForQuiet();
-      const r = await fn();
-      return { image, mode, shrink_on_load: shrinkOnLoad, images: count, images_per_s: round(r.perSecond), ms_per_image_p50: round(r.p50, 2), other_load_cores: r.otherLoad };
-    });
+  const measureRow = async (
+    image: PreprocessRow['image'],
+    mode: string,
+    shrinkOnLoad: boolean,
+    count: number,
+    fn: () => ReturnType<typeof singleThread>,
+  ) => {
+    const row = await measureQuietly(
+      `preprocess ${image} ${mode} shrink=${shrinkOnLoad}`,
+      async (): Promise<PreprocessRow> => {
+        await waitForQuiet();
+        const r = await fn();
+        return {
+          image,
+          mode,
+          shrink_on_load: shrinkOnLoad,
+          images: count,
+          images_per_s: round(r.perSecond),
+          ms_per_image_p50: round(r.p50, 2),
+          other_load_cores: r.otherLoad,
+        };
+      },
+    );
     rows.push(row);
-    log(`preprocess ${row.image} ${row.mode} shrink=${row.shrink_on_load}: ${row.images_per_s} img/s, ${row.ms_per_image_p50} ms p50, other load ${row.other_load_cores}`);
+    log(
+      `preprocess ${row.image} ${row.mode} shrink=${row.shrink_on_load}: ${row.images_per_s} img/s, ${row.ms_per_image_p50} ms p50, other load ${row.other_load_cores}`,
+    );
   };
 
   for (const set of sets) {
     for (const shrinkOnLoad of [true, false]) {
-      await measureRow(set.image, 'single', shrinkOnLoad, set.count, () => singleThread(set.inputs, set.count, { ...DEFAULT_PREPROCESS_OPTIONS, shrinkOnLoad }));
+      await measureRow(set.image, 'single', shrinkOnLoad, set.count, () =>
+        singleThread(set.inputs, set.count, { ...DEFAULT_PREPROCESS_OPTIONS, shrinkOnLoad }),
+      );
     }
   }
 
@@ -95,7 +146,9 @@ export async function benchPreprocess(): Promise<PreprocessResult> {
     });
     try {
       for (const set of sets) {
-        await measureRow(set.image, `pool-${threads}`, DEFAULT_PREPROCESS_OPTIONS.shrinkOnLoad, set.count, () => throughPool(pool, set.inputs, set.count, DEFAULT_PREPROCESS_OPTIONS, threads));
+        await measureRow(set.image, `pool-${threads}`, DEFAULT_PREPROCESS_OPTIONS.shrinkOnLoad, set.count, () =>
+          throughPool(pool, set.inputs, set.count, DEFAULT_PREPROCESS_OPTIONS, threads),
+        );
       }
     } finally {
       await pool.destroy();

@@ -5,7 +5,22 @@
 import { defaultParallelSessions, threadsPerSession } from '../src/engine/classifier.ts';
 import { startInferenceLane } from '../src/engine/inference-lane.ts';
 import { loadSession, type LoadedSession } from '../src/engine/session.ts';
-import { cores, cpuSnapshot, log, measureQuietly, median, MODELS, otherBusyCores, percentile, quick, round, syntheticInput, syntheticPixels, waitForQuiet, type ModelName } from './common.ts';
+import {
+  cores,
+  cpuSnapshot,
+  log,
+  measureQuietly,
+  median,
+  MODELS,
+  otherBusyCores,
+  percentile,
+  quick,
+  round,
+  syntheticInput,
+  syntheticPixels,
+  waitForQuiet,
+  type ModelName,
+} from './common.ts';
 
 export interface RawModelRow {
   model: ModelName;
@@ -73,7 +88,12 @@ function rowOf(model: ModelName, batch: number, times: number[], otherLoad: numb
  * Batch sizes are interleaved run by run (1, 4, 8, 16, 1, 4, ...) rather than measured one after
  * another, so a slow spell of the machine hits every batch size alike and their ratios hold.
  */
-async function measureModel(session: LoadedSession, model: ModelName, batches: number[], runs: Record<number, number>): Promise<{ rows: RawModelRow[]; other_load_cores: number | null }> {
+async function measureModel(
+  session: LoadedSession,
+  model: ModelName,
+  batches: number[],
+  runs: Record<number, number>,
+): Promise<{ rows: RawModelRow[]; other_load_cores: number | null }> {
   const imageLength = 3 * session.signature.size * session.signature.size;
   const input = syntheticInput(imageLength * Math.max(...batches));
   const warmupStarted = performance.now();
@@ -117,7 +137,11 @@ export interface RawLanes {
 /** Sessions on their own threads, as the engine runs them, fed synthetic 8-bit crops. */
 export async function startRawLanes(modelPath: string, batch: number, sessions = LANE_SESSIONS): Promise<RawLanes> {
   const threads = threadsPerSession(cores, sessions);
-  const lanes = await Promise.all(Array.from({ length: sessions }, () => startInferenceLane(modelPath, { intraOpThreads: threads, executionProvider: 'cpu' })));
+  const lanes = await Promise.all(
+    Array.from({ length: sessions }, () =>
+      startInferenceLane(modelPath, { intraOpThreads: threads, executionProvider: 'cpu' }),
+    ),
+  );
   const { size } = lanes[0].signature;
   const crop = syntheticPixels(3 * size * size);
   // Crops move to the inference thread (transferred), so every run needs its own.
@@ -169,15 +193,21 @@ export async function benchRawModel(): Promise<RawModelResult> {
     const session = await loadSession(model.path, { intraOpThreads: cores, executionProvider: 'cpu' });
     const fixed = session.signature.fixedBatch;
     const batches = BATCHES.filter((b) => fixed === null || b === fixed);
-    const result = await measureQuietly(`raw ${model.name}`, () => measureModel(session, model.name, batches, RUNS[model.name]));
+    const result = await measureQuietly(`raw ${model.name}`, () =>
+      measureModel(session, model.name, batches, RUNS[model.name]),
+    );
     for (const row of result.rows) {
       rows.push(row);
-      log(`raw ${model.name} batch ${row.batch}: ${row.images_per_s} img/s, ${row.ms_per_batch_p50} ms/batch p50, ${row.ms_per_batch_p95} p95, other load ${row.other_load_cores}`);
+      log(
+        `raw ${model.name} batch ${row.batch}: ${row.images_per_s} img/s, ${row.ms_per_batch_p50} ms/batch p50, ${row.ms_per_batch_p95} p95, other load ${row.other_load_cores}`,
+      );
     }
     if (LANE_SESSIONS > 1 && (fixed === null || fixed === 8)) {
       const row = await measureQuietly(`raw ${model.name} lanes`, () => measureLanes(model, 8));
       lanes.push(row);
-      log(`raw ${model.name} ${row.sessions} sessions x ${row.threads_per_session} thread(s), batch 8 each: ${row.images_per_s} img/s, other load ${row.other_load_cores}`);
+      log(
+        `raw ${model.name} ${row.sessions} sessions x ${row.threads_per_session} thread(s), batch 8 each: ${row.images_per_s} img/s, other load ${row.other_load_cores}`,
+      );
     }
   }
   return { intra_op_threads: cores, warmup_runs: WARMUP_RUNS, rows, lanes };

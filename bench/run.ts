@@ -12,7 +12,17 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { benchCliFolder } from './cli-folder.ts';
-import { checkSharedFiles, cores, cpuSnapshot, killAllChildren, log, otherBusyCores, quick, repoRoot, resultsDir } from './common.ts';
+import {
+  checkSharedFiles,
+  cores,
+  cpuSnapshot,
+  killAllChildren,
+  log,
+  otherBusyCores,
+  quick,
+  repoRoot,
+  resultsDir,
+} from './common.ts';
 import { benchEngineGrid } from './engine-grid.ts';
 import { benchHttp } from './http-load.ts';
 import { benchPreprocess } from './preprocess.ts';
@@ -38,7 +48,10 @@ function versionOf(pkg: string): string | null {
 function gitCommit(): string | null {
   try {
     const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: repoRoot, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+    }).trim();
     return dirty ? `${head}+changes` : head;
   } catch {
     return null;
@@ -54,7 +67,8 @@ async function main(): Promise<void> {
   checkSharedFiles();
   const started = new Date();
   const busyBefore = await backgroundBusy();
-  if (busyBefore != null && busyBefore > 0.3) log(`warning: ${busyBefore} cores already busy with other work; figures will be low`);
+  if (busyBefore != null && busyBefore > 0.3)
+    log(`warning: ${busyBefore} cores already busy with other work; figures will be low`);
   const machine: BenchResults['machine'] = {
     cpu: cpus()[0]?.model ?? null,
     cores,
@@ -82,7 +96,9 @@ async function main(): Promise<void> {
     } finally {
       killAllChildren();
       otherLoad[name] = otherBusyCores(cpuBefore, cpuSnapshot());
-      log(`${name} took ${((performance.now() - t) / 1000).toFixed(0)} s; other processes used ${otherLoad[name]} cores meanwhile`);
+      log(
+        `${name} took ${((performance.now() - t) / 1000).toFixed(0)} s; other processes used ${otherLoad[name]} cores meanwhile`,
+      );
     }
   }
 

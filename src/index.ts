@@ -1,7 +1,21 @@
 /** The library entry point: the engine every other part of the project calls. */
 export { createClassifier, validateClassifyOptions } from './engine/classifier.ts';
-export type { Classifier, ClassifierOptions, ClassifierSettings, ManyOutcome, ModelDescription } from './engine/classifier.ts';
-export type { ClassificationResult, ClassifyOptions, ImageInfo, ImageInput, MarineInfo, Prediction, Timings } from './engine/types.ts';
+export type {
+  Classifier,
+  ClassifierOptions,
+  ClassifierSettings,
+  ManyOutcome,
+  ModelDescription,
+} from './engine/classifier.ts';
+export type {
+  ClassificationResult,
+  ClassifyOptions,
+  ImageInfo,
+  ImageInput,
+  MarineInfo,
+  Prediction,
+  Timings,
+} from './engine/types.ts';
 export { CATALOGUE, DEFAULT_MODEL_ID, findCatalogueEntry } from './engine/catalogue.ts';
 export type { CatalogueEntry } from './engine/catalogue.ts';
 export { MARINE_CLASS_INDICES, OCEAN_SCENE_INDICES, marineInfoOf } from './engine/marine.ts';

@@ -74,10 +74,32 @@ test('a folder with a corrupt image, a text file and a half-finished run: errors
   const first = JSON.stringify({ path: path.join(photos, names[0]), status: 'ok' });
   writeFileSync(out, `${first}\n{"path": "half`);
 
-  const result = await cli(['classify', path.join(dir, 'survey'), '--format', 'jsonl', '--output', out, '--resume', '--top-k', '3']);
+  const result = await cli([
+    'classify',
+    path.join(dir, 'survey'),
+    '--format',
+    'jsonl',
+    '--output',
+    out,
+    '--resume',
+    '--top-k',
+    '3',
+  ]);
   assert.equal(result.code, 1, 'exit code says an image failed');
   assert.match(result.stderr, /4 images found, 1 other files skipped, 1 already in/);
-  const records = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { path: string; status: string; error?: { code: string }; predictions?: unknown[]; answer?: string });
+  const records = readFileSync(out, 'utf8')
+    .trim()
+    .split('\n')
+    .map(
+      (l) =>
+        JSON.parse(l) as {
+          path: string;
+          status: string;
+          error?: { code: string };
+          predictions?: unknown[];
+          answer?: string;
+        },
+    );
   assert.equal(records.length, 4);
   const broken = records.find((r) => r.path.endsWith('broken.jpg'))!;
   assert.equal(broken.status, 'error');
@@ -88,15 +110,36 @@ test('a folder with a corrupt image, a text file and a half-finished run: errors
 });
 
 test('table output, glob input, marine-only and min-score', async () => {
-  const table = await cli(['classify', path.join(SHARED, 'images', 'imagenet-other', 'n02690373_*.JPEG'), '--top-k', '2', '--quiet']);
+  const table = await cli([
+    'classify',
+    path.join(SHARED, 'images', 'imagenet-other', 'n02690373_*.JPEG'),
+    '--top-k',
+    '2',
+    '--quiet',
+  ]);
   assert.equal(table.code, 0, table.stderr);
   assert.match(table.stdout, /n02690373_airliner\.JPEG\tairliner \d+\.\d%/);
 
-  const marine = await cli(['classify', path.join(SHARED, 'images', 'imagenet-other', 'n02690373_airliner.JPEG'), '--marine-only', '--format', 'json', '--quiet']);
+  const marine = await cli([
+    'classify',
+    path.join(SHARED, 'images', 'imagenet-other', 'n02690373_airliner.JPEG'),
+    '--marine-only',
+    '--format',
+    'json',
+    '--quiet',
+  ]);
   const [record] = JSON.parse(marine.stdout) as { predictions: { marine: unknown }[] }[];
   assert.ok(record.predictions.every((p) => p.marine !== null));
 
-  const unsure = await cli(['classify', path.join(SHARED, 'images', 'imagenet-other', 'n02690373_airliner.JPEG'), '--min-score', '1', '--format', 'csv', '--quiet']);
+  const unsure = await cli([
+    'classify',
+    path.join(SHARED, 'images', 'imagenet-other', 'n02690373_airliner.JPEG'),
+    '--min-score',
+    '1',
+    '--format',
+    'csv',
+    '--quiet',
+  ]);
   const [row] = parse(unsure.stdout, { columns: true }) as Record<string, string>[];
   assert.equal(row.answer, 'unknown');
 });
@@ -114,12 +157,16 @@ test('models list shows the catalogue', async () => {
   const list = await cli(['models', 'list', '--json', '--cache-dir', mkdtempSync(path.join(tmpdir(), 'mc-cache-'))]);
   assert.equal(list.code, 0, list.stderr);
   const ids = (JSON.parse(list.stdout) as { id: string; cached: boolean }[]).map((m) => m.id);
-  for (const id of ['resnet50-v1-12', 'resnet50-v2-7', 'resnet50-v1-12-int8', 'mobilenetv2-12-int8']) assert.ok(ids.includes(id), id);
+  for (const id of ['resnet50-v1-12', 'resnet50-v2-7', 'resnet50-v1-12-int8', 'mobilenetv2-12-int8'])
+    assert.ok(ids.includes(id), id);
 });
 
 test('runs with V8 flags on the node command line (worker threads refuse them, so they are not passed on)', async () => {
   const shark = sharedPath('images', 'photos', 'test_image_shark.jpg');
-  const result = await cli(['classify', shark, '--format', 'json'], {}, ['--max-old-space-size=1024', '--max-semi-space-size=16']);
+  const result = await cli(['classify', shark, '--format', 'json'], {}, [
+    '--max-old-space-size=1024',
+    '--max-semi-space-size=16',
+  ]);
   assert.equal(result.code, 0, result.stderr);
   assert.equal(JSON.parse(result.stdout)[0].answer, 'great white shark');
 });

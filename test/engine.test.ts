@@ -74,10 +74,18 @@ describe('predictions with the real model', () => {
     assert.deepEqual(result.top1?.marine, { group: 'shark', scientific_name: 'Carcharodon carcharias' });
     assert.equal(result.answer, 'great white shark');
     assert.equal(result.predictions.length, 5);
-    assert.deepEqual(result.image, { width: 3500, height: 2335, format: 'jpeg', taken_at: null, latitude: null, longitude: null });
+    assert.deepEqual(result.image, {
+      width: 3500,
+      height: 2335,
+      format: 'jpeg',
+      taken_at: null,
+      latitude: null,
+      longitude: null,
+    });
     assert.equal(result.model, 'mobilenetv2-12-int8');
     assert.match(result.sha256, /^[0-9a-f]{64}$/);
-    for (const key of ['fetch_ms', 'decode_ms', 'queue_ms', 'inference_ms', 'total_ms'] as const) assert.ok(result.timings[key] >= 0);
+    for (const key of ['fetch_ms', 'decode_ms', 'queue_ms', 'inference_ms', 'total_ms'] as const)
+      assert.ok(result.timings[key] >= 0);
     const sum = result.predictions.reduce((s, p) => s + p.probability, 0);
     assert.ok(sum <= 1.0000001 && sum > 0.9);
   });
@@ -122,8 +130,20 @@ describe('bad input gets a clear error and never disturbs the engine', () => {
       ['zero bytes', Buffer.alloc(0), 'empty_image', 400],
       ['text', Buffer.from('definitely not an image\n'), 'not_an_image', 415],
       ['truncated JPEG', shark.subarray(0, Math.floor(shark.length / 2)), 'corrupt_image', 422],
-      ['JPEG header then garbage', Buffer.concat([shark.subarray(0, 600), Buffer.alloc(5000, 0x55)]), 'corrupt_image', 422],
-      ['SVG', Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>'), 'unsupported_format', 415],
+      [
+        'JPEG header then garbage',
+        Buffer.concat([shark.subarray(0, 600), Buffer.alloc(5000, 0x55)]),
+        'corrupt_image',
+        422,
+      ],
+      [
+        'SVG',
+        Buffer.from(
+          '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>',
+        ),
+        'unsupported_format',
+        415,
+      ],
       ['PNG claiming 100000x100000', pngClaiming(100_000, 100_000), 'image_too_many_pixels', 413],
     ];
     for (const [name, bytes, code, status] of cases) {
@@ -137,7 +157,9 @@ describe('bad input gets a clear error and never disturbs the engine', () => {
   });
 
   test('the pixel limit is configurable', async () => {
-    const big = await sharp({ create: { width: 8000, height: 6000, channels: 3, background: '#225588' } }).jpeg().toBuffer();
+    const big = await sharp({ create: { width: 8000, height: 6000, channels: 3, background: '#225588' } })
+      .jpeg()
+      .toBuffer();
     assert.equal((await classifyError(big)).code, 'image_too_many_pixels');
   });
 
@@ -153,12 +175,24 @@ describe('formats and metadata', () => {
 
   test('PNG with alpha, greyscale, CMYK, 16-bit, WebP, animated GIF, TIFF and AVIF all decode', async () => {
     const inputs: [string, Buffer][] = [
-      ['png-alpha', await sharp({ create: { width: 300, height: 200, channels: 4, background: { r: 30, g: 90, b: 168, alpha: 0.4 } } }).png().toBuffer()],
+      [
+        'png-alpha',
+        await sharp({
+          create: { width: 300, height: 200, channels: 4, background: { r: 30, g: 90, b: 168, alpha: 0.4 } },
+        })
+          .png()
+          .toBuffer(),
+      ],
       ['grey', await blue().greyscale().jpeg().toBuffer()],
       ['cmyk', await blue().toColourspace('cmyk').jpeg().toBuffer()],
       ['png16', await blue().toColourspace('rgb16').png().toBuffer()],
       ['webp', await blue().webp().toBuffer()],
-      ['gif', await sharp(await blue().png().toBuffer(), {}).gif().toBuffer()],
+      [
+        'gif',
+        await sharp(await blue().png().toBuffer(), {})
+          .gif()
+          .toBuffer(),
+      ],
       ['tiff', await blue().tiff().toBuffer()],
       ['avif', await blue().avif({ effort: 0 }).toBuffer()],
     ];
@@ -175,7 +209,12 @@ describe('formats and metadata', () => {
       .withMetadata({ orientation: 6 })
       .withExif({
         IFD2: { DateTimeOriginal: '2024:03:15 09:41:07' },
-        IFD3: { GPSLatitudeRef: 'S', GPSLatitude: '33/1 51/1 3600/100', GPSLongitudeRef: 'E', GPSLongitude: '151/1 12/1 3000/100' },
+        IFD3: {
+          GPSLatitudeRef: 'S',
+          GPSLatitude: '33/1 51/1 3600/100',
+          GPSLongitudeRef: 'E',
+          GPSLongitude: '151/1 12/1 3000/100',
+        },
       } as unknown as sharp.Exif)
       .jpeg()
       .toBuffer();
@@ -203,7 +242,11 @@ describe('sources', () => {
   after(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
   test('a URL on an allow-listed host is fetched and sniffed whatever its Content-Type', async () => {
-    const local = await createClassifier({ modelPath: TEST_MODEL, decodeThreads: 1, sources: { url: { allowedHosts: ['127.0.0.1'] } } });
+    const local = await createClassifier({
+      modelPath: TEST_MODEL,
+      decodeThreads: 1,
+      sources: { url: { allowedHosts: ['127.0.0.1'] } },
+    });
     try {
       const result = await local.classify(`${base}/shark.jpg`);
       assert.equal(result.top1?.label, 'great white shark');
@@ -220,18 +263,32 @@ describe('sources', () => {
 });
 
 describe('micro-batching under concurrency', () => {
-  test('64 concurrent callers each get their own image\'s answer, in shared batches', async () => {
+  test("64 concurrent callers each get their own image's answer, in shared batches", async () => {
     const reference = referenceTop5();
     const keys = Object.keys(reference.top5).filter((k) => k.includes('imagenet-'));
     const batchSizes: number[] = [];
-    const batched = await createClassifier({ modelPath: TEST_MODEL, maxBatch: 8, maxWaitMs: 20, onBatch: (r) => batchSizes.push(r.size) });
+    const batched = await createClassifier({
+      modelPath: TEST_MODEL,
+      maxBatch: 8,
+      maxWaitMs: 20,
+      onBatch: (r) => batchSizes.push(r.size),
+    });
     try {
       const picks = Array.from({ length: 64 }, (_, i) => keys[(i * 7) % keys.length]);
-      const results = await Promise.all(picks.map((key) => batched.classify(readFileSync(sharedPath(key)), { topK: 1 })));
+      const results = await Promise.all(
+        picks.map((key) => batched.classify(readFileSync(sharedPath(key)), { topK: 1 })),
+      );
       results.forEach((result, i) => {
-        assert.equal(result.predictions[0].index, reference.top5[picks[i]][0].index, `caller ${i} (${picks[i]}) got another image's answer`);
+        assert.equal(
+          result.predictions[0].index,
+          reference.top5[picks[i]][0].index,
+          `caller ${i} (${picks[i]}) got another image's answer`,
+        );
       });
-      assert.equal(batchSizes.reduce((a, b) => a + b, 0), 64);
+      assert.equal(
+        batchSizes.reduce((a, b) => a + b, 0),
+        64,
+      );
       assert.ok(Math.max(...batchSizes) > 1, `requests were not batched: ${batchSizes.join(',')}`);
       assert.ok(Math.max(...batchSizes) <= 8);
     } finally {
@@ -241,10 +298,18 @@ describe('micro-batching under concurrency', () => {
 
   test('parallel single-thread sessions and the solo session answer as one session does', async () => {
     const reference = referenceTop5();
-    const keys = Object.keys(reference.top5).filter((k) => k.includes('imagenet-')).slice(0, 16);
+    const keys = Object.keys(reference.top5)
+      .filter((k) => k.includes('imagenet-'))
+      .slice(0, 16);
     const lanes: string[] = [];
     const single = await createClassifier({ modelPath: TEST_MODEL, intraOpThreads: 2, parallelSessions: 1 });
-    const laned = await createClassifier({ modelPath: TEST_MODEL, intraOpThreads: 2, parallelSessions: 2, soloSession: true, onBatch: (r) => lanes.push(r.lane) });
+    const laned = await createClassifier({
+      modelPath: TEST_MODEL,
+      intraOpThreads: 2,
+      parallelSessions: 2,
+      soloSession: true,
+      onBatch: (r) => lanes.push(r.lane),
+    });
     try {
       assert.deepEqual([single.settings.parallelSessions, single.settings.soloSession], [1, false]);
       assert.deepEqual([laned.settings.parallelSessions, laned.settings.soloSession], [2, true]);
@@ -256,8 +321,16 @@ describe('micro-batching under concurrency', () => {
       assert.ok(lanes.includes('1') && lanes.includes('2'), `lanes used: ${lanes.join(',')}`);
       for (const [i, result] of [alone, ...together].entries()) {
         const want = expected[i === 0 ? 0 : i - 1];
-        assert.deepEqual(result.predictions.map((p) => p.index), want.predictions.map((p) => p.index));
-        result.predictions.forEach((p, k) => assert.ok(Math.abs(p.probability - want.predictions[k].probability) < 1e-6, `${keys[i === 0 ? 0 : i - 1]}: ${p.probability} vs ${want.predictions[k].probability}`));
+        assert.deepEqual(
+          result.predictions.map((p) => p.index),
+          want.predictions.map((p) => p.index),
+        );
+        result.predictions.forEach((p, k) =>
+          assert.ok(
+            Math.abs(p.probability - want.predictions[k].probability) < 1e-6,
+            `${keys[i === 0 ? 0 : i - 1]}: ${p.probability} vs ${want.predictions[k].probability}`,
+          ),
+        );
       }
     } finally {
       await Promise.all([single.close(), laned.close()]);
@@ -269,7 +342,11 @@ describe('micro-batching under concurrency', () => {
     try {
       const timings = light.settings.laneTimings;
       assert.ok(timings && timings.model_ms > 0 && timings.decode_ms > 0, `timings: ${JSON.stringify(timings)}`);
-      assert.deepEqual([light.settings.parallelSessions, light.settings.sessionThreads, light.settings.soloSession], [1, 1, true], `MobileNetV2: ${JSON.stringify(timings)}`);
+      assert.deepEqual(
+        [light.settings.parallelSessions, light.settings.sessionThreads, light.settings.soloSession],
+        [1, 1, true],
+        `MobileNetV2: ${JSON.stringify(timings)}`,
+      );
       const result = await light.classify(readFileSync(IMAGENET_SHARK));
       assert.equal(result.top1?.label, 'great white shark');
     } finally {
@@ -277,7 +354,11 @@ describe('micro-batching under concurrency', () => {
     }
     const heavy = await createClassifier({ modelPath: BENCH_RESNET, intraOpThreads: 2 });
     try {
-      assert.deepEqual([heavy.settings.parallelSessions, heavy.settings.sessionThreads], [2, 1], `ResNet-50: ${JSON.stringify(heavy.settings.laneTimings)}`);
+      assert.deepEqual(
+        [heavy.settings.parallelSessions, heavy.settings.sessionThreads],
+        [2, 1],
+        `ResNet-50: ${JSON.stringify(heavy.settings.laneTimings)}`,
+      );
     } finally {
       await heavy.close();
     }
@@ -289,7 +370,9 @@ describe('micro-batching under concurrency', () => {
     }
   });
 
-  test('inference CPU counts the model threads, not the decoding threads', { skip: !existsSync('/proc/thread-self') && 'no /proc' }, async () => {
+  test('inference CPU counts the model threads, not the decoding threads', {
+    skip: !existsSync('/proc/thread-self') && 'no /proc',
+  }, async () => {
     const local = await createClassifier({ modelPath: TEST_MODEL });
     try {
       const keys = Object.keys(referenceTop5().top5).filter((k) => k.includes('imagenet-'));
@@ -309,10 +392,19 @@ describe('micro-batching under concurrency', () => {
   });
 
   test('a bad image in a batch fails alone; the others succeed', async () => {
-    const inputs: (Buffer | string)[] = [IMAGENET_SHARK, Buffer.from('nope'), IMAGENET_SHARK, Buffer.alloc(0), IMAGENET_SHARK];
+    const inputs: (Buffer | string)[] = [
+      IMAGENET_SHARK,
+      Buffer.from('nope'),
+      IMAGENET_SHARK,
+      Buffer.alloc(0),
+      IMAGENET_SHARK,
+    ];
     const outcomes = [];
     for await (const o of classifier.classifyMany(inputs)) outcomes.push(o);
     outcomes.sort((a, b) => a.index - b.index);
-    assert.deepEqual(outcomes.map((o) => (o.result ? o.result.top1?.label : o.error?.code)), ['great white shark', 'not_an_image', 'great white shark', 'empty_image', 'great white shark']);
+    assert.deepEqual(
+      outcomes.map((o) => (o.result ? o.result.top1?.label : o.error?.code)),
+      ['great white shark', 'not_an_image', 'great white shark', 'empty_image', 'great white shark'],
+    );
   });
 });

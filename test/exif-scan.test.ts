@@ -16,7 +16,11 @@ test('a JPEG without EXIF is known to have none, so exifr is not asked', async (
 });
 
 test('a JPEG with EXIF, one that cannot be walked, and other formats all go to exifr', async () => {
-  const exif = await plain().withExif({ IFD0: { Copyright: 'survey 7' } }).withIccProfile('srgb').jpeg().toBuffer();
+  const exif = await plain()
+    .withExif({ IFD0: { Copyright: 'survey 7' } })
+    .withIccProfile('srgb')
+    .jpeg()
+    .toBuffer();
   assert.equal(mayHaveExif(exif, 'jpeg'), true);
   const truncated = exif.subarray(0, 3);
   assert.equal(mayHaveExif(truncated, 'jpeg'), true);

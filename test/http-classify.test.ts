@@ -59,35 +59,57 @@ describe('POST /classify', () => {
     assertGreatWhite(result, 5);
     assert.equal(result.top1?.marine?.scientific_name, 'Carcharodon carcharias');
     assert.equal(result.model, 'mobilenetv2-12-int8');
-    assert.deepEqual({ width: result.image.width, height: result.image.height, format: result.image.format }, { width: 3500, height: 2335, format: 'jpeg' });
+    assert.deepEqual(
+      { width: result.image.width, height: result.image.height, format: result.image.format },
+      { width: 3500, height: 2335, format: 'jpeg' },
+    );
     for (const key of ['fetch_ms', 'decode_ms', 'queue_ms', 'inference_ms', 'total_ms'] as const) {
       assert.ok(Number.isFinite(result.timings[key]) && result.timings[key] >= 0, key);
     }
-    assert.ok(result.predictions.every((p, i, all) => i === 0 || all[i - 1].probability >= p.probability), 'predictions are ranked');
+    assert.ok(
+      result.predictions.every((p, i, all) => i === 0 || all[i - 1].probability >= p.probability),
+      'predictions are ranked',
+    );
     assert.ok(images.hits.includes('/shark.jpg'), 'the image was fetched from the allow-listed host');
     assert.match(res.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
   });
 
   test('multipart upload (field "file" or "image") with top_k=3 as a form field', async () => {
     for (const field of ['file', 'image']) {
-      const result = await json<ClassificationResult>(postForm(`${service.url}/classify`, [{ field, name: 'shark.jpg', bytes: shark }], { top_k: '3' }));
+      const result = await json<ClassificationResult>(
+        postForm(`${service.url}/classify`, [{ field, name: 'shark.jpg', bytes: shark }], { top_k: '3' }),
+      );
       assertGreatWhite(result, 3);
     }
   });
 
   test('raw body: image/jpeg with options in the query, and application/octet-stream', async () => {
     assertGreatWhite(await json<ClassificationResult>(postImage(`${service.url}/classify?top_k=3`, shark)), 3);
-    const marine = await json<ClassificationResult>(postImage(`${service.url}/classify?marine_only=true&top_k=10`, shark, 'application/octet-stream'));
+    const marine = await json<ClassificationResult>(
+      postImage(`${service.url}/classify?marine_only=true&top_k=10`, shark, 'application/octet-stream'),
+    );
     assert.equal(marine.predictions.length, 10);
-    assert.ok(marine.predictions.every((p) => p.marine !== null), 'marine_only ranks only marine classes');
-    assert.ok(Math.abs(marine.predictions.reduce((s, p) => s + p.probability, 0) - 1) < 0.05, 'renormalized over marine classes');
+    assert.ok(
+      marine.predictions.every((p) => p.marine !== null),
+      'marine_only ranks only marine classes',
+    );
+    assert.ok(
+      Math.abs(marine.predictions.reduce((s, p) => s + p.probability, 0) - 1) < 0.05,
+      'renormalized over marine classes',
+    );
   });
 
   test('base64 JSON (with a data: URL prefix); min_score 0.999 makes the answer "unknown"', async () => {
-    const plain = await json<ClassificationResult>(postJson(`${service.url}/classify`, { image_base64: shark.toString('base64'), top_k: 1 }));
+    const plain = await json<ClassificationResult>(
+      postJson(`${service.url}/classify`, { image_base64: shark.toString('base64'), top_k: 1 }),
+    );
     assertGreatWhite(plain, 1);
     const unsure = await json<ClassificationResult>(
-      postJson(`${service.url}/classify`, { image_base64: `data:image/jpeg;base64,${shark.toString('base64')}`, min_score: 0.999, marine_only: false }),
+      postJson(`${service.url}/classify`, {
+        image_base64: `data:image/jpeg;base64,${shark.toString('base64')}`,
+        min_score: 0.999,
+        marine_only: false,
+      }),
     );
     assert.equal(unsure.answer, 'unknown');
     assert.equal(unsure.unknown, true);
@@ -96,19 +118,39 @@ describe('POST /classify', () => {
   });
 
   test('image_path reads files inside IMAGE_ROOT only', async () => {
-    const result = await json<ClassificationResult>(postJson(`${service.url}/classify`, { image_path: 'photos/test_image_shark.jpg', top_k: 2 }));
+    const result = await json<ClassificationResult>(
+      postJson(`${service.url}/classify`, { image_path: 'photos/test_image_shark.jpg', top_k: 2 }),
+    );
     assertGreatWhite(result, 2);
-    await expectError(postJson(`${service.url}/classify`, { image_path: '../models/mobilenetv2-12-int8.onnx' }), 403, 'path_not_allowed');
-    await expectError(postJson(`${service.url}/classify`, { image_path: SHARK_PHOTO.replace('/images/', '/reference/') }), 403, 'path_not_allowed');
-    await expectError(postJson(`${service.url}/classify`, { image_path: 'photos/no_such_photo.jpg' }), 404, 'file_not_found');
+    await expectError(
+      postJson(`${service.url}/classify`, { image_path: '../models/mobilenetv2-12-int8.onnx' }),
+      403,
+      'path_not_allowed',
+    );
+    await expectError(
+      postJson(`${service.url}/classify`, { image_path: SHARK_PHOTO.replace('/images/', '/reference/') }),
+      403,
+      'path_not_allowed',
+    );
+    await expectError(
+      postJson(`${service.url}/classify`, { image_path: 'photos/no_such_photo.jpg' }),
+      404,
+      'file_not_found',
+    );
   });
 
   test('an incoming X-Request-Id is used for the request and echoed, also in error bodies', async () => {
-    const ok = await postImage(`${service.url}/classify?top_k=1`, shark, 'image/jpeg', { 'x-request-id': 'survey-42.upload-7' });
+    const ok = await postImage(`${service.url}/classify?top_k=1`, shark, 'image/jpeg', {
+      'x-request-id': 'survey-42.upload-7',
+    });
     assert.equal(ok.status, 200);
     assert.equal(ok.headers.get('x-request-id'), 'survey-42.upload-7');
     await ok.arrayBuffer();
-    const bad = await expectError(postJson(`${service.url}/classify`, {}, { 'x-request-id': 'survey-42.upload-8' }), 400, 'missing_image');
+    const bad = await expectError(
+      postJson(`${service.url}/classify`, {}, { 'x-request-id': 'survey-42.upload-8' }),
+      400,
+      'missing_image',
+    );
     assert.equal(bad.request_id, 'survey-42.upload-8');
     // Not a token: replaced rather than written into the logs as is.
     const odd = await fetch(`${service.url}/healthz`, { headers: { 'x-request-id': 'a b\tc' } });
@@ -128,21 +170,41 @@ describe('service endpoints', () => {
     assert.equal(asset.status, 200);
     await asset.arrayBuffer();
 
-    const doc = await json<{ openapi: string; paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { properties?: Record<string, unknown> } }> } }>> }>(
-      fetch(`${service.url}/openapi.json`),
-    );
+    const doc = await json<{
+      openapi: string;
+      paths: Record<
+        string,
+        Record<
+          string,
+          { requestBody?: { content: Record<string, { schema: { properties?: Record<string, unknown> } }> } }
+        >
+      >;
+    }>(fetch(`${service.url}/openapi.json`));
     assert.match(doc.openapi, /^3\./);
     const classify = doc.paths['/classify']?.post;
     assert.ok(classify, '/classify is documented');
     const content = classify.requestBody!.content;
-    assert.deepEqual(Object.keys(content['application/json'].schema.properties ?? {}).sort(), ['image_base64', 'image_path', 'image_url', 'marine_only', 'min_score', 'top_k']);
-    assert.ok(content['multipart/form-data'] && content['image/*'] && content['application/octet-stream'], 'every accepted body type is documented');
-    for (const p of ['/jobs', '/jobs/{id}', '/healthz', '/readyz', '/metrics', '/models']) assert.ok(doc.paths[p], `${p} is documented`);
+    assert.deepEqual(Object.keys(content['application/json'].schema.properties ?? {}).sort(), [
+      'image_base64',
+      'image_path',
+      'image_url',
+      'marine_only',
+      'min_score',
+      'top_k',
+    ]);
+    assert.ok(
+      content['multipart/form-data'] && content['image/*'] && content['application/octet-stream'],
+      'every accepted body type is documented',
+    );
+    for (const p of ['/jobs', '/jobs/{id}', '/healthz', '/readyz', '/metrics', '/models'])
+      assert.ok(doc.paths[p], `${p} is documented`);
   });
 
   test('/healthz and /readyz', async () => {
     assert.deepEqual(await json(fetch(`${service.url}/healthz`)), { status: 'ok' });
-    const ready = await json<{ status: string; model: string; queue: { workers: number } }>(fetch(`${service.url}/readyz`));
+    const ready = await json<{ status: string; model: string; queue: { workers: number } }>(
+      fetch(`${service.url}/readyz`),
+    );
     assert.equal(ready.status, 'ready');
     assert.equal(ready.model, 'mobilenetv2-12-int8');
     assert.ok(ready.queue.workers >= 1);
@@ -173,15 +235,22 @@ describe('service endpoints', () => {
   });
 
   test('/models lists the loaded model and the catalogue', async () => {
-    const models = await json<{ model: { id: string; path: string; signature: { classes: number; size: number }; catalogue: unknown }; catalogue: { id: string; sha256: string }[] }>(
-      fetch(`${service.url}/models`),
-    );
+    const models = await json<{
+      model: { id: string; path: string; signature: { classes: number; size: number }; catalogue: unknown };
+      catalogue: { id: string; sha256: string }[];
+    }>(fetch(`${service.url}/models`));
     assert.equal(models.model.id, 'mobilenetv2-12-int8');
     assert.equal(models.model.path, TEST_MODEL);
     assert.equal(models.model.signature.classes, 1000);
     assert.equal(models.model.signature.size, 224);
     assert.equal(models.model.catalogue, null, 'a MODEL_PATH file is not a catalogue download');
-    assert.deepEqual(models.catalogue.map((m) => m.id).sort(), ['mobilenetv2-12', 'mobilenetv2-12-int8', 'resnet50-v1-12', 'resnet50-v1-12-int8', 'resnet50-v2-7']);
+    assert.deepEqual(models.catalogue.map((m) => m.id).sort(), [
+      'mobilenetv2-12',
+      'mobilenetv2-12-int8',
+      'resnet50-v1-12',
+      'resnet50-v1-12-int8',
+      'resnet50-v2-7',
+    ]);
     assert.ok(models.catalogue.every((m) => /^[0-9a-f]{64}$/.test(m.sha256)));
   });
 

@@ -35,7 +35,10 @@ let secretV6: ImageServer | null = null; // ::1
 let classifyUrl: string;
 
 function redirectRoute(path: string, target: () => string) {
-  return (req: { url?: string }, res: { writeHead(status: number, headers: Record<string, string>): void; end(): void }) => {
+  return (
+    req: { url?: string },
+    res: { writeHead(status: number, headers: Record<string, string>): void; end(): void },
+  ) => {
     if (req.url !== path) return false;
     res.writeHead(302, { location: target() });
     res.end();
@@ -54,7 +57,11 @@ before(async () => {
   images = await startImageServer('127.0.0.1', routes);
   // Where "localhost" resolves to ::1 first, the allowed host must answer there too.
   imagesV6 = await startImageServer('::1', routes, images.port).catch(() => null);
-  service = await startTestService({ urlAllowHosts: ['localhost'], maxBodyBytes: MAX_BODY, engine: { maxPixels: MAX_PIXELS } });
+  service = await startTestService({
+    urlAllowHosts: ['localhost'],
+    maxBodyBytes: MAX_BODY,
+    engine: { maxPixels: MAX_PIXELS },
+  });
   classifyUrl = `${service.url}/classify`;
 });
 
@@ -71,7 +78,11 @@ async function assertStillServes(): Promise<void> {
 describe('image content the engine refuses', () => {
   test('not an image: 415 not_an_image', async () => {
     await expectError(postImage(classifyUrl, Buffer.from('just some text, no pixels here\n')), 415, 'not_an_image');
-    await expectError(postForm(classifyUrl, [{ name: 'notes.jpg', bytes: Buffer.from('%PDF-1.4 not a photo') }]), 415, 'not_an_image');
+    await expectError(
+      postForm(classifyUrl, [{ name: 'notes.jpg', bytes: Buffer.from('%PDF-1.4 not a photo') }]),
+      415,
+      'not_an_image',
+    );
   });
 
   test('truncated JPEG (the first half of a real one): 422 corrupt_image', async () => {
@@ -84,7 +95,9 @@ describe('image content the engine refuses', () => {
   });
 
   test('decompression bomb: a small PNG declaring more pixels than MAX_PIXELS is refused before decoding: 413', async () => {
-    const bomb = await sharp({ create: { width: 6000, height: 6000, channels: 3, background: '#0a3d62' } }).png({ compressionLevel: 9 }).toBuffer();
+    const bomb = await sharp({ create: { width: 6000, height: 6000, channels: 3, background: '#0a3d62' } })
+      .png({ compressionLevel: 9 })
+      .toBuffer();
     assert.ok(bomb.length < MAX_BODY / 4, `the bomb is small on the wire (${bomb.length} bytes)`);
     const error = await expectError(postImage(classifyUrl, bomb, 'image/png'), 413, 'image_too_many_pixels');
     assert.match(error.error.message, /6000x6000/);
@@ -95,35 +108,75 @@ describe('malformed requests', () => {
   test('bodies over MAX_BODY_BYTES: 413 body_too_large for raw, JSON and multipart', async () => {
     const big = Buffer.alloc(MAX_BODY + MiB, 7);
     await expectError(postImage(classifyUrl, big), 413, 'body_too_large');
-    await expectError(postJson(classifyUrl, { image_base64: big.subarray(0, 5 * MiB).toString('base64') }), 413, 'body_too_large');
+    await expectError(
+      postJson(classifyUrl, { image_base64: big.subarray(0, 5 * MiB).toString('base64') }),
+      413,
+      'body_too_large',
+    );
     await expectError(postForm(classifyUrl, [{ name: 'huge.jpg', bytes: big }]), 413, 'body_too_large');
   });
 
   test('bad JSON and empty JSON: 400 invalid_json', async () => {
-    await expectError(fetch(classifyUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"image_url": "https://' }), 400, 'invalid_json');
-    await expectError(fetch(classifyUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '' }), 400, 'invalid_json');
+    await expectError(
+      fetch(classifyUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"image_url": "https://',
+      }),
+      400,
+      'invalid_json',
+    );
+    await expectError(
+      fetch(classifyUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '' }),
+      400,
+      'invalid_json',
+    );
   });
 
   test('unknown fields and wrong types: 400 invalid_request naming the field', async () => {
-    const unknown = await expectError(postJson(classifyUrl, { image_url: 'https://example.org/a.jpg', topk: 3 }), 400, 'invalid_request');
+    const unknown = await expectError(
+      postJson(classifyUrl, { image_url: 'https://example.org/a.jpg', topk: 3 }),
+      400,
+      'invalid_request',
+    );
     assert.match(unknown.error.message, /'topk'/);
-    const typed = await expectError(postJson(classifyUrl, { image_url: 'https://example.org/a.jpg', marine_only: 'maybe' }), 400, 'invalid_request');
+    const typed = await expectError(
+      postJson(classifyUrl, { image_url: 'https://example.org/a.jpg', marine_only: 'maybe' }),
+      400,
+      'invalid_request',
+    );
     assert.match(typed.error.message, /'marine_only'/);
     const query = await expectError(postImage(`${classifyUrl}?topk=3`, shark), 400, 'invalid_request');
     assert.match(query.error.message, /query parameter 'topk'/);
-    const form = await expectError(postForm(classifyUrl, [{ name: 'a.jpg', bytes: shark }], { colour: 'blue' }), 400, 'invalid_request');
+    const form = await expectError(
+      postForm(classifyUrl, [{ name: 'a.jpg', bytes: shark }], { colour: 'blue' }),
+      400,
+      'invalid_request',
+    );
     assert.match(form.error.message, /'colour'/);
     await expectError(postJson(classifyUrl, [{ image_url: 'https://example.org/a.jpg' }]), 400, 'invalid_request');
   });
 
   test('top_k outside 1..1000 and min_score outside 0..1: 400 with their own codes', async () => {
     for (const topK of [0, 1001, 2.5, 'many']) {
-      const error = await expectError(postJson(classifyUrl, { image_url: 'https://example.org/a.jpg', top_k: topK }), 400, 'invalid_top_k');
+      const error = await expectError(
+        postJson(classifyUrl, { image_url: 'https://example.org/a.jpg', top_k: topK }),
+        400,
+        'invalid_top_k',
+      );
       assert.match(error.error.message, /'top_k'/);
     }
     await expectError(postImage(`${classifyUrl}?top_k=0`, shark), 400, 'invalid_top_k');
-    await expectError(postForm(classifyUrl, [{ name: 'a.jpg', bytes: shark }], { top_k: '1001' }), 400, 'invalid_top_k');
-    await expectError(postJson(classifyUrl, { image_url: 'https://example.org/a.jpg', min_score: 1.5 }), 400, 'invalid_min_score');
+    await expectError(
+      postForm(classifyUrl, [{ name: 'a.jpg', bytes: shark }], { top_k: '1001' }),
+      400,
+      'invalid_top_k',
+    );
+    await expectError(
+      postJson(classifyUrl, { image_url: 'https://example.org/a.jpg', min_score: 1.5 }),
+      400,
+      'invalid_min_score',
+    );
   });
 
   test('no image: 400 missing_image; two images: 400 ambiguous_image', async () => {
@@ -131,15 +184,50 @@ describe('malformed requests', () => {
     await expectError(postJson(classifyUrl, { top_k: 3 }), 400, 'missing_image');
     await expectError(fetch(classifyUrl, { method: 'POST' }), 400, 'missing_image');
     await expectError(postForm(classifyUrl, [], { top_k: '3' }), 400, 'missing_image');
-    await expectError(postJson(classifyUrl, { image_url: 'https://example.org/a.jpg', image_base64: shark.toString('base64') }), 400, 'ambiguous_image');
-    await expectError(postForm(classifyUrl, [{ name: 'a.jpg', bytes: shark }, { name: 'b.jpg', bytes: shark }]), 400, 'ambiguous_image');
-    await expectError(postForm(classifyUrl, [{ name: 'a.jpg', bytes: shark }], { image_url: 'https://example.org/a.jpg' }), 400, 'ambiguous_image');
+    await expectError(
+      postJson(classifyUrl, { image_url: 'https://example.org/a.jpg', image_base64: shark.toString('base64') }),
+      400,
+      'ambiguous_image',
+    );
+    await expectError(
+      postForm(classifyUrl, [
+        { name: 'a.jpg', bytes: shark },
+        { name: 'b.jpg', bytes: shark },
+      ]),
+      400,
+      'ambiguous_image',
+    );
+    await expectError(
+      postForm(classifyUrl, [{ name: 'a.jpg', bytes: shark }], { image_url: 'https://example.org/a.jpg' }),
+      400,
+      'ambiguous_image',
+    );
   });
 
   test('unsupported content types: 415 unsupported_media_type', async () => {
-    await expectError(fetch(classifyUrl, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'https://example.org/a.jpg' }), 415, 'unsupported_media_type');
-    await expectError(fetch(classifyUrl, { method: 'POST', headers: { 'content-type': 'application/xml' }, body: '<image/>' }), 415, 'unsupported_media_type');
-    await expectError(fetch(classifyUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'image_url=x' }), 415, 'unsupported_media_type');
+    await expectError(
+      fetch(classifyUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain' },
+        body: 'https://example.org/a.jpg',
+      }),
+      415,
+      'unsupported_media_type',
+    );
+    await expectError(
+      fetch(classifyUrl, { method: 'POST', headers: { 'content-type': 'application/xml' }, body: '<image/>' }),
+      415,
+      'unsupported_media_type',
+    );
+    await expectError(
+      fetch(classifyUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'image_url=x',
+      }),
+      415,
+      'unsupported_media_type',
+    );
   });
 
   test('base64 that is not base64, and local paths without IMAGE_ROOT', async () => {
@@ -152,7 +240,9 @@ describe('malformed requests', () => {
 
 describe('image URLs (SSRF) with only "localhost" allow-listed', () => {
   test('control: the allow-listed host name is fetched', async () => {
-    const result = await json<ClassificationResult>(postJson(classifyUrl, { image_url: `http://localhost:${images.port}/shark.jpg`, top_k: 1 }));
+    const result = await json<ClassificationResult>(
+      postJson(classifyUrl, { image_url: `http://localhost:${images.port}/shark.jpg`, top_k: 1 }),
+    );
     assert.equal(result.answer, 'great white shark');
   });
 
@@ -176,9 +266,21 @@ describe('image URLs (SSRF) with only "localhost" allow-listed', () => {
   });
 
   test('a redirect from the allowed host to a private address is refused, and the target never hears of it', async () => {
-    await expectError(postJson(classifyUrl, { image_url: `http://localhost:${images.port}/to-127-0-0-2` }), 400, 'url_not_allowed');
-    await expectError(postJson(classifyUrl, { image_url: `http://localhost:${images.port}/to-v6` }), 400, 'url_not_allowed');
-    await expectError(postJson(classifyUrl, { image_url: `http://localhost:${images.port}/to-metadata` }), 400, 'url_not_allowed');
+    await expectError(
+      postJson(classifyUrl, { image_url: `http://localhost:${images.port}/to-127-0-0-2` }),
+      400,
+      'url_not_allowed',
+    );
+    await expectError(
+      postJson(classifyUrl, { image_url: `http://localhost:${images.port}/to-v6` }),
+      400,
+      'url_not_allowed',
+    );
+    await expectError(
+      postJson(classifyUrl, { image_url: `http://localhost:${images.port}/to-metadata` }),
+      400,
+      'url_not_allowed',
+    );
     assert.ok(images.hits.includes('/to-127-0-0-2'), 'the allowed host was asked');
     assert.equal(secretV4?.connections() ?? 0, 0, '127.0.0.2 was never contacted');
     assert.equal(secretV6?.connections() ?? 0, 0, '::1 was never contacted');
@@ -186,7 +288,11 @@ describe('image URLs (SSRF) with only "localhost" allow-listed', () => {
 
   test('file:// and ftp:// URLs: 400 invalid_url', async () => {
     await expectError(postJson(classifyUrl, { image_url: 'file:///etc/passwd' }), 400, 'invalid_url');
-    await expectError(postJson(classifyUrl, { image_url: `ftp://127.0.0.1:${images.port}/shark.jpg` }), 400, 'invalid_url');
+    await expectError(
+      postJson(classifyUrl, { image_url: `ftp://127.0.0.1:${images.port}/shark.jpg` }),
+      400,
+      'invalid_url',
+    );
   });
 });
 
@@ -205,7 +311,10 @@ describe('isolation', () => {
     const answers = await Promise.all([...bad, ...good]);
     const statuses = answers.map((r) => r.status);
     assert.deepEqual(statuses.slice(0, 6), [422, 415, 400, 400, 400, 400]);
-    assert.ok(statuses.every((s) => s < 500), 'never a 5xx for bad input');
+    assert.ok(
+      statuses.every((s) => s < 500),
+      'never a 5xx for bad input',
+    );
     for (const res of answers.slice(6)) {
       const result = (await res.json()) as ClassificationResult;
       assert.equal(result.top1?.index, white.referenceTop1);

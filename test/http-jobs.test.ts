@@ -76,12 +76,18 @@ test('a batch job runs to completion with per-image results in input order', asy
   assert.deepEqual(job.progress, { done: 4, failed: 1, total: 4 });
   assert.equal(job.result, undefined);
   const results = job.results!;
-  assert.deepEqual(results.map((r) => r.index), [0, 1, 2, 3]);
+  assert.deepEqual(
+    results.map((r) => r.index),
+    [0, 1, 2, 3],
+  );
   assert.deepEqual(
     results.map((r) => r.source),
     ['images[0]', images.url(`/marine/${ray.name}`), images.url(`/marine/${tiger.name}`), 'images[3]'],
   );
-  assert.deepEqual(results.slice(0, 3).map((r) => r.result?.top1?.index), [white.referenceTop1, ray.referenceTop1, tiger.referenceTop1]);
+  assert.deepEqual(
+    results.slice(0, 3).map((r) => r.result?.top1?.index),
+    [white.referenceTop1, ray.referenceTop1, tiger.referenceTop1],
+  );
   assert.ok(results.slice(0, 3).every((r) => r.result?.predictions.length === 2 && r.error === undefined));
   assert.equal(results[3].result, undefined);
   assert.equal(results[3].error?.code, 'not_an_image');
@@ -91,7 +97,10 @@ test('a batch job runs to completion with per-image results in input order', asy
 
 test('a single-image job (multipart upload) answers with `result`', async () => {
   const shark = readFileSync(SHARK_PHOTO);
-  const res = await postForm(`${service.url}/jobs`, [{ name: 'shark.jpg', bytes: shark }], { top_k: '1', marine_only: 'true' });
+  const res = await postForm(`${service.url}/jobs`, [{ name: 'shark.jpg', bytes: shark }], {
+    top_k: '1',
+    marine_only: 'true',
+  });
   const accepted = await json<Accepted>(res, 202);
   const job = await pollJob<JobRecord>(`${service.url}${accepted.status_url}`);
   assert.equal(job.kind, 'single');
@@ -113,10 +122,13 @@ test('several uploaded files make a batch job named by file', async () => {
   ]);
   const job = await pollJob<JobRecord>(`${service.url}${(await json<Accepted>(res, 202)).status_url}`);
   assert.equal(job.kind, 'batch');
-  assert.deepEqual(job.results!.map((r) => [r.source, r.result?.top1?.index]), [
-    [puffer.name, puffer.referenceTop1],
-    [urchin.name, urchin.referenceTop1],
-  ]);
+  assert.deepEqual(
+    job.results!.map((r) => [r.source, r.result?.top1?.index]),
+    [
+      [puffer.name, puffer.referenceTop1],
+      [urchin.name, urchin.referenceTop1],
+    ],
+  );
 });
 
 test('a single-image job that fails reports the engine error', async () => {
@@ -134,7 +146,11 @@ test('cancel a queued job; running and finished jobs are not cancellable; a full
   const queued1 = await submit({ image_url: images.url('/shark.jpg') });
   const queued2 = await submit({ image_url: images.url('/shark.jpg') });
 
-  const full = await expectError(postJson(`${service.url}/jobs`, { image_url: images.url('/shark.jpg') }), 503, 'queue_full');
+  const full = await expectError(
+    postJson(`${service.url}/jobs`, { image_url: images.url('/shark.jpg') }),
+    503,
+    'queue_full',
+  );
   assert.match(full.error.message, /queue is full/);
   const again = await postJson(`${service.url}/jobs`, { image_url: images.url('/shark.jpg') });
   assert.equal(again.status, 503);
@@ -176,15 +192,31 @@ test('unknown jobs answer 404 job_not_found; finished jobs are evicted after the
 test('batch requests are checked before anything is queued', async () => {
   const url = images.url('/shark.jpg');
   await expectError(postJson(`${service.url}/jobs`, { images: [] }), 400, 'invalid_request');
-  const tooMany = await expectError(postJson(`${service.url}/jobs`, { images: Array.from({ length: MAX_BATCH + 1 }, () => url) }), 400, 'too_many_images');
+  const tooMany = await expectError(
+    postJson(`${service.url}/jobs`, { images: Array.from({ length: MAX_BATCH + 1 }, () => url) }),
+    400,
+    'too_many_images',
+  );
   assert.match(tooMany.error.message, new RegExp(`${MAX_BATCH}`));
-  await expectError(postJson(`${service.url}/jobs`, { images: [url, { image_url: url, image_base64: 'AAAA' }] }), 400, 'ambiguous_image');
+  await expectError(
+    postJson(`${service.url}/jobs`, { images: [url, { image_url: url, image_base64: 'AAAA' }] }),
+    400,
+    'ambiguous_image',
+  );
   const missing = await expectError(postJson(`${service.url}/jobs`, { images: [url, {}] }), 400, 'missing_image');
   assert.match(missing.error.message, /images\[1\]/);
   await expectError(postJson(`${service.url}/jobs`, { image_url: url, images: [url] }), 400, 'ambiguous_image');
   await expectError(postJson(`${service.url}/jobs`, { image_url: url, image_base64: 'AAAA' }), 400, 'ambiguous_image');
-  await expectError(postForm(`${service.url}/jobs`, [{ name: 'a.jpg', bytes: Buffer.from('x') }], { image_url: url }), 400, 'ambiguous_image');
-  const unknown = await expectError(postJson(`${service.url}/jobs`, { images: [{ image_link: url }] }), 400, 'invalid_request');
+  await expectError(
+    postForm(`${service.url}/jobs`, [{ name: 'a.jpg', bytes: Buffer.from('x') }], { image_url: url }),
+    400,
+    'ambiguous_image',
+  );
+  const unknown = await expectError(
+    postJson(`${service.url}/jobs`, { images: [{ image_link: url }] }),
+    400,
+    'invalid_request',
+  );
   assert.match(unknown.error.message, /images\[0\]/);
   await expectError(postJson(`${service.url}/jobs`, { images: ['ftp://example.org/fish.jpg'] }), 400, 'invalid_url');
   await expectError(postJson(`${service.url}/jobs`, { images: [url], top_k: 1001 }), 400, 'invalid_top_k');
@@ -204,5 +236,8 @@ test('shutdown lets the running job finish and starts no queued one (runs last: 
   assert.deepEqual(finished?.progress, { done: 2, failed: 0, total: 2 });
   assert.equal((await service.queue.get(queued.id))?.status, 'queued');
   assert.equal(await service.queue.ready(), false);
-  await assert.rejects(service.queue.submit({ kind: 'single', images: [{ kind: 'url', url: images.url('/shark.jpg') }], options: {} }), { code: 'shutting_down' });
+  await assert.rejects(
+    service.queue.submit({ kind: 'single', images: [{ kind: 'url', url: images.url('/shark.jpg') }], options: {} }),
+    { code: 'shutting_down' },
+  );
 });

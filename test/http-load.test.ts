@@ -10,7 +10,16 @@ import { createMetrics } from '../src/http/metrics.ts';
 import { serviceClassifierOptions, type RunningService } from '../src/http/service.ts';
 import { serviceConfig } from '../src/http/config.ts';
 import { closeUrlFetchAgents } from '../src/sources/url.ts';
-import { TEST_MODEL, expectError, json, marineImages, postForm, postImage, startTestService, type TestImage } from './helpers/http-fixtures.ts';
+import {
+  TEST_MODEL,
+  expectError,
+  json,
+  marineImages,
+  postForm,
+  postImage,
+  startTestService,
+  type TestImage,
+} from './helpers/http-fixtures.ts';
 
 const FLOOD_LIMIT = 4;
 
@@ -21,7 +30,9 @@ const metrics = createMetrics();
 const marine = marineImages();
 
 before(async () => {
-  classifier = await createClassifier(serviceClassifierOptions(serviceConfig({ engine: { modelPath: TEST_MODEL } }, {}), { onBatch: metrics.onBatch }));
+  classifier = await createClassifier(
+    serviceClassifierOptions(serviceConfig({ engine: { modelPath: TEST_MODEL } }, {}), { onBatch: metrics.onBatch }),
+  );
   roomy = await startTestService({ queueLimit: 256 }, { classifier, metrics });
   tight = await startTestService({ queueLimit: FLOOD_LIMIT }, { classifier });
 });
@@ -42,16 +53,31 @@ test('64 concurrent uploads each get their own image’s answer', async () => {
   const alone = new Map<string, ClassificationResult>();
   for (const image of marine) alone.set(image.name, await classifier.classify(image.bytes, { topK: 3 }));
   const agreeing = marine.filter((image) => alone.get(image.name)!.top1!.index === image.referenceTop1).length;
-  assert.ok(agreeing >= marine.length - 2, `top-1 agrees with the reference pipeline for ${agreeing}/${marine.length} images`);
+  assert.ok(
+    agreeing >= marine.length - 2,
+    `top-1 agrees with the reference pipeline for ${agreeing}/${marine.length} images`,
+  );
 
   const sent: TestImage[] = Array.from({ length: 64 }, (_, i) => marine[(i * 7) % marine.length]);
-  const answers = await Promise.all(sent.map((image) => json<ClassificationResult>(postForm(`${roomy.url}/classify`, [{ name: image.name, bytes: image.bytes }], { top_k: '3' }))));
+  const answers = await Promise.all(
+    sent.map((image) =>
+      json<ClassificationResult>(
+        postForm(`${roomy.url}/classify`, [{ name: image.name, bytes: image.bytes }], { top_k: '3' }),
+      ),
+    ),
+  );
   answers.forEach((answer, i) => {
     const image = sent[i];
     const expected = alone.get(image.name)!;
     assert.equal(answer.sha256, sha256(image.bytes), `request ${i} answered for its own upload`);
-    assert.deepEqual(answer.predictions.map((p) => p.index), expected.predictions.map((p) => p.index), image.name);
-    answer.predictions.forEach((p, k) => assert.ok(Math.abs(p.probability - expected.predictions[k].probability) < 1e-4, image.name));
+    assert.deepEqual(
+      answer.predictions.map((p) => p.index),
+      expected.predictions.map((p) => p.index),
+      image.name,
+    );
+    answer.predictions.forEach((p, k) =>
+      assert.ok(Math.abs(p.probability - expected.predictions[k].probability) < 1e-4, image.name),
+    );
   });
 
   // The engine's micro-batcher was fed: on average more than one image per model run.
@@ -66,7 +92,10 @@ test('a flood past QUEUE_LIMIT is shed with 503 queue_full + Retry-After, and th
   const sent = Array.from({ length: 40 }, (_, i) => marine[i % marine.length]);
   const responses = await Promise.all(sent.map((image) => postImage(`${tight.url}/classify?top_k=1`, image.bytes)));
   const statuses = responses.map((r) => r.status);
-  assert.ok(statuses.every((s) => s === 200 || s === 503), `only 200 and 503: ${statuses.join(',')}`);
+  assert.ok(
+    statuses.every((s) => s === 200 || s === 503),
+    `only 200 and 503: ${statuses.join(',')}`,
+  );
   const shed = responses.filter((r) => r.status === 503);
   const served = responses.filter((r) => r.status === 200);
   assert.ok(shed.length > 0, 'some requests were refused');

@@ -6,7 +6,15 @@ import type { ClassificationResult } from '../src/engine/types.ts';
 import { serviceConfig } from '../src/http/config.ts';
 import { serviceClassifierOptions, type RunningService } from '../src/http/service.ts';
 import { closeUrlFetchAgents } from '../src/sources/url.ts';
-import { TEST_MODEL, expectError, json, marineImage, postImage, postJson, startTestService } from './helpers/http-fixtures.ts';
+import {
+  TEST_MODEL,
+  expectError,
+  json,
+  marineImage,
+  postImage,
+  postJson,
+  startTestService,
+} from './helpers/http-fixtures.ts';
 
 const KEYS = ['survey-team-key-1', 'survey-team-key-2'];
 const RATE_LIMIT = 3;
@@ -17,9 +25,14 @@ let limited: RunningService;
 const fish = marineImage('anemone_fish');
 
 before(async () => {
-  classifier = await createClassifier(serviceClassifierOptions(serviceConfig({ engine: { modelPath: TEST_MODEL } }, {})));
+  classifier = await createClassifier(
+    serviceClassifierOptions(serviceConfig({ engine: { modelPath: TEST_MODEL } }, {})),
+  );
   keyed = await startTestService({ apiKeys: KEYS }, { classifier });
-  limited = await startTestService({ apiKeys: KEYS, rateLimitMax: RATE_LIMIT, rateLimitWindowMs: 60_000 }, { classifier });
+  limited = await startTestService(
+    { apiKeys: KEYS, rateLimitMax: RATE_LIMIT, rateLimitWindowMs: 60_000 },
+    { classifier },
+  );
 });
 
 after(async () => {
@@ -35,9 +48,21 @@ describe('API keys', () => {
     assert.equal(missing.headers.get('www-authenticate'), 'Bearer');
     const error = await expectError(missing, 401, 'unauthorized');
     assert.match(error.error.message, /API key/);
-    await expectError(postImage(`${keyed.url}/classify`, fish.bytes, 'image/jpeg', { authorization: 'Bearer wrong-key' }), 401, 'unauthorized');
-    await expectError(postImage(`${keyed.url}/classify`, fish.bytes, 'image/jpeg', { 'x-api-key': `${KEYS[0]}x` }), 401, 'unauthorized');
-    await expectError(postImage(`${keyed.url}/classify`, fish.bytes, 'image/jpeg', { authorization: `Basic ${KEYS[0]}` }), 401, 'unauthorized');
+    await expectError(
+      postImage(`${keyed.url}/classify`, fish.bytes, 'image/jpeg', { authorization: 'Bearer wrong-key' }),
+      401,
+      'unauthorized',
+    );
+    await expectError(
+      postImage(`${keyed.url}/classify`, fish.bytes, 'image/jpeg', { 'x-api-key': `${KEYS[0]}x` }),
+      401,
+      'unauthorized',
+    );
+    await expectError(
+      postImage(`${keyed.url}/classify`, fish.bytes, 'image/jpeg', { authorization: `Basic ${KEYS[0]}` }),
+      401,
+      'unauthorized',
+    );
     await expectError(postJson(`${keyed.url}/jobs`, { image_url: 'https://example.org/a.jpg' }), 401, 'unauthorized');
     await expectError(fetch(`${keyed.url}/jobs/some-id`), 401, 'unauthorized');
     await expectError(fetch(`${keyed.url}/models`), 401, 'unauthorized');
@@ -45,9 +70,13 @@ describe('API keys', () => {
   });
 
   test('either header with any configured key is accepted', async () => {
-    const bearer = await json<ClassificationResult>(postImage(`${keyed.url}/classify?top_k=1`, fish.bytes, 'image/jpeg', { authorization: `Bearer ${KEYS[0]}` }));
+    const bearer = await json<ClassificationResult>(
+      postImage(`${keyed.url}/classify?top_k=1`, fish.bytes, 'image/jpeg', { authorization: `Bearer ${KEYS[0]}` }),
+    );
     assert.equal(bearer.top1?.index, fish.referenceTop1);
-    const header = await json<ClassificationResult>(postImage(`${keyed.url}/classify?top_k=1`, fish.bytes, 'image/jpeg', { 'x-api-key': KEYS[1] }));
+    const header = await json<ClassificationResult>(
+      postImage(`${keyed.url}/classify?top_k=1`, fish.bytes, 'image/jpeg', { 'x-api-key': KEYS[1] }),
+    );
     assert.equal(header.top1?.index, fish.referenceTop1);
     const metrics = await fetch(`${keyed.url}/metrics`, { headers: { authorization: `Bearer ${KEYS[1]}` } });
     assert.equal(metrics.status, 200);
@@ -79,7 +108,9 @@ describe('rate limit', () => {
     assert.match(error.error.message, /at most 3/);
 
     // Clients are told apart by their (valid) API key.
-    const other = await json<ClassificationResult>(postImage(`${limited.url}/classify?top_k=1`, fish.bytes, 'image/jpeg', { 'x-api-key': KEYS[1] }));
+    const other = await json<ClassificationResult>(
+      postImage(`${limited.url}/classify?top_k=1`, fish.bytes, 'image/jpeg', { 'x-api-key': KEYS[1] }),
+    );
     assert.equal(other.top1?.index, fish.referenceTop1);
     const health = await fetch(`${limited.url}/healthz`);
     assert.equal(health.status, 200);

@@ -39,7 +39,11 @@ after(async () => {
 });
 
 /** Collects the child's JSON log lines and resolves when one matches. */
-function waitForLog(output: NodeJS.ReadableStream, lines: Record<string, unknown>[], match: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
+function waitForLog(
+  output: NodeJS.ReadableStream,
+  lines: Record<string, unknown>[],
+  match: (line: Record<string, unknown>) => boolean,
+): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     let buffered = '';
     const onData = (chunk: Buffer) => {
@@ -62,15 +66,34 @@ function waitForLog(output: NodeJS.ReadableStream, lines: Record<string, unknown
       }
     };
     output.on('data', onData);
-    output.once('end', () => reject(new Error(`the service ended before logging what was expected; logs: ${JSON.stringify(lines)}`)));
+    output.once('end', () =>
+      reject(new Error(`the service ended before logging what was expected; logs: ${JSON.stringify(lines)}`)),
+    );
   });
 }
 
 test('serve starts, and on SIGTERM finishes the request in flight, closes and exits 0', async () => {
   child = spawn(
     process.execPath,
-    ['--import', 'tsx', path.join(REPO_ROOT, 'src/cli/main.ts'), 'serve', '--port', '0', '--model-path', TEST_MODEL, '--allow-host', '127.0.0.1', '--log-level', 'info'],
-    { cwd: REPO_ROOT, env: { ...process.env, API_KEYS: '', RATE_LIMIT_MAX: '', HOST: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    [
+      '--import',
+      'tsx',
+      path.join(REPO_ROOT, 'src/cli/main.ts'),
+      'serve',
+      '--port',
+      '0',
+      '--model-path',
+      TEST_MODEL,
+      '--allow-host',
+      '127.0.0.1',
+      '--log-level',
+      'info',
+    ],
+    {
+      cwd: REPO_ROOT,
+      env: { ...process.env, API_KEYS: '', RATE_LIMIT_MAX: '', HOST: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
   const exited = once(child, 'exit') as Promise<[number | null]>;
   let stderr = '';

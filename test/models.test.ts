@@ -177,10 +177,9 @@ describe('download', () => {
     const cacheDir = await newCacheDir();
     await downloadModel(fakeEntry, cacheDir, { urlOverride: `${base}/model.onnx` }).then((file) => rm(file));
     await writeFile(path.join(cacheDir, 'fake-model.onnx.1.abc.part'), payload);
-    await assert.rejects(
-      resolveModel({ modelId: fakeEntry.id, catalogue: [fakeEntry], cacheDir, download: false }),
-      { code: 'model_not_available' },
-    );
+    await assert.rejects(resolveModel({ modelId: fakeEntry.id, catalogue: [fakeEntry], cacheDir, download: false }), {
+      code: 'model_not_available',
+    });
   });
 
   test('wrong sha256 -> model_download_failed, nothing left behind', async () => {
@@ -222,11 +221,14 @@ describe('download', () => {
     const notADir = path.join(await newCacheDir(), '..', '..', 'plain-file');
     await writeFile(notADir, '');
     const requestsBefore = requests.length;
-    await assert.rejects(downloadModel(fakeEntry, path.join(notADir, 'models'), { urlOverride: `${base}/model.onnx` }), {
-      code: 'model_download_failed',
-      retryable: false,
-      message: /ENOTDIR/,
-    });
+    await assert.rejects(
+      downloadModel(fakeEntry, path.join(notADir, 'models'), { urlOverride: `${base}/model.onnx` }),
+      {
+        code: 'model_download_failed',
+        retryable: false,
+        message: /ENOTDIR/,
+      },
+    );
     assert.equal(requests.length, requestsBefore);
   });
 });
@@ -236,7 +238,13 @@ describe('resolveModel', () => {
     const cacheDir = await newCacheDir();
     const requestsBefore = requests.length;
     await assert.rejects(
-      resolveModel({ modelId: fakeEntry.id, catalogue: [fakeEntry], cacheDir, download: false, urlOverride: `${base}/model.onnx` }),
+      resolveModel({
+        modelId: fakeEntry.id,
+        catalogue: [fakeEntry],
+        cacheDir,
+        download: false,
+        urlOverride: `${base}/model.onnx`,
+      }),
       (err: unknown) => {
         assert.ok(err instanceof ClassifierError);
         assert.equal(err.code, 'model_not_available');
@@ -312,11 +320,36 @@ describe('resolveModel', () => {
 describe('catalogue', () => {
   // Copied from shared/README.md so the test also runs where shared/ is absent; cross-checked below.
   const expected = [
-    ['resnet50-v1-12', 'resnet/model/resnet50-v1-12.onnx', 102576593, '3f03fdef724b22947eed826f1eef1dc5c34151bb4c37d634f1db89dfa2dd1526'],
-    ['resnet50-v2-7', 'resnet/model/resnet50-v2-7.onnx', 102442452, '79102261eb6e5fd7af5d27f41316293e388c5cb691e5d25bfb035c4f64fefe31'],
-    ['resnet50-v1-12-int8', 'resnet/model/resnet50-v1-12-int8.onnx', 25816052, 'c234f30975989788b4405f25253275aae247ab6dbdd34aaa69ab0a59ff76f6d0'],
-    ['mobilenetv2-12-int8', 'mobilenet/model/mobilenetv2-12-int8.onnx', 3655033, 'cc028fe6cae7bc11a4ff53cfc9b79c920e8be65ce33a904ec3e2a8f66d77f95f'],
-    ['mobilenetv2-12', 'mobilenet/model/mobilenetv2-12.onnx', 13964571, 'c0c3f76d93fa3fd6580652a45618618a220fced18babf65774ed169de0432ad5'],
+    [
+      'resnet50-v1-12',
+      'resnet/model/resnet50-v1-12.onnx',
+      102576593,
+      '3f03fdef724b22947eed826f1eef1dc5c34151bb4c37d634f1db89dfa2dd1526',
+    ],
+    [
+      'resnet50-v2-7',
+      'resnet/model/resnet50-v2-7.onnx',
+      102442452,
+      '79102261eb6e5fd7af5d27f41316293e388c5cb691e5d25bfb035c4f64fefe31',
+    ],
+    [
+      'resnet50-v1-12-int8',
+      'resnet/model/resnet50-v1-12-int8.onnx',
+      25816052,
+      'c234f30975989788b4405f25253275aae247ab6dbdd34aaa69ab0a59ff76f6d0',
+    ],
+    [
+      'mobilenetv2-12-int8',
+      'mobilenet/model/mobilenetv2-12-int8.onnx',
+      3655033,
+      'cc028fe6cae7bc11a4ff53cfc9b79c920e8be65ce33a904ec3e2a8f66d77f95f',
+    ],
+    [
+      'mobilenetv2-12',
+      'mobilenet/model/mobilenetv2-12.onnx',
+      13964571,
+      'c0c3f76d93fa3fd6580652a45618618a220fced18babf65774ed169de0432ad5',
+    ],
   ] as const;
 
   test('entries match the model table', () => {
@@ -345,11 +378,19 @@ describe('catalogue', () => {
       .map((line) => line.match(/^\| ([\w.-]+) \| (\S+\.onnx) \| (\d+) \| ([0-9a-f]{64}) \|$/))
       .filter((match) => match !== null)
       .map((match) => [match[1], match[2], Number(match[3]), match[4]]);
-    assert.deepEqual(rows, expected.map((row) => [...row]));
+    assert.deepEqual(
+      rows,
+      expected.map((row) => [...row]),
+    );
   });
 
-  test('sha256File gives the hash shared/README.md states for the shared mobilenet', { skip: !existsSync(SHARED_MOBILENET) }, async () => {
-    assert.equal(await sha256File(SHARED_MOBILENET), '83530ad811bc31d2b60a5599a21265a5057608c9b044b4ee758cc22f2309f54f');
+  test('sha256File gives the hash shared/README.md states for the shared mobilenet', {
+    skip: !existsSync(SHARED_MOBILENET),
+  }, async () => {
+    assert.equal(
+      await sha256File(SHARED_MOBILENET),
+      '83530ad811bc31d2b60a5599a21265a5057608c9b044b4ee758cc22f2309f54f',
+    );
   });
 });
 

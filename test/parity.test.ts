@@ -21,8 +21,13 @@ function meanAbsDiff(a: Float32Array, b: Float32Array): number {
 for (const shrinkOnLoad of [true, false]) {
   test(`preprocessing matches the reference tensors (shrinkOnLoad=${shrinkOnLoad})`, async () => {
     for (const [image, tensorFile] of TENSORS) {
-      const reference = new Float32Array(new Uint8Array(readFileSync(sharedPath('reference', 'tensors', tensorFile))).buffer);
-      const { tensor } = await preprocessImage(readFileSync(sharedPath(image)), { ...DEFAULT_PREPROCESS_OPTIONS, shrinkOnLoad });
+      const reference = new Float32Array(
+        new Uint8Array(readFileSync(sharedPath('reference', 'tensors', tensorFile))).buffer,
+      );
+      const { tensor } = await preprocessImage(readFileSync(sharedPath(image)), {
+        ...DEFAULT_PREPROCESS_OPTIONS,
+        shrinkOnLoad,
+      });
       const mad = meanAbsDiff(tensor, reference);
       assert.ok(mad <= 0.02, `${image}: mean abs diff ${mad} > 0.02`);
       // Full-size decoding reproduces Pillow bit for bit on these baseline JPEGs.
@@ -39,14 +44,20 @@ test('top-1 agrees with the reference on at least 57 of the 58 shared images, pr
     assert.equal(images.length, 58);
     let agree = 0;
     const disagreements: string[] = [];
-    for await (const outcome of classifier.classifyMany(images.map((p) => sharedPath(p)), { topK: 5 })) {
+    for await (const outcome of classifier.classifyMany(
+      images.map((p) => sharedPath(p)),
+      { topK: 5 },
+    )) {
       assert.ok(outcome.result, `${String(outcome.input)} failed: ${outcome.error?.message}`);
       const key = images[outcome.index];
       const expected = reference.top5[key][0];
       const got = outcome.result.predictions[0];
       if (got.index === expected.index) {
         agree++;
-        assert.ok(Math.abs(got.probability - expected.probability) <= 0.03, `${key}: probability ${got.probability} vs ${expected.probability}`);
+        assert.ok(
+          Math.abs(got.probability - expected.probability) <= 0.03,
+          `${key}: probability ${got.probability} vs ${expected.probability}`,
+        );
       } else disagreements.push(`${key}: ${got.index} vs ${expected.index}`);
     }
     assert.ok(agree >= 57, `top-1 agreed on ${agree}/58: ${disagreements.join('; ')}`);

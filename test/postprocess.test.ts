@@ -23,7 +23,11 @@ test('topIndices picks the same classes in the same order as a stable sort, ties
     const values = scores(seed, 1000, seed % 3 === 0 ? 7 : 100_000);
     for (const k of [1, 2, 5, 10, 61, 62, 63, 200, 1000]) {
       assert.deepEqual(topIndices(values, null, k), bySort(values, null, k), `seed ${seed}, k ${k}`);
-      assert.deepEqual(topIndices(values, MARINE_CLASS_INDICES, k), bySort(values, MARINE_CLASS_INDICES, k), `marine, seed ${seed}, k ${k}`);
+      assert.deepEqual(
+        topIndices(values, MARINE_CLASS_INDICES, k),
+        bySort(values, MARINE_CLASS_INDICES, k),
+        `marine, seed ${seed}, k ${k}`,
+      );
     }
   }
 });
@@ -34,10 +38,16 @@ test('rankPredictions answers the top k with labels, and unknown below min_score
   probabilities[417] = 0.2; // balloon
   probabilities[3] = 0.2; // tiger shark, tied with the balloon: the lower index comes first
   const ranked = rankPredictions(probabilities, { topK: 3, minScore: 0, marineOnly: false });
-  assert.deepEqual(ranked.predictions.map((p) => p.index), [2, 3, 417]);
+  assert.deepEqual(
+    ranked.predictions.map((p) => p.index),
+    [2, 3, 417],
+  );
   assert.equal(ranked.answer, 'great white shark');
   assert.equal(rankPredictions(probabilities, { topK: 3, minScore: 0.5, marineOnly: false }).answer, 'unknown');
   const marine = rankPredictions(probabilities, { topK: 2, minScore: 0, marineOnly: true });
-  assert.deepEqual(marine.predictions.map((p) => p.index), [2, 3]);
+  assert.deepEqual(
+    marine.predictions.map((p) => p.index),
+    [2, 3],
+  );
   assert.ok(marine.predictions.every((p) => p.marine !== null));
 });

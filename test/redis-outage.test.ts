@@ -8,7 +8,16 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { startApi, type ApiHandle } from './helpers/redis-api.ts';
-import { killAll, sleep, startPrivateRedis, startWorkerProcess, uniquePrefix, until, type PrivateRedis, type WorkerHandle } from './helpers/redis-processes.ts';
+import {
+  killAll,
+  sleep,
+  startPrivateRedis,
+  startWorkerProcess,
+  uniquePrefix,
+  until,
+  type PrivateRedis,
+  type WorkerHandle,
+} from './helpers/redis-processes.ts';
 import { sharedPath } from './helpers/shared.ts';
 
 const SHARK = readFileSync(sharedPath('images', 'imagenet-marine', 'n01484850_great_white_shark.JPEG'));
@@ -38,7 +47,11 @@ after(async () => {
 });
 
 async function postJob(image: Buffer): Promise<Response> {
-  return fetch(`${api.baseUrl}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image_base64: image.toString('base64') }) });
+  return fetch(`${api.baseUrl}/jobs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ image_base64: image.toString('base64') }),
+  });
 }
 
 async function errorCodeOf(response: Response): Promise<string> {
@@ -67,7 +80,11 @@ test('Redis down: 503 queue_unavailable at once and not ready; Redis back: resum
   assert.match(body.error.message, /Redis cannot be reached/);
   assert.ok(refusedMs < 1000, `refused after ${refusedMs} ms`);
 
-  const classify = await fetch(`${api.baseUrl}/classify`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: SHARK });
+  const classify = await fetch(`${api.baseUrl}/classify`, {
+    method: 'POST',
+    headers: { 'content-type': 'image/jpeg' },
+    body: SHARK,
+  });
   assert.equal(classify.status, 503);
   assert.equal(await errorCodeOf(classify), 'queue_unavailable');
   const status = await fetch(`${api.baseUrl}/jobs/${accepted[0]}`);
@@ -102,6 +119,10 @@ test('Redis down: 503 queue_unavailable at once and not ready; Redis back: resum
     assert.ok(record?.result?.top1);
   }
   const completedAt = Date.now() - restartedAt;
-  t.diagnostic(`refused in ${refusedMs} ms while down; first job accepted ${recoveryMs} ms after Redis restarted; all ${accepted.length + 1} jobs done ${completedAt} ms after`);
-  console.log(`# Redis outage: 503 in ${refusedMs} ms; first request accepted ${recoveryMs} ms after restart; all ${accepted.length + 1} accepted jobs done ${completedAt} ms after restart`);
+  t.diagnostic(
+    `refused in ${refusedMs} ms while down; first job accepted ${recoveryMs} ms after Redis restarted; all ${accepted.length + 1} jobs done ${completedAt} ms after`,
+  );
+  console.log(
+    `# Redis outage: 503 in ${refusedMs} ms; first request accepted ${recoveryMs} ms after restart; all ${accepted.length + 1} accepted jobs done ${completedAt} ms after restart`,
+  );
 });

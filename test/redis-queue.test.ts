@@ -10,7 +10,13 @@ import { Redis } from 'ioredis';
 import { ClassifierError } from '../src/errors.ts';
 import { createQueueClassifier } from '../src/queue/redis-classifier.ts';
 import { describeQueueUrl, redisQueueSettingsFromEnv, type RedisQueueSettings } from '../src/queue/redis-config.ts';
-import { errorOfFailedReason, recordOf, type JobSnapshot, type RedisJobData, type RedisJobReturn } from '../src/queue/redis-job.ts';
+import {
+  errorOfFailedReason,
+  recordOf,
+  type JobSnapshot,
+  type RedisJobData,
+  type RedisJobReturn,
+} from '../src/queue/redis-job.ts';
 import { QUEUE_NAME } from '../src/queue/redis-keys.ts';
 import { createRedisQueue, type RedisJobQueue } from '../src/queue/redis-queue.ts';
 import { createJobQueue, needsLocalModel, queueUrlOf } from '../src/queue/create-queue.ts';
@@ -36,12 +42,21 @@ describe('settings and mode switch', () => {
   test('QUEUE_URL switches to Redis mode and the API then needs no model', () => {
     assert.equal(needsLocalModel({}, {}), true);
     assert.equal(needsLocalModel({}, { QUEUE_URL: 'redis://r:6379' }), false);
-    assert.equal(needsLocalModel({ queueUrl: null }, { QUEUE_URL: 'redis://r:6379' }), true, 'an explicit null wins over the environment');
+    assert.equal(
+      needsLocalModel({ queueUrl: null }, { QUEUE_URL: 'redis://r:6379' }),
+      true,
+      'an explicit null wins over the environment',
+    );
     assert.equal(queueUrlOf({ queueUrl: 'redis://a:1' }, { QUEUE_URL: 'redis://b:2' }), 'redis://a:1');
   });
 
   test('environment settings, defaults and refusals', () => {
-    const s = redisQueueSettingsFromEnv('redis://127.0.0.1:6379', { QUEUE_PREFIX: 'survey-2026', JOB_ATTEMPTS: '5', JOB_LOCK_MS: '4000', RESULT_CACHE: 'true' });
+    const s = redisQueueSettingsFromEnv('redis://127.0.0.1:6379', {
+      QUEUE_PREFIX: 'survey-2026',
+      JOB_ATTEMPTS: '5',
+      JOB_LOCK_MS: '4000',
+      RESULT_CACHE: 'true',
+    });
     assert.equal(s.prefix, 'survey-2026');
     assert.equal(s.attempts, 5);
     assert.equal(s.lockDurationMs, 4000);
@@ -56,7 +71,10 @@ describe('settings and mode switch', () => {
 });
 
 describe('job records from Redis state', () => {
-  const data: RedisJobData = { spec: { kind: 'batch', images: [scripted('ok:a'), scripted('bad'), scripted('ok:c')], options: {} }, sha256: [null, null, null] };
+  const data: RedisJobData = {
+    spec: { kind: 'batch', images: [scripted('ok:a'), scripted('bad'), scripted('ok:c')], options: {} },
+    sha256: [null, null, null],
+  };
   const base: JobSnapshot = { id: 'j', state: 'waiting', data, timestamp: Date.UTC(2026, 0, 1), items: [] };
   const ok = (index: number) => ({ index, source: 'x', result: { answer: 'a' } as never });
   const bad = (index: number) => ({ index, source: 'x', error: { code: 'not_an_image', message: 'no', status: 415 } });
@@ -64,12 +82,30 @@ describe('job records from Redis state', () => {
   test('states map to the statuses the in-process queue uses', () => {
     assert.equal(recordOf(base).status, 'queued');
     assert.equal(recordOf({ ...base, state: 'active', processedOn: 1 }).status, 'running');
-    assert.equal(recordOf({ ...base, state: 'delayed', processedOn: 1 }).status, 'running', 'waiting out a retry backoff has started');
-    assert.equal(recordOf({ ...base, state: 'waiting', processedOn: 1 }).status, 'running', 'back in the queue after its worker died');
-    const done = recordOf({ ...base, state: 'completed', processedOn: 2, finishedOn: 3, items: [ok(2), bad(1), ok(0)] });
+    assert.equal(
+      recordOf({ ...base, state: 'delayed', processedOn: 1 }).status,
+      'running',
+      'waiting out a retry backoff has started',
+    );
+    assert.equal(
+      recordOf({ ...base, state: 'waiting', processedOn: 1 }).status,
+      'running',
+      'back in the queue after its worker died',
+    );
+    const done = recordOf({
+      ...base,
+      state: 'completed',
+      processedOn: 2,
+      finishedOn: 3,
+      items: [ok(2), bad(1), ok(0)],
+    });
     assert.equal(done.status, 'succeeded');
     assert.deepEqual(done.progress, { done: 3, failed: 1, total: 3 });
-    assert.deepEqual(done.results?.map((r) => r.index), [0, 1, 2], 'results in input order');
+    assert.deepEqual(
+      done.results?.map((r) => r.index),
+      [0, 1, 2],
+      'results in input order',
+    );
     assert.equal(done.error, null);
     assert.equal(done.created_at, '2026-01-01T00:00:00.000Z');
   });
@@ -78,7 +114,12 @@ describe('job records from Redis state', () => {
     const failed = recordOf({ ...base, state: 'failed', finishedOn: 3, items: [bad(0), bad(1), bad(2)] });
     assert.equal(failed.status, 'failed');
     assert.equal(failed.error?.code, 'not_an_image');
-    const lost = recordOf({ ...base, state: 'failed', finishedOn: 3, failedReason: 'job stalled more than allowable limit' });
+    const lost = recordOf({
+      ...base,
+      state: 'failed',
+      finishedOn: 3,
+      failedReason: 'job stalled more than allowable limit',
+    });
     assert.equal(lost.error?.code, 'worker_lost');
     assert.equal(errorOfFailedReason('boom').code, 'job_failed');
   });
@@ -114,12 +155,26 @@ describe('Redis queue with an in-process worker (scripted engine)', () => {
   let inspector: Redis;
 
   before(async () => {
-    settings = redisQueueSettingsFromEnv(SHARED_REDIS_URL, {}, { prefix, backoffMs: 50, attempts: 3, resultCache: true, lockDurationMs: 5000 });
+    settings = redisQueueSettingsFromEnv(
+      SHARED_REDIS_URL,
+      {},
+      { prefix, backoffMs: 50, attempts: 3, resultCache: true, lockDurationMs: 5000 },
+    );
     queue = createRedisQueue({ settings, log: quiet });
-    idle = createRedisQueue({ settings: { ...settings, prefix: idlePrefix, maxWaiting: 3, maxJobBytes: 10_000 }, log: quiet });
+    idle = createRedisQueue({
+      settings: { ...settings, prefix: idlePrefix, maxWaiting: 3, maxJobBytes: 10_000 },
+      log: quiet,
+    });
     fake = createFakeClassifier();
     worker = await startWorker(
-      { id: `in-process:${process.pid}`, queue: settings, concurrency: 4, imageConcurrency: 8, engine: {}, shutdownTimeoutMs: 5000 },
+      {
+        id: `in-process:${process.pid}`,
+        queue: settings,
+        concurrency: 4,
+        imageConcurrency: 8,
+        engine: {},
+        shutdownTimeoutMs: 5000,
+      },
       { classifier: fake, log: quiet },
     );
     inspector = new Redis(SHARED_REDIS_URL);
@@ -153,11 +208,18 @@ describe('Redis queue with an in-process worker (scripted engine)', () => {
   });
 
   test('a batch keeps going past a corrupt image, whose error is final and not retried', async () => {
-    const accepted = await queue.submit({ kind: 'batch', images: [scripted('ok:a'), scripted('bad'), scripted('ok:c')], options: {} });
+    const accepted = await queue.submit({
+      kind: 'batch',
+      images: [scripted('ok:a'), scripted('bad'), scripted('ok:c')],
+      options: {},
+    });
     const job = await queue.waitFor(accepted.id, 10_000);
     assert.equal(job?.status, 'succeeded');
     assert.deepEqual(job?.progress, { done: 3, failed: 1, total: 3 });
-    assert.deepEqual(job?.results?.map((r) => r.result?.answer ?? r.error?.code), ['a', 'not_an_image', 'c']);
+    assert.deepEqual(
+      job?.results?.map((r) => r.result?.answer ?? r.error?.code),
+      ['a', 'not_an_image', 'c'],
+    );
     assert.equal(job?.attempts, 1);
   });
 
@@ -166,17 +228,28 @@ describe('Redis queue with an in-process worker (scripted engine)', () => {
     const accepted = await queue.submit({ kind: 'single', images: [scripted('bad')], options: {} });
     const job = await queue.waitFor(accepted.id, 10_000);
     assert.equal(job?.status, 'failed');
-    assert.deepEqual(job?.error, { code: 'not_an_image', message: 'The data is not an image in a supported format.', status: 415 });
+    assert.deepEqual(job?.error, {
+      code: 'not_an_image',
+      message: 'The data is not an image in a supported format.',
+      status: 415,
+    });
     const raw = await bull.getJob(accepted.id);
     assert.equal(raw?.attemptsMade, 1);
     assert.equal(fake.calls.get('bad'), before + 1);
   });
 
   test('transient failures are retried with backoff, redoing only the unfinished images', async () => {
-    const accepted = await queue.submit({ kind: 'batch', images: [scripted('ok:steady'), scripted('flaky:1:recovered')], options: {} });
+    const accepted = await queue.submit({
+      kind: 'batch',
+      images: [scripted('ok:steady'), scripted('flaky:1:recovered')],
+      options: {},
+    });
     const job = await queue.waitFor(accepted.id, 10_000);
     assert.equal(job?.status, 'succeeded');
-    assert.deepEqual(job?.results?.map((r) => r.result?.answer), ['steady', 'recovered']);
+    assert.deepEqual(
+      job?.results?.map((r) => r.result?.answer),
+      ['steady', 'recovered'],
+    );
     assert.equal(job?.attempts, 2);
     assert.equal(fake.calls.get('ok:steady'), 1, 'the image that had succeeded was not classified again');
     assert.equal(fake.calls.get('flaky:1:recovered'), 2);
@@ -213,13 +286,20 @@ describe('Redis queue with an in-process worker (scripted engine)', () => {
 
   test('limits: queue_full past the waiting limit, job_too_large, missing_image', async () => {
     const ids: string[] = [];
-    for (let i = 0; i < 3; i++) ids.push((await idle.submit({ kind: 'single', images: [scripted(`ok:${i}`)], options: {} })).id);
-    const full = await expectError(idle.submit({ kind: 'single', images: [scripted('ok:3')], options: {} }), 'queue_full');
+    for (let i = 0; i < 3; i++)
+      ids.push((await idle.submit({ kind: 'single', images: [scripted(`ok:${i}`)], options: {} })).id);
+    const full = await expectError(
+      idle.submit({ kind: 'single', images: [scripted('ok:3')], options: {} }),
+      'queue_full',
+    );
     assert.equal(full.status, 503);
     assert.equal(full.retryable, true);
     for (const id of ids) await idle.cancel(id);
     const big = { kind: 'base64' as const, data: 'A'.repeat(20_000), label: 'big' };
-    assert.equal((await expectError(idle.submit({ kind: 'single', images: [big], options: {} }), 'job_too_large')).status, 413);
+    assert.equal(
+      (await expectError(idle.submit({ kind: 'single', images: [big], options: {} }), 'job_too_large')).status,
+      413,
+    );
     await expectError(idle.submit({ kind: 'batch', images: [], options: {} }), 'missing_image');
   });
 
@@ -248,8 +328,14 @@ describe('Redis queue with an in-process worker (scripted engine)', () => {
 
   test('the result cache: the same image is classified once, and hits are counted', async () => {
     const image = scripted('ok:cached-turtle');
-    const first = await queue.waitFor((await queue.submit({ kind: 'batch', images: [image], options: { topK: 3 } })).id, 5000);
-    const second = await queue.waitFor((await queue.submit({ kind: 'batch', images: [image], options: { topK: 3 } })).id, 5000);
+    const first = await queue.waitFor(
+      (await queue.submit({ kind: 'batch', images: [image], options: { topK: 3 } })).id,
+      5000,
+    );
+    const second = await queue.waitFor(
+      (await queue.submit({ kind: 'batch', images: [image], options: { topK: 3 } })).id,
+      5000,
+    );
     assert.equal(first?.results?.[0].result?.answer, 'cached-turtle');
     assert.equal(second?.results?.[0].result?.answer, 'cached-turtle');
     assert.equal((second?.results?.[0] as { cached?: boolean }).cached, true);
@@ -302,7 +388,10 @@ describe('Redis queue with an in-process worker (scripted engine)', () => {
     );
     try {
       await until('connect', () => q.ready(), 5000);
-      await expectError(q.submit({ kind: 'single', images: [{ kind: 'base64', data: 'A'.repeat(2000), label: 'x' }], options: {} }), 'job_too_large');
+      await expectError(
+        q.submit({ kind: 'single', images: [{ kind: 'base64', data: 'A'.repeat(2000), label: 'x' }], options: {} }),
+        'job_too_large',
+      );
       const job = await q.submit({ kind: 'single', images: [scripted('ok:factory')], options: {} });
       assert.equal((await q.waitFor(job.id, 5000))?.result?.answer, 'factory');
     } finally {
@@ -318,7 +407,10 @@ describe('Redis unreachable', () => {
     const queue = createRedisQueue({ settings, log: quiet });
     try {
       const started = Date.now();
-      const error = await expectError(queue.submit({ kind: 'single', images: [scripted('ok:x')], options: {} }), 'queue_unavailable');
+      const error = await expectError(
+        queue.submit({ kind: 'single', images: [scripted('ok:x')], options: {} }),
+        'queue_unavailable',
+      );
       assert.equal(error.status, 503);
       assert.equal(error.retryable, true);
       assert.match(error.message, /Redis cannot be reached/);

@@ -12,7 +12,15 @@ import { Redis } from 'ioredis';
 import type { RedisJobRecord } from '../src/queue/redis-job.ts';
 import { redisKeys } from '../src/queue/redis-keys.ts';
 import { inspectQueue, startApi, type ApiHandle, type QueueInspector } from './helpers/redis-api.ts';
-import { SHARED_REDIS_URL, deleteKeys, killAll, startWorkerProcess, uniquePrefix, until, type WorkerHandle } from './helpers/redis-processes.ts';
+import {
+  SHARED_REDIS_URL,
+  deleteKeys,
+  killAll,
+  startWorkerProcess,
+  uniquePrefix,
+  until,
+  type WorkerHandle,
+} from './helpers/redis-processes.ts';
 import { referenceTop5, sharedPath } from './helpers/shared.ts';
 
 const prefix = uniquePrefix('workers');
@@ -52,8 +60,15 @@ async function submitAll(names: string[]): Promise<Submitted[]> {
     while (next < names.length) {
       const i = next++;
       const file = names[i];
-      const body = i % 2 === 0 ? { image_base64: bytes.get(file)!.toString('base64'), top_k: 3 } : { image_path: `${FOLDER}/${file}`, top_k: 3 };
-      const response = await fetch(`${api.baseUrl}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const body =
+        i % 2 === 0
+          ? { image_base64: bytes.get(file)!.toString('base64'), top_k: 3 }
+          : { image_path: `${FOLDER}/${file}`, top_k: 3 };
+      const response = await fetch(`${api.baseUrl}/jobs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       assert.equal(response.status, 202, await response.clone().text());
       out[i] = { id: ((await response.json()) as { id: string }).id, file };
     }
@@ -119,7 +134,12 @@ describe('API in Redis mode with worker processes (real model)', () => {
   test('one worker process: jobs complete with the reference answers', async (t) => {
     await until('the API to see the worker', async () => (await api.queue.stats()).workers === 1, 10_000);
     // The worker's model shows on /readyz soon after the worker is counted, not a heartbeat later.
-    await until('/readyz to report the worker\'s model', async () => ((await (await fetch(`${api.baseUrl}/readyz`)).json()) as { model: string }).model === 'mobilenetv2-12-int8', 2000);
+    await until(
+      "/readyz to report the worker's model",
+      async () =>
+        ((await (await fetch(`${api.baseUrl}/readyz`)).json()) as { model: string }).model === 'mobilenetv2-12-int8',
+      2000,
+    );
     // Warm-up: the first images pay for JIT and thread start-up, which would skew the rate.
     await waitAll(await submitAll(pick(16)), 30_000);
     const started = Date.now();
@@ -157,16 +177,25 @@ describe('API in Redis mode with worker processes (real model)', () => {
     const metrics = await (await fetch(`${api.baseUrl}/metrics`)).text();
     assert.match(metrics, /^job_queue_workers 2$/m);
     assert.match(metrics, /^job_queue_jobs\{state="completed"\} \d+$/m);
-    const ready = (await (await fetch(`${api.baseUrl}/readyz`)).json()) as { model: string; queue: { workers: number } };
+    const ready = (await (await fetch(`${api.baseUrl}/readyz`)).json()) as {
+      model: string;
+      queue: { workers: number };
+    };
     assert.equal(ready.model, 'mobilenetv2-12-int8', 'the API reports the model its workers run');
     assert.equal(ready.queue.workers, 2);
     t.diagnostic(`2 worker processes: ${rate(200, ms)}; per worker ${JSON.stringify(Object.fromEntries(byWorker))}`);
-    console.log(`# throughput, 2 worker processes: ${rate(200, ms)}; per worker ${JSON.stringify(Object.fromEntries(byWorker))}`);
+    console.log(
+      `# throughput, 2 worker processes: ${rate(200, ms)}; per worker ${JSON.stringify(Object.fromEntries(byWorker))}`,
+    );
   });
 
   test('a batch job reports progress and per-image results in order', async () => {
     const images = pick(12, 3).map((f) => ({ image_path: `${FOLDER}/${f}` }));
-    const response = await fetch(`${api.baseUrl}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ images }) });
+    const response = await fetch(`${api.baseUrl}/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ images }),
+    });
     assert.equal(response.status, 202);
     const { id } = (await response.json()) as { id: string };
     const record = await api.queue.waitFor(id, 30_000);
@@ -200,7 +229,8 @@ describe('API in Redis mode with worker processes (real model)', () => {
 
   test('SIGKILL of a worker mid-job: its jobs go to the other worker and every job completes exactly once', async (t) => {
     const jobs = await submitPaused(pick(80, 5));
-    const heldBy = async (worker: WorkerHandle) => (await inspector.queue.getActive()).filter((job) => job.processedBy === worker.id).map((job) => job.id!);
+    const heldBy = async (worker: WorkerHandle) =>
+      (await inspector.queue.getActive()).filter((job) => job.processedBy === worker.id).map((job) => job.id!);
     await until('worker A to hold several jobs', async () => (await heldBy(workerA)).length >= 3, 20_000, 10);
     workerA.kill('SIGKILL');
     const killedAt = Date.now();
@@ -210,14 +240,19 @@ describe('API in Redis mode with worker processes (real model)', () => {
     assert.ok(held.length >= 1, 'worker A died holding jobs');
 
     const records = await waitAll(jobs, 60_000);
-    for (const record of records) assert.equal(record.status, 'succeeded', `${record.id}: ${JSON.stringify(record.error)}`);
+    for (const record of records)
+      assert.equal(record.status, 'succeeded', `${record.id}: ${JSON.stringify(record.error)}`);
     const finishedOn = await Promise.all(held.map(async (id) => (await inspector.queue.getJob(id))?.finishedOn ?? 0));
     const recoveryMs = Math.max(...finishedOn) - killedAt;
 
     // Exactly once: one completion event per job, never a failure, one stored result each.
     await until('every completion event', () => jobs.every((job) => inspector.completions.has(job.id)), 5000);
     for (const job of jobs) {
-      assert.equal(inspector.completions.get(job.id), 1, `job ${job.id} completed ${inspector.completions.get(job.id)} times`);
+      assert.equal(
+        inspector.completions.get(job.id),
+        1,
+        `job ${job.id} completed ${inspector.completions.get(job.id)} times`,
+      );
       assert.equal(inspector.failures.get(job.id), undefined);
       assert.equal(await redis.hlen(redisKeys(prefix).results(job.id)), 1);
     }
@@ -226,8 +261,12 @@ describe('API in Redis mode with worker processes (real model)', () => {
       assert.equal(record.worker, workerB.id, 'finished by the surviving worker');
       assert.ok(record.attempts >= 2, 'started again after its worker died');
     }
-    t.diagnostic(`SIGKILL with ${held.length} jobs held: all back and done ${recoveryMs} ms after the kill (lock 3 s, stalled check every 1 s)`);
-    console.log(`# recovery after SIGKILL: ${held.length} held jobs completed by the other worker ${recoveryMs} ms after the kill`);
+    t.diagnostic(
+      `SIGKILL with ${held.length} jobs held: all back and done ${recoveryMs} ms after the kill (lock 3 s, stalled check every 1 s)`,
+    );
+    console.log(
+      `# recovery after SIGKILL: ${held.length} held jobs completed by the other worker ${recoveryMs} ms after the kill`,
+    );
   });
 
   test('SIGTERM: the worker finishes the jobs it holds, then exits 0', async () => {
@@ -253,7 +292,10 @@ describe('API in Redis mode with worker processes (real model)', () => {
     }
     // The rest wait for the next worker: nothing lost, nothing half-done.
     const states = await Promise.all(jobs.map(async (job) => (await inspector.queue.getJob(job.id))?.getState()));
-    assert.ok(states.every((s) => s === 'completed' || s === 'waiting'), JSON.stringify(states));
+    assert.ok(
+      states.every((s) => s === 'completed' || s === 'waiting'),
+      JSON.stringify(states),
+    );
     assert.equal((await api.queue.stats()).workers, 0);
   });
 });

@@ -19,7 +19,10 @@ function randomSource(seed: number): () => number {
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.length), Buffer.from(b.buffer, b.byteOffset, b.length)) === 0;
+  return (
+    a.length === b.length &&
+    Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.length), Buffer.from(b.buffer, b.byteOffset, b.length)) === 0
+  );
 }
 
 test('the WebAssembly resampler loads on this machine (else the comparisons below would be TypeScript against itself)', () => {
@@ -27,15 +30,29 @@ test('the WebAssembly resampler loads on this machine (else the comparisons belo
 });
 
 test('WebAssembly and TypeScript resampling agree byte for byte on every shared image', async () => {
-  const files = ['imagenet-marine', 'imagenet-other', 'photos'].flatMap((dir) => readdirSync(sharedPath('images', dir)).map((f) => sharedPath('images', dir, f)));
+  const files = ['imagenet-marine', 'imagenet-other', 'photos'].flatMap((dir) =>
+    readdirSync(sharedPath('images', dir)).map((f) => sharedPath('images', dir, f)),
+  );
   let compared = 0;
   for (const file of files) {
-    const decoded = await sharp(readFileSync(file), { ignoreIcc: true }).rotate().flatten({ background: '#ffffff' }).toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true }).catch(() => null);
+    const decoded = await sharp(readFileSync(file), { ignoreIcc: true })
+      .rotate()
+      .flatten({ background: '#ffffff' })
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true })
+      .catch(() => null);
     if (!decoded || decoded.info.channels !== 3) continue; // the shared set has a few deliberately broken files
     const src: RgbImage = { data: decoded.data, width: decoded.info.width, height: decoded.info.height };
     const size = resizedSize(src.width, src.height, 256);
     const crop = centerCropBox(size.width, size.height, 224);
-    assert.ok(sameBytes(resizeAndCrop(src, size.width, size.height, crop), resizeAndCropLikePillow(src, size.width, size.height, crop)), file);
+    assert.ok(
+      sameBytes(
+        resizeAndCrop(src, size.width, size.height, crop),
+        resizeAndCropLikePillow(src, size.width, size.height, crop),
+      ),
+      file,
+    );
     compared++;
   }
   assert.ok(compared >= 50, `compared only ${compared} images`);
@@ -53,7 +70,13 @@ test('WebAssembly and TypeScript resampling agree on random sizes, up- and downs
     const cropSide = 1 + Math.floor(random() * Math.min(size.width, size.height));
     const crop = centerCropBox(size.width, size.height, cropSide);
     const src = { data, width, height };
-    assert.ok(sameBytes(resizeAndCrop(src, size.width, size.height, crop), resizeAndCropLikePillow(src, size.width, size.height, crop)), `${width}x${height} -> ${size.width}x${size.height}, crop ${cropSide}`);
+    assert.ok(
+      sameBytes(
+        resizeAndCrop(src, size.width, size.height, crop),
+        resizeAndCropLikePillow(src, size.width, size.height, crop),
+      ),
+      `${width}x${height} -> ${size.width}x${size.height}, crop ${cropSide}`,
+    );
   }
 });
 
@@ -65,5 +88,10 @@ test('a photo taller than one copy strip (thousands of rows) resamples the same 
   const size = resizedSize(width, height, 256);
   const crop = centerCropBox(size.width, size.height, 224);
   const src = { data, width, height };
-  assert.ok(sameBytes(resizeAndCrop(src, size.width, size.height, crop), resizeAndCropLikePillow(src, size.width, size.height, crop)));
+  assert.ok(
+    sameBytes(
+      resizeAndCrop(src, size.width, size.height, crop),
+      resizeAndCropLikePillow(src, size.width, size.height, crop),
+    ),
+  );
 });

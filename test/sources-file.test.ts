@@ -33,7 +33,10 @@ after(async () => {
 });
 
 async function rejectsWith(promise: Promise<unknown>, code: string, status: number): Promise<void> {
-  const err = await promise.then(() => assert.fail(`expected ${code}`), (e: unknown) => e);
+  const err = await promise.then(
+    () => assert.fail(`expected ${code}`),
+    (e: unknown) => e,
+  );
   assert.ok(err instanceof ClassifierError, `expected a ClassifierError, got ${String(err)}`);
   assert.equal(err.code, code, err.message);
   assert.equal(err.status, status);
@@ -97,7 +100,9 @@ test('a root given through a symlink still works', async () => {
   await rejectsWith(readImageFile('escape.jpg', { ...LIMIT, root: linkedRoot }), 'path_not_allowed', 403);
 });
 
-test('an unreadable file is file_unreadable', { skip: process.getuid?.() === 0 ? 'root ignores file permissions' : false }, async () => {
+test('an unreadable file is file_unreadable', {
+  skip: process.getuid?.() === 0 ? 'root ignores file permissions' : false,
+}, async () => {
   const locked = path.join(root, 'locked.jpg');
   await writeFile(locked, IMAGE, { mode: 0o000 });
   await rejectsWith(readImageFile(locked, LIMIT), 'file_unreadable', 403);

@@ -80,7 +80,9 @@ function route(server: () => TestServer) {
 async function startServer(host: string): Promise<TestServer> {
   const state = { hits: [] as string[], port: 0, connections: 0 } as TestServer;
   state.server = http.createServer(route(() => state));
-  state.server.on('connection', () => { state.connections++; });
+  state.server.on('connection', () => {
+    state.connections++;
+  });
   await new Promise<void>((resolve, reject) => {
     state.server.once('error', reject);
     state.server.listen(0, host, () => resolve());
@@ -95,7 +97,11 @@ async function stopServer(s: TestServer | null): Promise<void> {
   await new Promise<void>((resolve) => s.server.close(() => resolve()));
 }
 
-async function rejectsWith(promise: Promise<unknown>, code: string, extra: Partial<Pick<ClassifierError, 'status' | 'retryable'>> = {}): Promise<ClassifierError> {
+async function rejectsWith(
+  promise: Promise<unknown>,
+  code: string,
+  extra: Partial<Pick<ClassifierError, 'status' | 'retryable'>> = {},
+): Promise<ClassifierError> {
   const err = await promise.then(
     () => assert.fail(`expected ${code}, but the fetch succeeded`),
     (e: unknown) => e,
@@ -150,7 +156,10 @@ test('loopback URLs are refused without the allow-list, before any request', asy
     await t.test(host, async () => {
       const before = main.connections + (sideV6?.connections ?? 0);
       const port = host === '[::1]' && sideV6 ? sideV6.port : main.port;
-      const err = await rejectsWith(fetchImageFromUrl(`http://${host}:${port}/image.png`), 'url_not_allowed', { status: 400, retryable: false });
+      const err = await rejectsWith(fetchImageFromUrl(`http://${host}:${port}/image.png`), 'url_not_allowed', {
+        status: 400,
+        retryable: false,
+      });
       assert.match(err.message, /private or reserved network address/);
       assert.equal(main.connections + (sideV6?.connections ?? 0), before, 'the server must not have been connected to');
     });
@@ -159,7 +168,10 @@ test('loopback URLs are refused without the allow-list, before any request', asy
 
 test('an allow-list for one address does not cover other loopback addresses', async () => {
   const before = main.connections;
-  await rejectsWith(fetchImageFromUrl(mainUrl('/image.png'), { allowedHosts: ['::1', '127.0.0.2', 'example.com'] }), 'url_not_allowed');
+  await rejectsWith(
+    fetchImageFromUrl(mainUrl('/image.png'), { allowedHosts: ['::1', '127.0.0.2', 'example.com'] }),
+    'url_not_allowed',
+  );
   assert.equal(main.connections, before);
 });
 
@@ -174,7 +186,9 @@ test('follows exactly maxRedirects hops, refuses one more', async () => {
   assert.deepEqual(image.bytes, IMAGE);
 
   main.hits.length = 0;
-  await rejectsWith(fetchImageFromUrl(mainUrl('/chain/5'), { ...ALLOW_LOCAL, maxRedirects: 3 }), 'too_many_redirects', { status: 400 });
+  await rejectsWith(fetchImageFromUrl(mainUrl('/chain/5'), { ...ALLOW_LOCAL, maxRedirects: 3 }), 'too_many_redirects', {
+    status: 400,
+  });
   assert.deepEqual(main.hits, ['/chain/5', '/chain/4', '/chain/3', '/chain/2']);
 });
 
@@ -195,7 +209,16 @@ test('a redirect to a non-http scheme is refused', async () => {
 });
 
 test('non-http schemes and unparseable URLs are invalid', async (t) => {
-  const urls = ['file:///etc/passwd', 'ftp://127.0.0.1/image.png', 'data:image/png;base64,iVBORw0KGgo=', 'gopher://127.0.0.1:70/', 'javascript:alert(1)', 'not a url', 'http://', ''];
+  const urls = [
+    'file:///etc/passwd',
+    'ftp://127.0.0.1/image.png',
+    'data:image/png;base64,iVBORw0KGgo=',
+    'gopher://127.0.0.1:70/',
+    'javascript:alert(1)',
+    'not a url',
+    'http://',
+    '',
+  ];
   for (const url of urls) {
     await t.test(url || '(empty)', async () => {
       await rejectsWith(fetchImageFromUrl(url, { allowPrivateNetworks: true }), 'invalid_url', { status: 400 });
@@ -205,17 +228,28 @@ test('non-http schemes and unparseable URLs are invalid', async (t) => {
 
 test('URLs with credentials are invalid', async () => {
   const before = main.connections;
-  await rejectsWith(fetchImageFromUrl(`http://user:secret@127.0.0.1:${main.port}/image.png`, ALLOW_LOCAL), 'invalid_url');
+  await rejectsWith(
+    fetchImageFromUrl(`http://user:secret@127.0.0.1:${main.port}/image.png`, ALLOW_LOCAL),
+    'invalid_url',
+  );
   await rejectsWith(fetchImageFromUrl(`http://user@127.0.0.1:${main.port}/image.png`, ALLOW_LOCAL), 'invalid_url');
   assert.equal(main.connections, before);
 });
 
 test('a declared Content-Length over the cap is refused', async () => {
-  await rejectsWith(fetchImageFromUrl(mainUrl('/huge-declared'), { ...ALLOW_LOCAL, maxBytes: 1000 }), 'image_too_large_bytes', { status: 413 });
+  await rejectsWith(
+    fetchImageFromUrl(mainUrl('/huge-declared'), { ...ALLOW_LOCAL, maxBytes: 1000 }),
+    'image_too_large_bytes',
+    { status: 413 },
+  );
 });
 
 test('a chunked body over the cap is cut off', async () => {
-  await rejectsWith(fetchImageFromUrl(mainUrl('/huge-chunked'), { ...ALLOW_LOCAL, maxBytes: 1000 }), 'image_too_large_bytes', { status: 413 });
+  await rejectsWith(
+    fetchImageFromUrl(mainUrl('/huge-chunked'), { ...ALLOW_LOCAL, maxBytes: 1000 }),
+    'image_too_large_bytes',
+    { status: 413 },
+  );
 });
 
 test('a body exactly at the cap is accepted', async () => {
@@ -225,35 +259,70 @@ test('a body exactly at the cap is accepted', async () => {
 
 test('a server that never answers times out', async () => {
   const started = Date.now();
-  await rejectsWith(fetchImageFromUrl(mainUrl('/slow-headers'), { ...ALLOW_LOCAL, timeoutMs: 300 }), 'fetch_timeout', { status: 504, retryable: true });
+  await rejectsWith(fetchImageFromUrl(mainUrl('/slow-headers'), { ...ALLOW_LOCAL, timeoutMs: 300 }), 'fetch_timeout', {
+    status: 504,
+    retryable: true,
+  });
   assert.ok(Date.now() - started < 5000);
 });
 
 test('a body that stalls times out', async () => {
-  await rejectsWith(fetchImageFromUrl(mainUrl('/slow-body'), { ...ALLOW_LOCAL, timeoutMs: 300 }), 'fetch_timeout', { status: 504, retryable: true });
+  await rejectsWith(fetchImageFromUrl(mainUrl('/slow-body'), { ...ALLOW_LOCAL, timeoutMs: 300 }), 'fetch_timeout', {
+    status: 504,
+    retryable: true,
+  });
 });
 
 test('a remote 404 is a non-retryable fetch_failed', async () => {
-  const err = await rejectsWith(fetchImageFromUrl(mainUrl('/missing'), ALLOW_LOCAL), 'fetch_failed', { status: 400, retryable: false });
+  const err = await rejectsWith(fetchImageFromUrl(mainUrl('/missing'), ALLOW_LOCAL), 'fetch_failed', {
+    status: 400,
+    retryable: false,
+  });
   assert.equal(err.message, 'Fetching the image URL failed: the server answered HTTP 404.');
 });
 
 test('a remote 500 is a retryable fetch_failed', async () => {
-  await rejectsWith(fetchImageFromUrl(mainUrl('/broken'), ALLOW_LOCAL), 'fetch_failed', { status: 502, retryable: true });
+  await rejectsWith(fetchImageFromUrl(mainUrl('/broken'), ALLOW_LOCAL), 'fetch_failed', {
+    status: 502,
+    retryable: true,
+  });
 });
 
 test('a refused connection is a retryable fetch_failed', async () => {
   const closed = await startServer('127.0.0.1');
   const port = closed.port;
   await stopServer(closed);
-  await rejectsWith(fetchImageFromUrl(`http://127.0.0.1:${port}/image.png`, ALLOW_LOCAL), 'fetch_failed', { status: 502, retryable: true });
+  await rejectsWith(fetchImageFromUrl(`http://127.0.0.1:${port}/image.png`, ALLOW_LOCAL), 'fetch_failed', {
+    status: 502,
+    retryable: true,
+  });
 });
 
 test('isForbiddenAddress classifies addresses without connecting', async (t) => {
   const forbidden = [
-    '169.254.169.254', '10.1.2.3', '172.16.0.1', '192.168.1.1', '100.64.0.1', '224.0.0.1', '0.0.0.0', '255.255.255.255',
-    '127.0.0.1', '::', '::1', 'fe80::1', 'fc00::1', 'fd00:ec2::254', '::ffff:127.0.0.1', '::ffff:10.0.0.1',
-    '100.100.100.200', '::7f00:1', '64:ff9b::a00:1', '2002:a00:1::', '2001::1', 'not-an-ip', '',
+    '169.254.169.254',
+    '10.1.2.3',
+    '172.16.0.1',
+    '192.168.1.1',
+    '100.64.0.1',
+    '224.0.0.1',
+    '0.0.0.0',
+    '255.255.255.255',
+    '127.0.0.1',
+    '::',
+    '::1',
+    'fe80::1',
+    'fc00::1',
+    'fd00:ec2::254',
+    '::ffff:127.0.0.1',
+    '::ffff:10.0.0.1',
+    '100.100.100.200',
+    '::7f00:1',
+    '64:ff9b::a00:1',
+    '2002:a00:1::',
+    '2001::1',
+    'not-an-ip',
+    '',
   ];
   const allowed = ['93.184.216.34', '8.8.8.8', '2606:4700::1111', '::ffff:8.8.8.8'];
   for (const address of forbidden) {

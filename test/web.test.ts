@@ -42,11 +42,23 @@ const pageErrors: string[] = [];
 const offLoopback: string[] = [];
 
 function isLoopback(url: URL): boolean {
-  return url.protocol === 'blob:' || url.protocol === 'data:' || url.protocol === 'about:' || ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+  return (
+    url.protocol === 'blob:' ||
+    url.protocol === 'data:' ||
+    url.protocol === 'about:' ||
+    ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)
+  );
 }
 
-async function openPage(base: string, contextOptions: Parameters<Browser['newContext']>[0] = {}): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true, ...contextOptions });
+async function openPage(
+  base: string,
+  contextOptions: Parameters<Browser['newContext']>[0] = {},
+): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({
+    viewport: { width: 1280, height: 900 },
+    acceptDownloads: true,
+    ...contextOptions,
+  });
   // Nothing may leave the machine: anything not on loopback is refused and remembered.
   await context.route(
     (url) => !isLoopback(url),
@@ -62,7 +74,11 @@ async function openPage(base: string, contextOptions: Parameters<Browser['newCon
 }
 
 async function waitForDone(page: Page, total: number, timeout = 30_000): Promise<string> {
-  await page.waitForFunction((n) => document.getElementById('progress-text')?.textContent?.startsWith(`${n}/${n} done`), total, { timeout });
+  await page.waitForFunction(
+    (n) => document.getElementById('progress-text')?.textContent?.startsWith(`${n}/${n} done`),
+    total,
+    { timeout },
+  );
   return (await page.textContent('#progress-text')) ?? '';
 }
 
@@ -82,7 +98,13 @@ async function thumbnailsShown(page: Page): Promise<void> {
       .every((img) => (img.complete && img.naturalWidth > 0) || img.closest('.no-preview')),
   );
   // Loaded is not yet painted: big camera JPEGs are decoded off the main thread first.
-  await page.evaluate(() => Promise.all([...document.querySelectorAll<HTMLImageElement>('.card img')].map((img) => (img.naturalWidth > 0 ? img.decode().catch(() => {}) : null))));
+  await page.evaluate(() =>
+    Promise.all(
+      [...document.querySelectorAll<HTMLImageElement>('.card img')].map((img) =>
+        img.naturalWidth > 0 ? img.decode().catch(() => {}) : null,
+      ),
+    ),
+  );
   await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
 }
 
@@ -93,15 +115,33 @@ async function downloadText(page: Page, button: string): Promise<{ name: string;
 
 before(async () => {
   tmp = await mkdtemp(path.join(os.tmpdir(), 'marine-web-'));
-  const base = { host: '127.0.0.1', port: 0, logLevel: 'error' as const, webRoot: path.join(REPO_ROOT, 'web'), apiKeys: [] as string[], rateLimitMax: 0 };
+  const base = {
+    host: '127.0.0.1',
+    port: 0,
+    logLevel: 'error' as const,
+    webRoot: path.join(REPO_ROOT, 'web'),
+    apiKeys: [] as string[],
+    rateLimitMax: 0,
+  };
   service = await startService(serviceConfig({ ...base, engine: { modelPath: TEST_MODEL } }));
-  guarded = await startService(serviceConfig({ ...base, apiKeys: [API_KEY], maxBodyBytes: 200_000, engine: { modelPath: TEST_MODEL } }), {
-    classifier: service.classifier,
-  });
+  guarded = await startService(
+    serviceConfig({ ...base, apiKeys: [API_KEY], maxBodyBytes: 200_000, engine: { modelPath: TEST_MODEL } }),
+    {
+      classifier: service.classifier,
+    },
+  );
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+    ],
   });
   await mkdir(ARTIFACTS, { recursive: true });
 });
@@ -138,77 +178,92 @@ describe('web page', () => {
     await context.close();
   });
 
-  test('a file that is not an image gets its error on its own card; the good image beside it is unaffected', LIMIT, async () => {
-    const bad = path.join(tmp, 'dive-log.jpg');
-    await writeFile(bad, 'Dive 12, reef transect B: 3 turtles, 1 ray. This is a text file, not a photo.\n');
-    const { context, page } = await openPage(service.url);
-    await page.setInputFiles('#file-input', [bad, marine('n01491361_tiger_shark.JPEG')]);
-    assert.equal(await waitForDone(page, 2), '2/2 done · 1 marine · 1 failed');
+  test(
+    'a file that is not an image gets its error on its own card; the good image beside it is unaffected',
+    LIMIT,
+    async () => {
+      const bad = path.join(tmp, 'dive-log.jpg');
+      await writeFile(bad, 'Dive 12, reef transect B: 3 turtles, 1 ray. This is a text file, not a photo.\n');
+      const { context, page } = await openPage(service.url);
+      await page.setInputFiles('#file-input', [bad, marine('n01491361_tiger_shark.JPEG')]);
+      assert.equal(await waitForDone(page, 2), '2/2 done · 1 marine · 1 failed');
 
-    const badCard = card(page, 'dive-log.jpg');
-    assert.equal(await badCard.getAttribute('data-state'), 'error');
-    assert.equal(await text(badCard.locator('.error-title')), 'Could not classify this image');
-    const message = await text(badCard.locator('.error-message'));
-    assert.match(message, /not an image/i, 'the API error message, in words');
-    assert.ok(message.split(' ').length >= 5, message);
-    assert.equal(await badCard.locator('.top1').count(), 0);
+      const badCard = card(page, 'dive-log.jpg');
+      assert.equal(await badCard.getAttribute('data-state'), 'error');
+      assert.equal(await text(badCard.locator('.error-title')), 'Could not classify this image');
+      const message = await text(badCard.locator('.error-message'));
+      assert.match(message, /not an image/i, 'the API error message, in words');
+      assert.ok(message.split(' ').length >= 5, message);
+      assert.equal(await badCard.locator('.top1').count(), 0);
 
-    const good = card(page, 'n01491361_tiger_shark.JPEG');
-    assert.equal(await good.getAttribute('data-state'), 'done');
-    assert.equal(await text(good.locator('.top1')), 'tiger shark');
-    assert.match(await text(good.locator('.badge.marine')), /Galeocerdo cuvier/);
-    await context.close();
-  });
+      const good = card(page, 'n01491361_tiger_shark.JPEG');
+      assert.equal(await good.getAttribute('data-state'), 'done');
+      assert.equal(await text(good.locator('.top1')), 'tiger shark');
+      assert.match(await text(good.locator('.badge.marine')), /Galeocerdo cuvier/);
+      await context.close();
+    },
+  );
 
-  test('five images go through the jobs API, progress reaches 5/5 and the CSV and JSON downloads match the CLI', LIMIT, async () => {
-    const names = (await readdir(MARINE)).sort().slice(0, 5);
-    const { context, page } = await openPage(service.url);
-    const posts: string[] = [];
-    page.on('request', (request) => {
-      if (request.method() === 'POST') posts.push(new URL(request.url()).pathname);
-    });
-    await page.setInputFiles('#file-input', names.map(marine));
-    assert.equal(await page.locator('.card').count(), 5, 'a card per image at once');
-    assert.match(await waitForDone(page, 5), /^5\/5 done/);
-    assert.deepEqual(posts, ['/jobs'], 'one job for the five images');
-    assert.equal(await page.locator('.card[data-state="done"]').count(), 5);
+  test(
+    'five images go through the jobs API, progress reaches 5/5 and the CSV and JSON downloads match the CLI',
+    LIMIT,
+    async () => {
+      const names = (await readdir(MARINE)).sort().slice(0, 5);
+      const { context, page } = await openPage(service.url);
+      const posts: string[] = [];
+      page.on('request', (request) => {
+        if (request.method() === 'POST') posts.push(new URL(request.url()).pathname);
+      });
+      await page.setInputFiles('#file-input', names.map(marine));
+      assert.equal(await page.locator('.card').count(), 5, 'a card per image at once');
+      assert.match(await waitForDone(page, 5), /^5\/5 done/);
+      assert.deepEqual(posts, ['/jobs'], 'one job for the five images');
+      assert.equal(await page.locator('.card[data-state="done"]').count(), 5);
 
-    const csv = await downloadText(page, '#download-csv');
-    assert.match(csv.name, /\.csv$/);
-    const rows = parseCsv(csv.body) as string[][];
-    assert.deepEqual(rows[0], csvColumns(5), 'the CLI columns for top-5');
-    assert.equal(rows.length, 6, 'a header and five rows');
-    const column = (name: string) => rows[0].indexOf(name);
-    assert.deepEqual(rows.slice(1).map((r) => r[column('path')]), names);
-    for (const row of rows.slice(1)) {
-      assert.equal(row[column('status')], 'ok');
-      assert.match(row[column('top1_probability')], /^[01]\.\d{6}$/);
-      assert.match(row[column('top5_probability')], /^[01]\.\d{6}$/);
-      assert.equal(row[column('model')], 'mobilenetv2-12-int8');
-      assert.match(row[column('sha256')], /^[0-9a-f]{64}$/);
-    }
-    const white = rows.find((r) => r[column('path')] === 'n01484850_great_white_shark.JPEG')!;
-    assert.equal(white[column('top1_label')], 'great white shark');
-    assert.equal(white[column('marine_group')], 'shark');
-    assert.equal(white[column('scientific_name')], 'Carcharodon carcharias');
+      const csv = await downloadText(page, '#download-csv');
+      assert.match(csv.name, /\.csv$/);
+      const rows = parseCsv(csv.body) as string[][];
+      assert.deepEqual(rows[0], csvColumns(5), 'the CLI columns for top-5');
+      assert.equal(rows.length, 6, 'a header and five rows');
+      const column = (name: string) => rows[0].indexOf(name);
+      assert.deepEqual(
+        rows.slice(1).map((r) => r[column('path')]),
+        names,
+      );
+      for (const row of rows.slice(1)) {
+        assert.equal(row[column('status')], 'ok');
+        assert.match(row[column('top1_probability')], /^[01]\.\d{6}$/);
+        assert.match(row[column('top5_probability')], /^[01]\.\d{6}$/);
+        assert.equal(row[column('model')], 'mobilenetv2-12-int8');
+        assert.match(row[column('sha256')], /^[0-9a-f]{64}$/);
+      }
+      const white = rows.find((r) => r[column('path')] === 'n01484850_great_white_shark.JPEG')!;
+      assert.equal(white[column('top1_label')], 'great white shark');
+      assert.equal(white[column('marine_group')], 'shark');
+      assert.equal(white[column('scientific_name')], 'Carcharodon carcharias');
 
-    // The JSON download is the CLI's --format json, and the CLI's own csvRow on it gives the page's CSV byte for byte.
-    const json = await downloadText(page, '#download-json');
-    assert.match(json.name, /\.json$/);
-    const records = JSON.parse(json.body) as (ClassificationResult & { path: string; status: string })[];
-    assert.equal(records.length, 5);
-    const reports: ImageReport[] = records.map(({ path: file, status, ...result }) => {
-      assert.equal(status, 'ok');
-      return { path: file, result };
-    });
-    for (const [i, report] of reports.entries()) assert.deepEqual(records[i], jsonRecord(report));
-    assert.equal(csv.body, stringifyCsv([csvColumns(5), ...reports.map((r) => csvRow(r, 5))]));
-    await context.close();
-  });
+      // The JSON download is the CLI's --format json, and the CLI's own csvRow on it gives the page's CSV byte for byte.
+      const json = await downloadText(page, '#download-json');
+      assert.match(json.name, /\.json$/);
+      const records = JSON.parse(json.body) as (ClassificationResult & { path: string; status: string })[];
+      assert.equal(records.length, 5);
+      const reports: ImageReport[] = records.map(({ path: file, status, ...result }) => {
+        assert.equal(status, 'ok');
+        return { path: file, result };
+      });
+      for (const [i, report] of reports.entries()) assert.deepEqual(records[i], jsonRecord(report));
+      assert.equal(csv.body, stringifyCsv([csvColumns(5), ...reports.map((r) => csvRow(r, 5))]));
+      await context.close();
+    },
+  );
 
   test('the CSV of the page quotes like the CLI for awkward names, errors and unknown answers', LIMIT, async () => {
     const web = (await import(pathToFileURL(path.join(REPO_ROOT, 'web', 'report.js')).href)) as WebReport;
-    const prediction = (label: string, probability: number, marine: { group: string; scientific_name: string | null } | null = null) => ({
+    const prediction = (
+      label: string,
+      probability: number,
+      marine: { group: string; scientific_name: string | null } | null = null,
+    ) => ({
       index: 1,
       synset: 'n00000001',
       label,
@@ -219,15 +274,28 @@ describe('web page', () => {
       top1: null,
       answer: 'unknown',
       unknown: true,
-      predictions: [prediction('crab, "rock" crab', 0.2, { group: 'crustacean', scientific_name: null }), prediction('reef\nwall', 0.1234567)],
-      image: { width: 10, height: 20, format: 'jpeg', taken_at: '2026-01-02T03:04:05', latitude: -12.5, longitude: 130.25 },
+      predictions: [
+        prediction('crab, "rock" crab', 0.2, { group: 'crustacean', scientific_name: null }),
+        prediction('reef\nwall', 0.1234567),
+      ],
+      image: {
+        width: 10,
+        height: 20,
+        format: 'jpeg',
+        taken_at: '2026-01-02T03:04:05',
+        latitude: -12.5,
+        longitude: 130.25,
+      },
       model: 'm',
       timings: { fetch_ms: 0, decode_ms: 0, queue_ms: 0, inference_ms: 0, total_ms: 0 },
       sha256: 'ab',
     };
     const reports: ImageReport[] = [
       { path: 'survey, day 1/"A".jpg', result },
-      { path: 'line\r\nbreak.jpg', error: { code: 'not_an_image', message: 'Not an image, sorry.' } as ImageReport['error'] },
+      {
+        path: 'line\r\nbreak.jpg',
+        error: { code: 'not_an_image', message: 'Not an image, sorry.' } as ImageReport['error'],
+      },
     ];
     for (const topK of [1, 3]) {
       assert.deepEqual(web.csvColumns(topK), csvColumns(topK));
@@ -237,42 +305,56 @@ describe('web page', () => {
     assert.deepEqual(JSON.parse(web.toJson(reports)), reports.map(jsonRecord));
   });
 
-  test('keyboard: Tab reaches the named file-picker button, it shows focus, and Enter opens the picker', LIMIT, async () => {
-    const { context, page } = await openPage(service.url);
-    // Listen before any key is pressed: Playwright turns on file-chooser interception asynchronously.
-    const chooserOpened = page.waitForEvent('filechooser');
-    const picker = page.getByRole('button', { name: 'Choose images…' });
-    let reached = false;
-    for (let i = 0; i < 8 && !reached; i++) {
-      await page.keyboard.press('Tab');
-      reached = await picker.evaluate((el) => el === document.activeElement);
-    }
-    assert.ok(reached, 'the file picker opener is reachable by Tab');
-    const outline = await picker.evaluate((el) => getComputedStyle(el).outlineStyle + ' ' + getComputedStyle(el).outlineWidth);
-    assert.match(outline, /^solid [1-9]/, 'a visible focus ring');
+  test(
+    'keyboard: Tab reaches the named file-picker button, it shows focus, and Enter opens the picker',
+    LIMIT,
+    async () => {
+      const { context, page } = await openPage(service.url);
+      // Listen before any key is pressed: Playwright turns on file-chooser interception asynchronously.
+      const chooserOpened = page.waitForEvent('filechooser');
+      const picker = page.getByRole('button', { name: 'Choose images…' });
+      let reached = false;
+      for (let i = 0; i < 8 && !reached; i++) {
+        await page.keyboard.press('Tab');
+        reached = await picker.evaluate((el) => el === document.activeElement);
+      }
+      assert.ok(reached, 'the file picker opener is reachable by Tab');
+      const outline = await picker.evaluate(
+        (el) => getComputedStyle(el).outlineStyle + ' ' + getComputedStyle(el).outlineWidth,
+      );
+      assert.match(outline, /^solid [1-9]/, 'a visible focus ring');
 
-    await page.keyboard.press('Enter');
-    const chooser = await chooserOpened;
-    assert.ok(chooser.isMultiple());
-    await chooser.setFiles(SHARK_PHOTO);
-    await waitForDone(page, 1);
+      await page.keyboard.press('Enter');
+      const chooser = await chooserOpened;
+      assert.ok(chooser.isMultiple());
+      await chooser.setFiles(SHARK_PHOTO);
+      await waitForDone(page, 1);
 
-    // Labelled controls matching the API options, and a live region for progress.
-    for (const label of ['Predictions per image (top-k)', 'Minimum score', 'Marine animals only', 'Or classify an image on the web']) {
-      assert.equal(await page.getByLabel(label).count(), 1, label);
-    }
-    const live = page.getByRole('status');
-    assert.equal(await live.getAttribute('aria-live'), 'polite');
-    assert.equal(await text(live), '1/1 done · 1 marine', 'progress is announced');
-    assert.equal(await page.getByRole('link', { name: 'API documentation' }).getAttribute('href'), '/docs');
-    await context.close();
-  });
+      // Labelled controls matching the API options, and a live region for progress.
+      for (const label of [
+        'Predictions per image (top-k)',
+        'Minimum score',
+        'Marine animals only',
+        'Or classify an image on the web',
+      ]) {
+        assert.equal(await page.getByLabel(label).count(), 1, label);
+      }
+      const live = page.getByRole('status');
+      assert.equal(await live.getAttribute('aria-live'), 'polite');
+      assert.equal(await text(live), '1/1 done · 1 marine', 'progress is announced');
+      assert.equal(await page.getByRole('link', { name: 'API documentation' }).getAttribute('href'), '/docs');
+      await context.close();
+    },
+  );
 
   test('options are sent with the job: top-k 3 and marine animals only', LIMIT, async () => {
     const { context, page } = await openPage(service.url);
     await page.getByLabel('Predictions per image (top-k)').fill('3');
     await page.getByLabel('Marine animals only').check();
-    const [request] = await Promise.all([page.waitForRequest((r) => r.method() === 'POST'), page.setInputFiles('#file-input', SHARK_PHOTO)]);
+    const [request] = await Promise.all([
+      page.waitForRequest((r) => r.method() === 'POST'),
+      page.setInputFiles('#file-input', SHARK_PHOTO),
+    ]);
     const form = request.postDataBuffer()?.toString('latin1') ?? '';
     assert.match(form, /name="top_k"\r\n\r\n3\r\n/);
     assert.match(form, /name="marine_only"\r\n\r\ntrue\r\n/);
@@ -297,33 +379,44 @@ describe('web page', () => {
     await context.close();
   });
 
-  test('a service with API keys: the page asks for the key, sends it as a Bearer token, and splits a chunk that is too large', LIMIT, async () => {
-    const { context, page } = await openPage(guarded.url);
-    assert.ok(await page.locator('#api-key-form').isHidden());
-    // 50 kB + 245 kB together exceed the 200 kB limit; alone, the shark photo still does.
-    await page.setInputFiles('#file-input', [marine('n01491361_tiger_shark.JPEG'), SHARK_PHOTO]);
-    const keyField = page.getByLabel('API key');
-    await keyField.waitFor({ state: 'visible' });
-    assert.ok(await keyField.evaluate((el) => el === document.activeElement), 'the key field takes focus');
-    assert.match(await text(page.locator('#progress-text')), /waiting for an API key/);
+  test(
+    'a service with API keys: the page asks for the key, sends it as a Bearer token, and splits a chunk that is too large',
+    LIMIT,
+    async () => {
+      const { context, page } = await openPage(guarded.url);
+      assert.ok(await page.locator('#api-key-form').isHidden());
+      // 50 kB + 245 kB together exceed the 200 kB limit; alone, the shark photo still does.
+      await page.setInputFiles('#file-input', [marine('n01491361_tiger_shark.JPEG'), SHARK_PHOTO]);
+      const keyField = page.getByLabel('API key');
+      await keyField.waitFor({ state: 'visible' });
+      assert.ok(await keyField.evaluate((el) => el === document.activeElement), 'the key field takes focus');
+      assert.match(await text(page.locator('#progress-text')), /waiting for an API key/);
 
-    await keyField.fill(API_KEY);
-    const authorised = page.waitForRequest((r) => r.method() === 'POST' && r.headers()['authorization'] === `Bearer ${API_KEY}`);
-    await keyField.press('Enter');
-    await authorised;
-    assert.equal(await waitForDone(page, 2), '2/2 done · 1 marine · 1 failed');
-    assert.ok(await page.locator('#api-key-form').isHidden());
-    assert.equal(await text(card(page, 'n01491361_tiger_shark.JPEG').locator('.top1')), 'tiger shark');
-    const big = card(page, 'test_image_shark.jpg');
-    assert.equal(await big.getAttribute('data-state'), 'error');
-    assert.match(await text(big.locator('.error-message')), /larger than the limit of 200000 bytes/);
-    await context.close();
-  });
+      await keyField.fill(API_KEY);
+      const authorised = page.waitForRequest(
+        (r) => r.method() === 'POST' && r.headers()['authorization'] === `Bearer ${API_KEY}`,
+      );
+      await keyField.press('Enter');
+      await authorised;
+      assert.equal(await waitForDone(page, 2), '2/2 done · 1 marine · 1 failed');
+      assert.ok(await page.locator('#api-key-form').isHidden());
+      assert.equal(await text(card(page, 'n01491361_tiger_shark.JPEG').locator('.top1')), 'tiger shark');
+      const big = card(page, 'test_image_shark.jpg');
+      assert.equal(await big.getAttribute('data-state'), 'error');
+      assert.match(await text(big.locator('.error-message')), /larger than the limit of 200000 bytes/);
+      await context.close();
+    },
+  );
 
   test('a phone-sized screen (390x844) shows the page and cards without horizontal scrolling', LIMIT, async () => {
     const longName = path.join(tmp, 'reef-transect-B-2026-05-03-station-12-quadrat-4-photo-0001-unsorted.jpg');
     await writeFile(longName, 'not a photo');
-    const { context, page } = await openPage(service.url, { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+    const { context, page } = await openPage(service.url, {
+      viewport: { width: 390, height: 844 },
+      deviceScaleFactor: 2,
+      isMobile: true,
+      hasTouch: true,
+    });
     await page.setInputFiles('#file-input', [SHARK_PHOTO, longName]);
     await waitForDone(page, 2);
     const layout = await page.evaluate(() => ({
@@ -352,7 +445,9 @@ describe('web page', () => {
         const [sharkFile, tigerFile] = [
           [shark, 'dropped-shark.jpg'],
           [tiger, 'image.jpg'],
-        ].map(([b64, name]) => new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], name, { type: 'image/jpeg' }));
+        ].map(
+          ([b64, name]) => new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], name, { type: 'image/jpeg' }),
+        );
         const zone = document.getElementById('drop-zone')!;
         const drop = new DataTransfer();
         drop.items.add(sharkFile);
@@ -361,10 +456,14 @@ describe('web page', () => {
         zone.dispatchEvent(new DragEvent('drop', { dataTransfer: drop, bubbles: true, cancelable: true }));
         const image = new DataTransfer();
         image.items.add(tigerFile);
-        document.body.dispatchEvent(new ClipboardEvent('paste', { clipboardData: image, bubbles: true, cancelable: true }));
+        document.body.dispatchEvent(
+          new ClipboardEvent('paste', { clipboardData: image, bubbles: true, cancelable: true }),
+        );
         const link = new DataTransfer();
         link.setData('text/plain', 'http://127.0.0.1:9/pasted-link.jpg');
-        document.body.dispatchEvent(new ClipboardEvent('paste', { clipboardData: link, bubbles: true, cancelable: true }));
+        document.body.dispatchEvent(
+          new ClipboardEvent('paste', { clipboardData: link, bubbles: true, cancelable: true }),
+        );
         return highlighted && !zone.classList.contains('dragging');
       },
       { shark, tiger },
@@ -391,7 +490,10 @@ describe('web page', () => {
     await page.getByRole('button', { name: 'Clear all' }).click();
     assert.equal(await page.locator('.card').count(), 0);
     assert.equal(await text(page.locator('#progress-text')), 'No images yet.');
-    assert.ok(await page.getByRole('button', { name: 'Choose images…' }).evaluate((el) => el === document.activeElement), 'focus returns to the picker');
+    assert.ok(
+      await page.getByRole('button', { name: 'Choose images…' }).evaluate((el) => el === document.activeElement),
+      'focus returns to the picker',
+    );
     await page.waitForTimeout(200);
     assert.ok(deletes.length >= 1 && deletes.every((p) => p.startsWith('/jobs/')), `DELETE ${deletes.join(', ')}`);
 
@@ -404,71 +506,94 @@ describe('web page', () => {
     await context.close();
   });
 
-  test('200 queued images: chunked jobs, cards at once, the page stays responsive, and clearing frees the object URLs', LIMIT, async () => {
-    const images = (await readdir(MARINE)).sort().map(marine);
-    const files = Array.from({ length: 200 }, (_, i) => images[i % images.length]);
-    const { context, page } = await openPage(service.url);
-    await page.evaluate(() => {
-      const w = window as unknown as { longTasks: number[]; revoked: number };
-      w.longTasks = [];
-      w.revoked = 0;
-      new PerformanceObserver((list) => {
-        for (const entry of list.getEntries()) w.longTasks.push(entry.duration);
-      }).observe({ type: 'longtask' });
-      const revoke = URL.revokeObjectURL.bind(URL);
-      URL.revokeObjectURL = (url: string) => {
-        w.revoked++;
-        revoke(url);
-      };
-    });
-    const uploads: number[] = [];
-    page.on('request', (request) => {
-      if (request.method() === 'POST') uploads.push((request.postDataBuffer()?.toString('latin1').match(/name="file"/g) ?? []).length);
-    });
-
-    // Jobs the service holds at any moment (only this page uses it now): the page keeps at most 3 open.
-    let mostJobs = 0;
-    const sampler = setInterval(() => {
-      void service.queue.stats().then((stats) => {
-        mostJobs = Math.max(mostJobs, stats.waiting + stats.active);
+  test(
+    '200 queued images: chunked jobs, cards at once, the page stays responsive, and clearing frees the object URLs',
+    LIMIT,
+    async () => {
+      const images = (await readdir(MARINE)).sort().map(marine);
+      const files = Array.from({ length: 200 }, (_, i) => images[i % images.length]);
+      const { context, page } = await openPage(service.url);
+      await page.evaluate(() => {
+        const w = window as unknown as { longTasks: number[]; revoked: number };
+        w.longTasks = [];
+        w.revoked = 0;
+        new PerformanceObserver((list) => {
+          for (const entry of list.getEntries()) w.longTasks.push(entry.duration);
+        }).observe({ type: 'longtask' });
+        const revoke = URL.revokeObjectURL.bind(URL);
+        URL.revokeObjectURL = (url: string) => {
+          w.revoked++;
+          revoke(url);
+        };
       });
-    }, 10);
+      const uploads: number[] = [];
+      page.on('request', (request) => {
+        if (request.method() === 'POST')
+          uploads.push(
+            (
+              request
+                .postDataBuffer()
+                ?.toString('latin1')
+                .match(/name="file"/g) ?? []
+            ).length,
+          );
+      });
 
-    const started = Date.now();
-    await page.setInputFiles('#file-input', files);
-    assert.equal(await page.locator('.card').count(), 200);
-    const cardsMs = Date.now() - started;
+      // Jobs the service holds at any moment (only this page uses it now): the page keeps at most 3 open.
+      let mostJobs = 0;
+      const sampler = setInterval(() => {
+        void service.queue.stats().then((stats) => {
+          mostJobs = Math.max(mostJobs, stats.waiting + stats.active);
+        });
+      }, 10);
 
-    // While jobs run, the page answers promptly.
-    const pings: number[] = [];
-    while (!(await page.textContent('#progress-text'))?.startsWith('200/200')) {
-      const t = Date.now();
-      await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(resolve)));
-      pings.push(Date.now() - t);
-      await page.waitForTimeout(100);
-    }
-    const totalMs = Date.now() - started;
-    clearInterval(sampler);
-    assert.match(await waitForDone(page, 200), /^200\/200 done/);
-    assert.equal(await page.locator('.card[data-state="done"]').count(), 200);
+      const started = Date.now();
+      await page.setInputFiles('#file-input', files);
+      assert.equal(await page.locator('.card').count(), 200);
+      const cardsMs = Date.now() - started;
 
-    assert.ok(uploads.length >= 25, `${uploads.length} jobs`);
-    assert.ok(uploads.every((n) => n >= 1 && n <= 8), `files per job: ${uploads.join(',')}`);
-    assert.equal(uploads.reduce((a, b) => a + b, 0), 200);
-    assert.ok(mostJobs >= 1 && mostJobs <= 3, `${mostJobs} jobs open at once`);
-    const longTasks = await page.evaluate(() => (window as unknown as { longTasks: number[] }).longTasks);
-    const worstTask = Math.max(0, ...longTasks);
-    const worstPing = Math.max(0, ...pings);
-    assert.ok(worstTask < 1000, `longest main-thread task ${worstTask} ms`);
-    assert.ok(worstPing < 1500, `slowest frame ${worstPing} ms`);
-    console.log(`200 images: cards in ${cardsMs} ms, all classified in ${totalMs} ms, ${uploads.length} jobs, at most ${mostJobs} open, longest task ${Math.round(worstTask)} ms, slowest frame ${worstPing} ms`);
+      // While jobs run, the page answers promptly.
+      const pings: number[] = [];
+      while (!(await page.textContent('#progress-text'))?.startsWith('200/200')) {
+        const t = Date.now();
+        await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(resolve)));
+        pings.push(Date.now() - t);
+        await page.waitForTimeout(100);
+      }
+      const totalMs = Date.now() - started;
+      clearInterval(sampler);
+      assert.match(await waitForDone(page, 200), /^200\/200 done/);
+      assert.equal(await page.locator('.card[data-state="done"]').count(), 200);
 
-    await page.getByRole('button', { name: 'Clear all' }).click();
-    assert.equal(await page.locator('.card').count(), 0);
-    assert.equal(await text(page.locator('#progress-text')), 'No images yet.');
-    assert.ok((await page.evaluate(() => (window as unknown as { revoked: number }).revoked)) >= 200, 'every thumbnail URL revoked');
-    await context.close();
-  });
+      assert.ok(uploads.length >= 25, `${uploads.length} jobs`);
+      assert.ok(
+        uploads.every((n) => n >= 1 && n <= 8),
+        `files per job: ${uploads.join(',')}`,
+      );
+      assert.equal(
+        uploads.reduce((a, b) => a + b, 0),
+        200,
+      );
+      assert.ok(mostJobs >= 1 && mostJobs <= 3, `${mostJobs} jobs open at once`);
+      const longTasks = await page.evaluate(() => (window as unknown as { longTasks: number[] }).longTasks);
+      const worstTask = Math.max(0, ...longTasks);
+      const worstPing = Math.max(0, ...pings);
+      assert.ok(worstTask < 1000, `longest main-thread task ${worstTask} ms`);
+      assert.ok(worstPing < 1500, `slowest frame ${worstPing} ms`);
+      console.log(
+        `200 images: cards in ${cardsMs} ms, all classified in ${totalMs} ms, ${uploads.length} jobs, at most ${mostJobs} open, longest task ${Math.round(worstTask)} ms, slowest frame ${worstPing} ms`,
+      );
+
+      await page.getByRole('button', { name: 'Clear all' }).click();
+      assert.equal(await page.locator('.card').count(), 0);
+      assert.equal(await text(page.locator('#progress-text')), 'No images yet.');
+      assert.ok(
+        (await page.evaluate(() => (window as unknown as { revoked: number }).revoked)) >= 200,
+        'every thumbnail URL revoked',
+      );
+      await context.close();
+    },
+  );
 
   test('screenshot of the page with results (test/artifacts/web-results.png)', LIMIT, async () => {
     const bad = path.join(tmp, 'IMG_0042.jpg');

@@ -247,7 +247,10 @@ async function handleDrop(transfer) {
   if (!transfer) return;
   // Everything must be taken from the DataTransfer before the first await: it empties afterwards.
   const items = [...(transfer.items ?? [])].filter((i) => i.kind === 'file');
-  const dropped = items.map((i) => ({ entry: typeof i.webkitGetAsEntry === 'function' ? i.webkitGetAsEntry() : null, file: i.getAsFile() }));
+  const dropped = items.map((i) => ({
+    entry: typeof i.webkitGetAsEntry === 'function' ? i.webkitGetAsEntry() : null,
+    file: i.getAsFile(),
+  }));
   const plainFiles = [...transfer.files];
   const uriList = transfer.getData('text/uri-list');
   if (dropped.some((d) => d.entry?.isDirectory)) {
@@ -266,7 +269,12 @@ async function handleDrop(transfer) {
     return;
   }
   // An image dragged from another web page arrives as its address.
-  const urls = urlsIn(uriList.split(/\r?\n/).filter((l) => !l.startsWith('#')).join(' '));
+  const urls = urlsIn(
+    uriList
+      .split(/\r?\n/)
+      .filter((l) => !l.startsWith('#'))
+      .join(' '),
+  );
   addSources(urls.map((url) => ({ kind: 'url', url })));
 }
 
@@ -330,7 +338,13 @@ function resultView(entry) {
     answer.append(el('span', 'top1 unknown', 'Unknown'));
     box.append(answer);
     if (best) {
-      box.append(el('p', 'explain', `Best guess “${best.label}” at ${percent(best.probability)} is below the minimum score of ${percent(entry.options.min_score)}.`));
+      box.append(
+        el(
+          'p',
+          'explain',
+          `Best guess “${best.label}” at ${percent(best.probability)} is below the minimum score of ${percent(entry.options.min_score)}.`,
+        ),
+      );
     }
   } else {
     answer.append(el('span', 'top1', r.top1.label), el('span', 'top1-prob', percent(r.top1.probability)));
@@ -516,7 +530,11 @@ function finishedReports() {
   let topK = 0;
   for (const entry of entries.values()) {
     if (entry.state !== 'done' && entry.state !== 'error') continue;
-    reports.push({ path: entry.name, result: entry.state === 'done' ? entry.result : undefined, error: entry.state === 'error' ? entry.error : undefined });
+    reports.push({
+      path: entry.name,
+      result: entry.state === 'done' ? entry.result : undefined,
+      error: entry.state === 'error' ? entry.error : undefined,
+    });
     topK = Math.max(topK, entry.options.top_k);
   }
   return { reports, topK: topK || readOptions().top_k };

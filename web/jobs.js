@@ -77,7 +77,8 @@ async function errorOf(response) {
     // Not JSON (a proxy's HTML page, an empty body): fall back to the status line.
   }
   const e = body && typeof body === 'object' ? body.error : null;
-  if (e && typeof e.message === 'string') return { code: String(e.code ?? `http_${response.status}`), message: e.message, status: response.status };
+  if (e && typeof e.message === 'string')
+    return { code: String(e.code ?? `http_${response.status}`), message: e.message, status: response.status };
   const generic = {
     401: 'The service needs an API key.',
     403: 'The API key was not accepted.',
@@ -88,7 +89,8 @@ async function errorOf(response) {
   };
   return {
     code: `http_${response.status}`,
-    message: generic[response.status] ?? `The service answered ${response.status} ${response.statusText || ''}`.trim() + '.',
+    message:
+      generic[response.status] ?? `The service answered ${response.status} ${response.statusText || ''}`.trim() + '.',
     status: response.status,
   };
 }
@@ -184,7 +186,12 @@ export function createJobRunner(config) {
     form.append('marine_only', String(marine_only));
     form.append('min_score', String(min_score));
     for (const item of chunk.items) form.append('file', item.file, item.name);
-    return doFetch(`${base}/jobs`, { method: 'POST', headers: headers({ Accept: 'application/json' }), body: form, signal });
+    return doFetch(`${base}/jobs`, {
+      method: 'POST',
+      headers: headers({ Accept: 'application/json' }),
+      body: form,
+      signal,
+    });
   }
 
   /** Applies a job record's outcomes to the chunk's items; true once the job is finished. */
@@ -195,7 +202,8 @@ export function createJobRunner(config) {
         const item = items[entry.index];
         if (!item || item.state === 'done' || item.state === 'error') continue;
         if (entry.result) update(item, 'done', { result: entry.result, error: undefined });
-        else fail(item, entry.error ?? { code: 'unknown_error', message: 'The service gave no result for this image.' });
+        else
+          fail(item, entry.error ?? { code: 'unknown_error', message: 'The service gave no result for this image.' });
       }
     } else if (job.result && items[0]) {
       if (items[0].state !== 'done') update(items[0], 'done', { result: job.result, error: undefined });
@@ -203,7 +211,8 @@ export function createJobRunner(config) {
     const finished = FINISHED.has(job.status);
     if (!finished) {
       const state = job.status === 'running' ? 'running' : 'waiting';
-      for (const item of items) if (item.state !== 'done' && item.state !== 'error' && item.state !== state) update(item, state);
+      for (const item of items)
+        if (item.state !== 'done' && item.state !== 'error' && item.state !== state) update(item, state);
       return false;
     }
     // Whatever the job did not answer for takes the job's own error.
@@ -289,7 +298,11 @@ export function createJobRunner(config) {
       delay = Math.min(pollMaxMs, Math.round(delay * 1.5));
       let response;
       try {
-        response = await doFetch(statusUrl, { headers: headers({ Accept: 'application/json' }), cache: 'no-store', signal });
+        response = await doFetch(statusUrl, {
+          headers: headers({ Accept: 'application/json' }),
+          cache: 'no-store',
+          signal,
+        });
       } catch {
         if (signal.aborted) return;
         if (++failures >= 10) {
@@ -324,7 +337,12 @@ export function createJobRunner(config) {
         .catch((err) => {
           if (signal.aborted) return;
           // A bug or an unexpected answer: show it on the cards rather than leave them spinning.
-          for (const item of chunk.items) fail(item, { code: 'client_error', message: `The page could not read the service's answer: ${err?.message ?? err}`, retryable: true });
+          for (const item of chunk.items)
+            fail(item, {
+              code: 'client_error',
+              message: `The page could not read the service's answer: ${err?.message ?? err}`,
+              retryable: true,
+            });
         })
         .finally(() => {
           if (signal !== controller.signal) return; // cleared meanwhile; the new generation counts its own
@@ -339,8 +357,10 @@ export function createJobRunner(config) {
     add(items, options) {
       const files = items.filter((i) => i.kind === 'file');
       const urls = items.filter((i) => i.kind === 'url');
-      for (const group of chunkItems(files, chunkFiles, chunkBytes)) queue.push({ kind: 'file', items: group, options });
-      for (let i = 0; i < urls.length; i += chunkUrls) queue.push({ kind: 'url', items: urls.slice(i, i + chunkUrls), options });
+      for (const group of chunkItems(files, chunkFiles, chunkBytes))
+        queue.push({ kind: 'file', items: group, options });
+      for (let i = 0; i < urls.length; i += chunkUrls)
+        queue.push({ kind: 'url', items: urls.slice(i, i + chunkUrls), options });
       pump();
     },
     /** Continues after an API key was entered. */
@@ -354,7 +374,11 @@ export function createJobRunner(config) {
       controller.abort(new DOMException('Cleared', 'AbortError'));
       for (const statusUrl of openJobs) {
         // Best effort: a job already running answers 409 and finishes on its own.
-        doFetch(statusUrl, { method: 'DELETE', headers: headers({ Accept: 'application/json' }), keepalive: true }).catch(() => {});
+        doFetch(statusUrl, {
+          method: 'DELETE',
+          headers: headers({ Accept: 'application/json' }),
+          keepalive: true,
+        }).catch(() => {});
       }
       openJobs.clear();
       controller = new AbortController();

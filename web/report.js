@@ -18,12 +18,25 @@ export function csvColumns(topK) {
   const ranks = [];
   for (let k = 2; k <= topK; k++) ranks.push(`top${k}_label`, `top${k}_probability`);
   return [
-    'path', 'status', 'answer',
-    'top1_index', 'top1_synset', 'top1_label', 'top1_probability',
-    'marine_group', 'scientific_name',
+    'path',
+    'status',
+    'answer',
+    'top1_index',
+    'top1_synset',
+    'top1_label',
+    'top1_probability',
+    'marine_group',
+    'scientific_name',
     ...ranks,
-    'width', 'height', 'taken_at', 'latitude', 'longitude',
-    'sha256', 'model', 'error_code', 'error',
+    'width',
+    'height',
+    'taken_at',
+    'latitude',
+    'longitude',
+    'sha256',
+    'model',
+    'error_code',
+    'error',
   ];
 }
 
@@ -48,12 +61,22 @@ export function csvRow(report, topK) {
     report.path,
     r ? 'ok' : 'error',
     text(r?.answer),
-    text(best?.index), text(best?.synset), text(best?.label), best ? round(best.probability) : '',
-    text(best?.marine?.group), text(best?.marine?.scientific_name),
+    text(best?.index),
+    text(best?.synset),
+    text(best?.label),
+    best ? round(best.probability) : '',
+    text(best?.marine?.group),
+    text(best?.marine?.scientific_name),
     ...ranks,
-    text(r?.image.width), text(r?.image.height), text(r?.image.taken_at), text(r?.image.latitude), text(r?.image.longitude),
-    text(r?.sha256), text(r?.model),
-    text(report.error?.code), text(report.error?.message),
+    text(r?.image.width),
+    text(r?.image.height),
+    text(r?.image.taken_at),
+    text(r?.image.latitude),
+    text(r?.image.longitude),
+    text(r?.sha256),
+    text(r?.model),
+    text(report.error?.code),
+    text(report.error?.message),
   ];
 }
 

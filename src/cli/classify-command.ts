@@ -30,7 +30,9 @@ export function registerClassifyCommand(program: Command): void {
     .description('Classify image files, folders (recursively), globs or http(s) URLs')
     .argument('<inputs...>', 'files, folders, globs or URLs')
     .option('-k, --top-k <n>', 'predictions per image', '5')
-    .addOption(new Option('-f, --format <format>', 'output format').choices(['table', 'json', 'jsonl', 'csv']).default('table'))
+    .addOption(
+      new Option('-f, --format <format>', 'output format').choices(['table', 'json', 'jsonl', 'csv']).default('table'),
+    )
     .option('-o, --output <file>', 'write results to a file instead of standard output')
     .option('--resume', 'skip images already in --output (csv, jsonl or json)')
     .option('--marine-only', 'rank only the marine animal classes')
@@ -45,16 +47,24 @@ export function registerClassifyCommand(program: Command): void {
 async function runClassify(inputs: string[], flags: ClassifyFlags): Promise<number> {
   const topK = parseInteger('--top-k', flags.topK, 1, 1000);
   const minScore = flags.minScore === undefined ? 0 : parseNumber('--min-score', flags.minScore, 0, 1);
-  if (flags.resume && !flags.output) throw new ClassifierError('resume_needs_output', '--resume needs --output FILE: the file holds what was already done.', 400);
+  if (flags.resume && !flags.output)
+    throw new ClassifierError(
+      'resume_needs_output',
+      '--resume needs --output FILE: the file holds what was already done.',
+      400,
+    );
 
   const collected = await collectImages(inputs);
   for (const arg of collected.missing) console.error(`warning: nothing found at ${arg}`);
-  const previous = flags.output && flags.resume
-    ? await readPreviousReports(flags.output, flags.format, topK)
-    : { keys: new Set<string>(), jsonRecords: [] };
+  const previous =
+    flags.output && flags.resume
+      ? await readPreviousReports(flags.output, flags.format, topK)
+      : { keys: new Set<string>(), jsonRecords: [] };
   const todo = collected.images.filter((item) => !previous.keys.has(reportKey(item)));
   const log = (line: string) => !flags.quiet && console.error(line);
-  log(`${collected.images.length} images found${collected.skipped ? `, ${collected.skipped} other files skipped` : ''}${previous.keys.size ? `, ${collected.images.length - todo.length} already in ${flags.output}` : ''}.`);
+  log(
+    `${collected.images.length} images found${collected.skipped ? `, ${collected.skipped} other files skipped` : ''}${previous.keys.size ? `, ${collected.images.length - todo.length} already in ${flags.output}` : ''}.`,
+  );
   if (collected.images.length === 0 && collected.missing.length > 0) return EXIT_FATAL;
 
   const progress = flags.quiet || todo.length === 0 ? null : startProgress(todo.length);
@@ -97,7 +107,12 @@ async function runClassify(inputs: string[], flags: ClassifyFlags): Promise<numb
   }
   try {
     const concurrency = flags.concurrency ? parseInteger('--concurrency', flags.concurrency, 1, 10_000) : undefined;
-    for await (const outcome of classifier.classifyMany(pending(), { topK, minScore, marineOnly: Boolean(flags.marineOnly), concurrency })) {
+    for await (const outcome of classifier.classifyMany(pending(), {
+      topK,
+      minScore,
+      marineOnly: Boolean(flags.marineOnly),
+      concurrency,
+    })) {
       const path = String(outcome.input);
       if (outcome.error) failures++;
       writer.write({ path, result: outcome.result, error: outcome.error });

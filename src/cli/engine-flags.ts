@@ -15,7 +15,9 @@ export function addEngineFlags(command: Command): Command {
     .option('--batch-wait-ms <ms>', 'longest wait to fill a micro-batch (env MAX_BATCH_WAIT_MS)')
     .option('--max-pixels <n>', 'refuse images with more pixels (env MAX_PIXELS)')
     .option('--fast-resize', 'shrink large JPEG/WebP photos while decoding (faster, less exact; env SHRINK_ON_LOAD)')
-    .addOption(new Option('--execution-provider <name>', 'cpu or cuda (env EXECUTION_PROVIDER)').choices(['cpu', 'cuda']));
+    .addOption(
+      new Option('--execution-provider <name>', 'cpu or cuda (env EXECUTION_PROVIDER)').choices(['cpu', 'cuda']),
+    );
 }
 
 export interface EngineFlagValues {

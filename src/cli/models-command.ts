@@ -1,7 +1,13 @@
 import type { Command } from 'commander';
 import { CATALOGUE, DEFAULT_MODEL_ID } from '../engine/catalogue.ts';
 import { progressReporter } from '../engine/download-progress.ts';
-import { cachedModelPath, defaultModelCacheDir, isCachedModelValid, resolveModel, sha256File } from '../engine/model-files.ts';
+import {
+  cachedModelPath,
+  defaultModelCacheDir,
+  isCachedModelValid,
+  resolveModel,
+  sha256File,
+} from '../engine/model-files.ts';
 import { loadSession } from '../engine/session.ts';
 import { addEngineFlags, engineOptionsFromFlags, type EngineFlagValues } from './engine-flags.ts';
 
@@ -16,7 +22,12 @@ export function registerModelsCommand(program: Command): void {
     .action(async (flags: { cacheDir?: string; json?: boolean }) => {
       const cacheDir = flags.cacheDir ?? defaultModelCacheDir();
       const rows = await Promise.all(
-        CATALOGUE.map(async (entry) => ({ ...entry, default: entry.id === DEFAULT_MODEL_ID, cached: await isCachedModelValid(entry, cacheDir), path: cachedModelPath(entry, cacheDir) })),
+        CATALOGUE.map(async (entry) => ({
+          ...entry,
+          default: entry.id === DEFAULT_MODEL_ID,
+          cached: await isCachedModelValid(entry, cacheDir),
+          path: cachedModelPath(entry, cacheDir),
+        })),
       );
       if (flags.json) {
         console.log(JSON.stringify(rows, null, 2));
@@ -24,7 +35,9 @@ export function registerModelsCommand(program: Command): void {
       }
       console.log(`Model cache: ${cacheDir}`);
       for (const r of rows) {
-        console.log(`${r.default ? '*' : ' '} ${r.id.padEnd(22)} ${(r.bytes / 1e6).toFixed(1).padStart(6)} MB  ${r.cached ? 'downloaded' : 'not downloaded'}  ${r.description}`);
+        console.log(
+          `${r.default ? '*' : ' '} ${r.id.padEnd(22)} ${(r.bytes / 1e6).toFixed(1).padStart(6)} MB  ${r.cached ? 'downloaded' : 'not downloaded'}  ${r.description}`,
+        );
       }
       console.log('* default. Any other ImageNet ONNX classifier: --model-path FILE or MODEL_PATH.');
     });
@@ -40,13 +53,32 @@ export function registerModelsCommand(program: Command): void {
     });
 
   addEngineFlags(
-    models
-      .command('info')
-      .description('Load the configured model and show its inputs, outputs and file hash'),
+    models.command('info').description('Load the configured model and show its inputs, outputs and file hash'),
   ).action(async (flags: EngineFlagValues) => {
     const options = engineOptionsFromFlags(flags);
-    const location = await resolveModel({ modelPath: options.modelPath, modelId: options.modelId, cacheDir: options.cacheDir, download: options.download, onProgress: progressReporter('model') });
-    const session = await loadSession(location.path, { intraOpThreads: options.intraOpThreads ?? 1, executionProvider: options.executionProvider ?? 'cpu' });
-    console.log(JSON.stringify({ id: location.id, path: location.path, sha256: await sha256File(location.path), catalogue: location.entry, signature: session.signature }, null, 2));
+    const location = await resolveModel({
+      modelPath: options.modelPath,
+      modelId: options.modelId,
+      cacheDir: options.cacheDir,
+      download: options.download,
+      onProgress: progressReporter('model'),
+    });
+    const session = await loadSession(location.path, {
+      intraOpThreads: options.intraOpThreads ?? 1,
+      executionProvider: options.executionProvider ?? 'cpu',
+    });
+    console.log(
+      JSON.stringify(
+        {
+          id: location.id,
+          path: location.path,
+          sha256: await sha256File(location.path),
+          catalogue: location.entry,
+          signature: session.signature,
+        },
+        null,
+        2,
+      ),
+    );
   });
 }

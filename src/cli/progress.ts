@@ -51,7 +51,9 @@ export function startProgress(total: number, stream: NodeJS.WriteStream = proces
   let lastPrinted = 0;
   let lastDone = 0;
   const print = () => {
-    stream.write(`classified ${done}/${total} images (${rate().toFixed(1)} images/s, ETA ${duration((total - done) / rate())}), ${failed} failed\n`);
+    stream.write(
+      `classified ${done}/${total} images (${rate().toFixed(1)} images/s, ETA ${duration((total - done) / rate())}), ${failed} failed\n`,
+    );
     lastPrinted = performance.now();
     lastDone = done;
   };
@@ -59,7 +61,12 @@ export function startProgress(total: number, stream: NodeJS.WriteStream = proces
     tick(isFailure) {
       done++;
       if (isFailure) failed++;
-      if (done === total || done - lastDone >= Math.max(1, Math.ceil(total / 10)) || performance.now() - lastPrinted > 10_000) print();
+      if (
+        done === total ||
+        done - lastDone >= Math.max(1, Math.ceil(total / 10)) ||
+        performance.now() - lastPrinted > 10_000
+      )
+        print();
     },
     log: (line) => process.stdout.write(`${line}\n`),
     stop() {},

@@ -13,12 +13,25 @@ export function csvColumns(topK: number): string[] {
   const ranks: string[] = [];
   for (let k = 2; k <= topK; k++) ranks.push(`top${k}_label`, `top${k}_probability`);
   return [
-    'path', 'status', 'answer',
-    'top1_index', 'top1_synset', 'top1_label', 'top1_probability',
-    'marine_group', 'scientific_name',
+    'path',
+    'status',
+    'answer',
+    'top1_index',
+    'top1_synset',
+    'top1_label',
+    'top1_probability',
+    'marine_group',
+    'scientific_name',
     ...ranks,
-    'width', 'height', 'taken_at', 'latitude', 'longitude',
-    'sha256', 'model', 'error_code', 'error',
+    'width',
+    'height',
+    'taken_at',
+    'latitude',
+    'longitude',
+    'sha256',
+    'model',
+    'error_code',
+    'error',
   ];
 }
 
@@ -40,12 +53,22 @@ export function csvRow(report: ImageReport, topK: number): string[] {
     report.path,
     r ? 'ok' : 'error',
     text(r?.answer),
-    text(best?.index), text(best?.synset), text(best?.label), best ? round(best.probability) : '',
-    text(best?.marine?.group), text(best?.marine?.scientific_name),
+    text(best?.index),
+    text(best?.synset),
+    text(best?.label),
+    best ? round(best.probability) : '',
+    text(best?.marine?.group),
+    text(best?.marine?.scientific_name),
     ...ranks,
-    text(r?.image.width), text(r?.image.height), text(r?.image.taken_at), text(r?.image.latitude), text(r?.image.longitude),
-    text(r?.sha256), text(r?.model),
-    text(report.error?.code), text(report.error?.message),
+    text(r?.image.width),
+    text(r?.image.height),
+    text(r?.image.taken_at),
+    text(r?.image.latitude),
+    text(r?.image.longitude),
+    text(r?.sha256),
+    text(r?.model),
+    text(report.error?.code),
+    text(report.error?.message),
   ];
 }
 
@@ -64,8 +87,15 @@ export function tableLine(report: ImageReport): string {
   if (!report.result) return `${report.path}\tERROR ${report.error?.code}: ${report.error?.message}`;
   const r = report.result;
   const best = r.predictions[0];
-  const marine = best?.marine ? `  [marine: ${best.marine.group}${best.marine.scientific_name ? `, ${best.marine.scientific_name}` : ''}]` : '';
-  const head = r.unknown ? `unknown (best: ${best?.label} ${best ? percent(best.probability) : ''})` : `${best.label} ${percent(best.probability)}${marine}`;
-  const rest = r.predictions.slice(1).map((p) => `${p.label} ${percent(p.probability)}`).join(', ');
+  const marine = best?.marine
+    ? `  [marine: ${best.marine.group}${best.marine.scientific_name ? `, ${best.marine.scientific_name}` : ''}]`
+    : '';
+  const head = r.unknown
+    ? `unknown (best: ${best?.label} ${best ? percent(best.probability) : ''})`
+    : `${best.label} ${percent(best.probability)}${marine}`;
+  const rest = r.predictions
+    .slice(1)
+    .map((p) => `${p.label} ${percent(p.probability)}`)
+    .join(', ');
   return `${report.path}\t${head}${rest ? `\t| ${rest}` : ''}`;
 }

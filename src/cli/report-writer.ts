@@ -37,7 +37,11 @@ export async function readPreviousReports(file: string, format: OutputFormat, to
   const none: PreviousReports = { keys: new Set(), jsonRecords: [] };
   if (!(await stat(file).catch(() => null))) return none;
   if (format === 'table') {
-    throw new ClassifierError('resume_unsupported', '--resume needs --format csv, jsonl or json: a table cannot be read back.', 400);
+    throw new ClassifierError(
+      'resume_unsupported',
+      '--resume needs --format csv, jsonl or json: a table cannot be read back.',
+      400,
+    );
   }
   if (format === 'json') {
     const records = JSON.parse((await readFile(file, 'utf8')) || '[]') as { path?: string }[];
@@ -55,7 +59,11 @@ export async function readPreviousReports(file: string, format: OutputFormat, to
   const rows = parseCsv(text, { relax_column_count: true }) as string[][];
   const expected = csvColumns(topK);
   if (rows.length > 0 && rows[0].join(',') !== expected.join(',')) {
-    throw new ClassifierError('resume_mismatch', `${file} has other columns than this run would write (different --top-k?); resume with the same options or choose a new --output.`, 400);
+    throw new ClassifierError(
+      'resume_mismatch',
+      `${file} has other columns than this run would write (different --top-k?); resume with the same options or choose a new --output.`,
+      400,
+    );
   }
   return { keys: new Set(rows.slice(1).map((row) => reportKey(row[0]))), jsonRecords: [] };
 }

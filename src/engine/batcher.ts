@@ -74,7 +74,11 @@ export interface Batcher<T extends BatchItem> {
   drain(): Promise<void>;
 }
 
-export function createBatcher<T extends BatchItem>(lanes: RunBatch<T> | BatchLanes<T>, options: BatcherOptions, onBatch?: (report: BatchReport) => void): Batcher<T> {
+export function createBatcher<T extends BatchItem>(
+  lanes: RunBatch<T> | BatchLanes<T>,
+  options: BatcherOptions,
+  onBatch?: (report: BatchReport) => void,
+): Batcher<T> {
   const { parallel, solo } = typeof lanes === 'function' ? { parallel: [lanes], solo: undefined } : lanes;
   if (parallel.length === 0) throw new Error('the batcher needs at least one lane');
   const busy = parallel.map(() => false);
@@ -95,10 +99,13 @@ export function createBatcher<T extends BatchItem>(lanes: RunBatch<T> | BatchLan
     }
     if (!timer) {
       const waited = performance.now() - queue[0].enqueuedAt;
-      timer = setTimeout(() => {
-        timer = null;
-        dispatch();
-      }, Math.max(0, options.maxWaitMs - waited));
+      timer = setTimeout(
+        () => {
+          timer = null;
+          dispatch();
+        },
+        Math.max(0, options.maxWaitMs - waited),
+      );
     }
   }
 

@@ -79,7 +79,10 @@ export interface Classifier {
   readonly settings: ClassifierSettings;
   classify(input: ImageInput, options?: ClassifyOptions): Promise<ClassificationResult>;
   /** Classifies many inputs with bounded concurrency; yields each outcome as it completes. A failure is an outcome, never a throw. */
-  classifyMany(inputs: Iterable<ImageInput> | AsyncIterable<ImageInput>, options?: ClassifyOptions & { concurrency?: number }): AsyncGenerator<ManyOutcome>;
+  classifyMany(
+    inputs: Iterable<ImageInput> | AsyncIterable<ImageInput>,
+    options?: ClassifyOptions & { concurrency?: number },
+  ): AsyncGenerator<ManyOutcome>;
   /** Images accepted but not yet answered. */
   inFlight(): number;
   /** CPU seconds the model's threads have used since start; null where unknown (not Linux, no local model). */
@@ -101,7 +104,10 @@ export function threadsPerSession(intraOpThreads: number, parallelSessions: numb
 function settingsOf(options: ClassifierOptions): ClassifierSettings {
   const cores = availableParallelism();
   const intraOpThreads = options.intraOpThreads ?? cores;
-  const parallelSessions = Math.min(options.parallelSessions ?? defaultParallelSessions(intraOpThreads), intraOpThreads);
+  const parallelSessions = Math.min(
+    options.parallelSessions ?? defaultParallelSessions(intraOpThreads),
+    intraOpThreads,
+  );
   return {
     intraOpThreads,
     parallelSessions,
@@ -121,7 +127,9 @@ export function settingsSummary(settings: ClassifierSettings): string {
   const sessions = `${settings.parallelSessions} parallel session${settings.parallelSessions === 1 ? '' : 's'} x ${settings.sessionThreads} thread${settings.sessionThreads === 1 ? '' : 's'}`;
   const solo = settings.soloSession ? ` + a solo session with ${settings.intraOpThreads} threads` : '';
   const timings = settings.laneTimings;
-  const why = timings ? ` (measured at start-up: the model ${timings.model_ms} ms per image on one thread, decoding ${timings.decode_ms} ms)` : '';
+  const why = timings
+    ? ` (measured at start-up: the model ${timings.model_ms} ms per image on one thread, decoding ${timings.decode_ms} ms)`
+    : '';
   return `Engine: ${sessions}${solo}, ${settings.decodeThreads} decoding threads, batches up to ${settings.maxBatch}${why}`;
 }
 
@@ -152,11 +160,16 @@ export async function createClassifier(options: ClassifierOptions = {}): Promise
     executionProvider: options.executionProvider ?? 'cpu',
     allowSpinning: options.allowSpinning ?? false,
   });
-  const choosingLanes = options.parallelSessions === undefined && settings.parallelSessions > 1 && (options.executionProvider ?? 'cpu') === 'cpu';
+  const choosingLanes =
+    options.parallelSessions === undefined &&
+    settings.parallelSessions > 1 &&
+    (options.executionProvider ?? 'cpu') === 'cpu';
   // Made while the sessions load, for the start-up timing below (~50 ms of sharp).
   const reference = choosingLanes ? referenceJpeg().catch(() => null) : null;
   const lanes = await Promise.allSettled([
-    ...Array.from({ length: settings.parallelSessions }, () => startInferenceLane(location.path, sessionOptions(settings.sessionThreads))),
+    ...Array.from({ length: settings.parallelSessions }, () =>
+      startInferenceLane(location.path, sessionOptions(settings.sessionThreads)),
+    ),
     ...(settings.soloSession ? [startInferenceLane(location.path, sessionOptions(settings.intraOpThreads))] : []),
   ]);
   const started = lanes.flatMap((lane) => (lane.status === 'fulfilled' ? [lane.value] : []));
@@ -185,8 +198,14 @@ export async function createClassifier(options: ClassifierOptions = {}): Promise
     shrinkOnLoad: settings.shrinkOnLoad,
   };
   // Load the decoding code in every thread now, so the first requests do not pay for it.
-  const warmUpImage = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#3366aa' } }).jpeg().toBuffer();
-  await Promise.all(Array.from({ length: settings.decodeThreads }, () => preprocessPool.run({ bytes: warmUpImage, options: preprocessOptions })));
+  const warmUpImage = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#3366aa' } })
+    .jpeg()
+    .toBuffer();
+  await Promise.all(
+    Array.from({ length: settings.decodeThreads }, () =>
+      preprocessPool.run({ bytes: warmUpImage, options: preprocessOptions }),
+    ),
+  );
 
   if (choosingLanes) {
     // A model that cannot run here fails its first request with the real error; the choice just keeps every session.
@@ -243,7 +262,8 @@ export async function createClassifier(options: ClassifierOptions = {}): Promise
   }
 
   async function classify(input: ImageInput, classifyOptions?: ClassifyOptions): Promise<ClassificationResult> {
-    if (closed) throw new ClassifierError('shutting_down', 'The classifier is shutting down.', 503, { retryable: true });
+    if (closed)
+      throw new ClassifierError('shutting_down', 'The classifier is shutting down.', 503, { retryable: true });
     const started = performance.now();
     const rank = validateClassifyOptions(classifyOptions);
     inFlight++;
@@ -266,7 +286,13 @@ export async function createClassifier(options: ClassifierOptions = {}): Promise
         image: prepared.image,
         model: model.id,
         sha256: sha256Of(bytes),
-        timings: { fetch_ms, decode_ms, queue_ms: batched.queue_ms, inference_ms: batched.inference_ms, total_ms: performance.now() - started },
+        timings: {
+          fetch_ms,
+          decode_ms,
+          queue_ms: batched.queue_ms,
+          inference_ms: batched.inference_ms,
+          total_ms: performance.now() - started,
+        },
       };
     } finally {
       if (!submitted) arriving--;
@@ -281,7 +307,12 @@ export async function createClassifier(options: ClassifierOptions = {}): Promise
   ): AsyncGenerator<ManyOutcome> {
     validateClassifyOptions(classifyOptions);
     // Enough in flight to keep decoding threads and full batches busy, few enough to bound memory.
-    return classifyEach(classify, inputs, classifyOptions, concurrency ?? settings.decodeThreads * 2 + settings.maxBatch * 2);
+    return classifyEach(
+      classify,
+      inputs,
+      classifyOptions,
+      concurrency ?? settings.decodeThreads * 2 + settings.maxBatch * 2,
+    );
   }
 
   return {

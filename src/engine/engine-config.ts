@@ -21,7 +21,8 @@ export function engineOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Clas
   if (env.INTRA_OP_SPINNING) options.allowSpinning = parseBoolean('INTRA_OP_SPINNING', env.INTRA_OP_SPINNING);
   if (env.SHRINK_ON_LOAD) options.shrinkOnLoad = parseBoolean('SHRINK_ON_LOAD', env.SHRINK_ON_LOAD);
   if (env.EXECUTION_PROVIDER) {
-    if (env.EXECUTION_PROVIDER !== 'cpu' && env.EXECUTION_PROVIDER !== 'cuda') throw badSetting('EXECUTION_PROVIDER', env.EXECUTION_PROVIDER, 'cpu or cuda');
+    if (env.EXECUTION_PROVIDER !== 'cpu' && env.EXECUTION_PROVIDER !== 'cuda')
+      throw badSetting('EXECUTION_PROVIDER', env.EXECUTION_PROVIDER, 'cpu or cuda');
     options.executionProvider = env.EXECUTION_PROVIDER;
   }
   return options;

@@ -33,7 +33,10 @@ export async function startInferenceLane(modelPath: string, session: SessionOpti
     threads: reply.threads ?? [],
     async run(images) {
       // Every image's pixels own their buffer (made by the decoding thread), so they move, not copy.
-      const result = await pool.run({ kind: 'run', images }, { transferList: images.map((pixels) => pixels.buffer as ArrayBuffer) });
+      const result = await pool.run(
+        { kind: 'run', images },
+        { transferList: images.map((pixels) => pixels.buffer as ArrayBuffer) },
+      );
       if (!result.ok) throw errorFromReply(result.error);
       return result.scores!;
     },

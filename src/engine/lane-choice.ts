@@ -29,7 +29,15 @@ export function parallelSessionsFor(timings: LaneTimings, available: number): nu
  * quality 90 decodes in about the time of the shared ImageNet photos (~100 kB, ~3.5 ms).
  */
 export function referenceJpeg(): Promise<Buffer> {
-  return sharp({ create: { width: 500, height: 375, channels: 3, background: '#3a6b8c', noise: { type: 'gaussian', mean: 110, sigma: 30 } } })
+  return sharp({
+    create: {
+      width: 500,
+      height: 375,
+      channels: 3,
+      background: '#3a6b8c',
+      noise: { type: 'gaussian', mean: 110, sigma: 30 },
+    },
+  })
     .jpeg({ quality: 90 })
     .toBuffer();
 }
@@ -52,7 +60,10 @@ async function timedMs(task: () => Promise<unknown>): Promise<number> {
  * is clear: a heavy model's runs cost ~50 ms each at start-up). Noise only makes runs slower, so a
  * model at or under the line is light for sure, and one at over twice the line is heavy for sure.
  */
-export async function laneTimingsOf(decodeOnce: () => Promise<unknown>, modelOnce: () => Promise<unknown>): Promise<LaneTimings> {
+export async function laneTimingsOf(
+  decodeOnce: () => Promise<unknown>,
+  modelOnce: () => Promise<unknown>,
+): Promise<LaneTimings> {
   const decode_ms = await fastestMs(decodeOnce, 5);
   let model_ms = Infinity;
   for (let run = 0; run < 3; run++) {

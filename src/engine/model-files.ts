@@ -140,7 +140,12 @@ export async function downloadModel(
   }
 }
 
-async function renameIntoPlace(partPath: string, finalPath: string, entry: CatalogueEntry, cacheDir: string): Promise<void> {
+async function renameIntoPlace(
+  partPath: string,
+  finalPath: string,
+  entry: CatalogueEntry,
+  cacheDir: string,
+): Promise<void> {
   try {
     await rename(partPath, finalPath);
   } catch (err) {
@@ -150,7 +155,12 @@ async function renameIntoPlace(partPath: string, finalPath: string, entry: Catal
   }
 }
 
-async function fetchToFile(url: string, partPath: string, entry: CatalogueEntry, options: DownloadOptions): Promise<void> {
+async function fetchToFile(
+  url: string,
+  partPath: string,
+  entry: CatalogueEntry,
+  options: DownloadOptions,
+): Promise<void> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS;
   const file = await open(partPath, 'wx');
   const controller = new AbortController();

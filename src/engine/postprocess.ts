@@ -76,7 +76,9 @@ export function topIndices(values: ArrayLike<number>, candidates: readonly numbe
 export function rankPredictions(probabilities: Float64Array, options: Required<ClassifyOptions>): RankedPredictions {
   const candidates = options.marineOnly ? MARINE_CLASS_INDICES : null;
   const norm = candidates ? candidates.reduce((s, i) => s + probabilities[i], 0) || 1 : 1;
-  const predictions = topIndices(probabilities, candidates, options.topK).map((i) => predictionOf(i, probabilities[i] / norm));
+  const predictions = topIndices(probabilities, candidates, options.topK).map((i) =>
+    predictionOf(i, probabilities[i] / norm),
+  );
   const best = predictions[0] ?? null;
   const unknown = !best || best.probability < options.minScore;
   return { predictions, top1: unknown ? null : best, unknown, answer: unknown ? 'unknown' : best.label };

@@ -47,11 +47,19 @@ export interface PreprocessedImage {
 function decodeError(err: unknown): ClassifierError {
   const message = err instanceof Error ? err.message : String(err);
   if (/unsupported image format|bad seek|not a known file format/i.test(message)) {
-    return new ClassifierError('not_an_image', 'The data is not an image in a supported format (JPEG, PNG, WebP, GIF, TIFF or AVIF).', 415);
+    return new ClassifierError(
+      'not_an_image',
+      'The data is not an image in a supported format (JPEG, PNG, WebP, GIF, TIFF or AVIF).',
+      415,
+    );
   }
   if (/empty/i.test(message)) return new ClassifierError('empty_image', 'The image is empty (zero bytes).', 400);
   if (/pixel limit/i.test(message)) return tooManyPixels();
-  return new ClassifierError('corrupt_image', `The image could not be decoded; it looks truncated or corrupt (${message.split('\n')[0].trim()}).`, 422);
+  return new ClassifierError(
+    'corrupt_image',
+    `The image could not be decoded; it looks truncated or corrupt (${message.split('\n')[0].trim()}).`,
+    422,
+  );
 }
 
 function tooManyPixels(width?: number, height?: number, maxPixels?: number): ClassifierError {
@@ -89,10 +97,19 @@ export function mayHaveExif(bytes: Buffer, format: string): boolean {
   return true;
 }
 
-async function captureMetadata(bytes: Buffer, format: string): Promise<Pick<ImageInfo, 'taken_at' | 'latitude' | 'longitude'>> {
+async function captureMetadata(
+  bytes: Buffer,
+  format: string,
+): Promise<Pick<ImageInfo, 'taken_at' | 'latitude' | 'longitude'>> {
   if (!mayHaveExif(bytes, format)) return { taken_at: null, latitude: null, longitude: null };
   try {
-    const exif = await exifr.parse(bytes, { tiff: true, exif: true, gps: true, reviveValues: false, pick: ['DateTimeOriginal', 'CreateDate', 'GPSLatitude', 'GPSLatitudeRef', 'GPSLongitude', 'GPSLongitudeRef'] });
+    const exif = await exifr.parse(bytes, {
+      tiff: true,
+      exif: true,
+      gps: true,
+      reviveValues: false,
+      pick: ['DateTimeOriginal', 'CreateDate', 'GPSLatitude', 'GPSLatitudeRef', 'GPSLongitude', 'GPSLongitudeRef'],
+    });
     if (!exif) return { taken_at: null, latitude: null, longitude: null };
     const finite = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
     return {
@@ -114,15 +131,26 @@ function shrinkFactor(shortSide: number, targetShortSide: number): number {
 
 /** Why bytes that are no image we decode were refused: an image of another kind, or no image at all. */
 async function refusalOf(bytes: Buffer): Promise<ClassifierError> {
-  const format = await sharp(bytes, { limitInputPixels: false }).metadata().then((m) => m.format, () => null);
+  const format = await sharp(bytes, { limitInputPixels: false })
+    .metadata()
+    .then(
+      (m) => m.format,
+      () => null,
+    );
   if (!format) return decodeError(new Error('unsupported image format'));
-  return new ClassifierError('unsupported_format', `Images in ${format} format are not supported; send JPEG, PNG, WebP, GIF, TIFF or AVIF.`, 415);
+  return new ClassifierError(
+    'unsupported_format',
+    `Images in ${format} format are not supported; send JPEG, PNG, WebP, GIF, TIFF or AVIF.`,
+    415,
+  );
 }
 
 /** A decoding failure as the user should hear it; a pixel-limit refusal names the image's size. */
 async function decodeFailureOf(err: unknown, bytes: Buffer, maxPixels: number): Promise<ClassifierError> {
   if (!/pixel limit/i.test(err instanceof Error ? err.message : String(err))) return decodeError(err);
-  const meta = await sharp(bytes, { limitInputPixels: false }).metadata().catch(() => null);
+  const meta = await sharp(bytes, { limitInputPixels: false })
+    .metadata()
+    .catch(() => null);
   return tooManyPixels(meta?.width, meta?.pageHeight ?? meta?.height, maxPixels);
 }
 
@@ -131,7 +159,10 @@ async function decodeFailureOf(err: unknown, bytes: Buffer, maxPixels: number): 
  * engine normalizes these pixels into the batch tensor on the inference thread, so only the small
  * 8-bit crop travels between threads.
  */
-export async function preparePixels(bytes: Buffer, options: PreprocessOptions = DEFAULT_PREPROCESS_OPTIONS): Promise<PreparedPixels> {
+export async function preparePixels(
+  bytes: Buffer,
+  options: PreprocessOptions = DEFAULT_PREPROCESS_OPTIONS,
+): Promise<PreparedPixels> {
   const started = performance.now();
   if (bytes.length === 0) throw new ClassifierError('empty_image', 'The image is empty (zero bytes).', 400);
   const format = sniffImageFormat(bytes);
@@ -141,12 +172,21 @@ export async function preparePixels(bytes: Buffer, options: PreprocessOptions = 
   let pipeline = sharp(bytes, { limitInputPixels: options.maxPixels, failOn: 'error', ignoreIcc: true }).rotate();
   let shrunkFrom: { width: number; height: number } | null = null;
   if (options.shrinkOnLoad && (format === 'jpeg' || format === 'webp')) {
-    const meta = await sharp(bytes, { limitInputPixels: false }).metadata().catch(() => null);
+    const meta = await sharp(bytes, { limitInputPixels: false })
+      .metadata()
+      .catch(() => null);
     if (meta?.width && meta.height) {
-      const upright = (meta.orientation ?? 1) >= 5 ? { width: meta.height, height: meta.width } : { width: meta.width, height: meta.height };
+      const upright =
+        (meta.orientation ?? 1) >= 5
+          ? { width: meta.height, height: meta.width }
+          : { width: meta.width, height: meta.height };
       const shrink = shrinkFactor(Math.min(upright.width, upright.height), options.resizeShortSide);
       if (shrink > 1 && upright.width * upright.height <= options.maxPixels) {
-        pipeline = pipeline.resize(Math.ceil(upright.width / shrink), Math.ceil(upright.height / shrink), { fit: 'fill', kernel: 'linear', fastShrinkOnLoad: true });
+        pipeline = pipeline.resize(Math.ceil(upright.width / shrink), Math.ceil(upright.height / shrink), {
+          fit: 'fill',
+          kernel: 'linear',
+          fastShrinkOnLoad: true,
+        });
         shrunkFrom = upright;
       }
     }
@@ -162,7 +202,8 @@ export async function preparePixels(bytes: Buffer, options: PreprocessOptions = 
     throw await decodeFailureOf(err, bytes, options.maxPixels);
   }
   const { data, info } = decoded;
-  if (info.channels !== 3) throw new ClassifierError('corrupt_image', `The image decoded to ${info.channels} channels instead of RGB.`, 422);
+  if (info.channels !== 3)
+    throw new ClassifierError('corrupt_image', `The image decoded to ${info.channels} channels instead of RGB.`, 422);
 
   const resized = resizedSize(info.width, info.height, options.resizeShortSide);
   const crop = centerCropBox(resized.width, resized.height, options.size);
@@ -170,13 +211,20 @@ export async function preparePixels(bytes: Buffer, options: PreprocessOptions = 
   const capture = await captureMetadata(bytes, format);
   return {
     pixels,
-    image: { ...(shrunkFrom ?? { width: info.width, height: info.height }), format: format === 'heif' ? 'avif' : format, ...capture },
+    image: {
+      ...(shrunkFrom ?? { width: info.width, height: info.height }),
+      format: format === 'heif' ? 'avif' : format,
+      ...capture,
+    },
     decode_ms: performance.now() - started,
   };
 }
 
 /** Decode image bytes and prepare the model input exactly as torchvision's ImageNet transforms do. */
-export async function preprocessImage(bytes: Buffer, options: PreprocessOptions = DEFAULT_PREPROCESS_OPTIONS): Promise<PreprocessedImage> {
+export async function preprocessImage(
+  bytes: Buffer,
+  options: PreprocessOptions = DEFAULT_PREPROCESS_OPTIONS,
+): Promise<PreprocessedImage> {
   const { pixels, image, decode_ms } = await preparePixels(bytes, options);
   return { tensor: tensorOf(pixels, options.size, options.layout), image, decode_ms };
 }

@@ -11,8 +11,27 @@ import { coefficients, resizeAndCropLikePillow, type CropBox, type RgbImage } fr
 interface Exports {
   memory: WebAssembly.Memory;
   __heap_base: WebAssembly.Global;
-  resample_horizontal(src: number, srcStride: number, rows: number, dst: number, outWidth: number, start: number, count: number, weights: number, taps: number): void;
-  resample_vertical(mid: number, stride: number, dst: number, outHeight: number, start: number, count: number, weights: number, taps: number): void;
+  resample_horizontal(
+    src: number,
+    srcStride: number,
+    rows: number,
+    dst: number,
+    outWidth: number,
+    start: number,
+    count: number,
+    weights: number,
+    taps: number,
+  ): void;
+  resample_vertical(
+    mid: number,
+    stride: number,
+    dst: number,
+    outHeight: number,
+    start: number,
+    count: number,
+    weights: number,
+    taps: number,
+  ): void;
 }
 
 /** Source bytes copied into the instance per horizontal call. */
@@ -75,8 +94,15 @@ export function resizeAndCrop(src: RgbImage, outWidth: number, outHeight: number
   const midStride = crop.width * 3;
   const stripRows = Math.max(1, Math.min(rows, Math.floor(STRIP_BYTES / srcStride)));
 
-  const sizes = [h.start.length, h.count.length, h.weights.length, vStart.length, v.count.length, v.weights.length].map((n) => n * 4);
-  const { offsets, heap } = layout(exports, [...sizes, rows * midStride, crop.height * midStride, stripRows * srcStride]);
+  const sizes = [h.start.length, h.count.length, h.weights.length, vStart.length, v.count.length, v.weights.length].map(
+    (n) => n * 4,
+  );
+  const { offsets, heap } = layout(exports, [
+    ...sizes,
+    rows * midStride,
+    crop.height * midStride,
+    stripRows * srcStride,
+  ]);
   const [hStart, hCount, hWeights, vStartAt, vCount, vWeights, mid, out, strip] = offsets;
   putInts(heap, hStart, h.start);
   putInts(heap, hCount, h.count);
@@ -89,7 +115,17 @@ export function resizeAndCrop(src: RgbImage, outWidth: number, outHeight: number
     const n = Math.min(stripRows, rows - done);
     const from = (rowFirst + done) * srcStride;
     heap.set(src.data.subarray(from, from + n * srcStride), strip);
-    exports.resample_horizontal(strip, srcStride, n, mid + done * midStride, crop.width, hStart, hCount, hWeights, h.taps);
+    exports.resample_horizontal(
+      strip,
+      srcStride,
+      n,
+      mid + done * midStride,
+      crop.width,
+      hStart,
+      hCount,
+      hWeights,
+      h.taps,
+    );
   }
   exports.resample_vertical(mid, midStride, out, crop.height, vStartAt, vCount, vWeights, v.taps);
   return heap.slice(out, out + crop.height * midStride);

@@ -114,7 +114,9 @@ export function resizeAndCropLikePillow(src: RgbImage, outWidth: number, outHeig
       const rowOffset = (y + rowFirst) * src.width * 3;
       const outOffset = y * crop.width * 3;
       for (let o = 0; o < crop.width; o++) {
-        let r = HALF, g = HALF, b = HALF;
+        let r = HALF,
+          g = HALF,
+          b = HALF;
         const n = count[o];
         let p = rowOffset + start[o] * 3;
         const k = o * taps;

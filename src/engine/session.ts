@@ -36,7 +36,11 @@ function signatureOf(session: ort.InferenceSession, path: string): ModelSignatur
   const input = session.inputMetadata[0];
   const output = session.outputMetadata[0];
   const notClassifier = (why: string) =>
-    new ClassifierError('model_unsupported', `${path} is not an ImageNet image classifier this service can run: ${why}.`, 500);
+    new ClassifierError(
+      'model_unsupported',
+      `${path} is not an ImageNet image classifier this service can run: ${why}.`,
+      500,
+    );
   if (!input?.isTensor || !output?.isTensor) throw notClassifier('its first input and output are not tensors');
   if (input.type !== 'float32') throw notClassifier(`its input is ${input.type}, not float32`);
   const dims = input.shape;
@@ -45,7 +49,8 @@ function signatureOf(session: ort.InferenceSession, path: string): ModelSignatur
   if (!layout) throw notClassifier('its input has no 3-channel axis');
   const size = dimension(layout === 'NCHW' ? dims[2] : dims[1]) ?? 224;
   const classes = dimension(output.shape[output.shape.length - 1]);
-  if (classes !== 1000 && classes !== 1001) throw notClassifier(`it outputs ${classes ?? 'a dynamic number of'} classes, not the 1000 ImageNet classes`);
+  if (classes !== 1000 && classes !== 1001)
+    throw notClassifier(`it outputs ${classes ?? 'a dynamic number of'} classes, not the 1000 ImageNet classes`);
   return { inputName: input.name, outputName: output.name, layout, size, fixedBatch: dimension(dims[0]), classes };
 }
 
@@ -65,12 +70,19 @@ export async function loadSession(path: string, options: SessionOptions): Promis
       extra: { session: { intra_op: { allow_spinning: options.allowSpinning ? '1' : '0' } } },
     });
   } catch (err) {
-    throw new ClassifierError('model_unloadable', `Could not load the ONNX model at ${path}: ${err instanceof Error ? err.message : String(err)}`, 500, { cause: err });
+    throw new ClassifierError(
+      'model_unloadable',
+      `Could not load the ONNX model at ${path}: ${err instanceof Error ? err.message : String(err)}`,
+      500,
+      { cause: err },
+    );
   }
   const signature = signatureOf(session, path);
   const imageLength = 3 * signature.size * signature.size;
   const shapeFor = (batch: number) =>
-    signature.layout === 'NCHW' ? [batch, 3, signature.size, signature.size] : [batch, signature.size, signature.size, 3];
+    signature.layout === 'NCHW'
+      ? [batch, 3, signature.size, signature.size]
+      : [batch, signature.size, signature.size, 3];
 
   async function run(input: Float32Array, batch: number): Promise<Float32Array> {
     const tensor = new ort.Tensor('float32', input.subarray(0, batch * imageLength), shapeFor(batch));

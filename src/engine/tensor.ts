@@ -14,7 +14,8 @@ export type Layout = 'NCHW' | 'NHWC';
 /** Writes one image (packed RGB, size x size) into `target` at `offset`, normalized, in the model's layout. */
 export function writeTensor(pixels: Uint8Array, size: number, layout: Layout, target: Float32Array, offset = 0): void {
   const plane = size * size;
-  if (pixels.length !== plane * 3) throw new Error(`expected ${plane * 3} RGB bytes for a ${size}x${size} image, got ${pixels.length}`);
+  if (pixels.length !== plane * 3)
+    throw new Error(`expected ${plane * 3} RGB bytes for a ${size}x${size} image, got ${pixels.length}`);
   const [r, g, b] = NORMALIZE_LUT;
   if (layout === 'NCHW') {
     const gOffset = offset + plane;

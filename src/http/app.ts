@@ -130,9 +130,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       keyGenerator: rateLimitKeyOf(config.apiKeys.length > 0),
       allowList: (request) => request.routeOptions.config?.rateLimited !== true,
       errorResponseBuilder: (_request, context) =>
-        new ClassifierError('rate_limited', `Too many requests: at most ${context.max} per client in this window; try again in ${context.after}.`, 429, {
-          retryable: true,
-        }),
+        new ClassifierError(
+          'rate_limited',
+          `Too many requests: at most ${context.max} per client in this window; try again in ${context.after}.`,
+          429,
+          {
+            retryable: true,
+          },
+        ),
     });
   }
   installApiKeys(app, config.apiKeys);
@@ -149,7 +154,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   if (config.webRoot && existsSync(config.webRoot)) {
-    await app.register(fastifyStatic, { root: config.webRoot, prefix: '/', index: ['index.html'], decorateReply: false });
+    await app.register(fastifyStatic, {
+      root: config.webRoot,
+      prefix: '/',
+      index: ['index.html'],
+      decorateReply: false,
+    });
   }
   return app;
 }

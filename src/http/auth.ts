@@ -42,7 +42,9 @@ export function installApiKeys(app: FastifyInstance, apiKeys: readonly string[])
     if (!valid) {
       throw new ClassifierError(
         'unauthorized',
-        key === null ? 'This endpoint needs an API key: send "Authorization: Bearer <key>" or "X-API-Key: <key>".' : 'The API key is not valid.',
+        key === null
+          ? 'This endpoint needs an API key: send "Authorization: Bearer <key>" or "X-API-Key: <key>".'
+          : 'The API key is not valid.',
         401,
       );
     }

@@ -118,7 +118,8 @@ export function serviceConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Serv
   if (env.QUEUE_URL) config.queueUrl = env.QUEUE_URL;
   if (env.QUEUE_LIMIT) config.queueLimit = parseInteger('QUEUE_LIMIT', env.QUEUE_LIMIT, 1, 1_000_000);
   if (env.JOB_CONCURRENCY) config.jobConcurrency = parseInteger('JOB_CONCURRENCY', env.JOB_CONCURRENCY, 1, 4096);
-  if (env.JOB_RETENTION_SECONDS) config.jobRetentionSeconds = parseNumber('JOB_RETENTION_SECONDS', env.JOB_RETENTION_SECONDS, 0, 30 * 24 * 3600);
+  if (env.JOB_RETENTION_SECONDS)
+    config.jobRetentionSeconds = parseNumber('JOB_RETENTION_SECONDS', env.JOB_RETENTION_SECONDS, 0, 30 * 24 * 3600);
   if (env.QUEUE_MAX_BYTES) config.queueMaxBytes = parseInteger('QUEUE_MAX_BYTES', env.QUEUE_MAX_BYTES, 1024, 2 ** 40);
   if (env.MAX_BODY_BYTES) config.maxBodyBytes = parseInteger('MAX_BODY_BYTES', env.MAX_BODY_BYTES, 1024, 2 ** 31);
   if (env.MAX_BATCH_IMAGES) config.maxBatchImages = parseInteger('MAX_BATCH_IMAGES', env.MAX_BATCH_IMAGES, 1, 100_000);
@@ -137,8 +138,13 @@ export function serviceConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Serv
 export type ServiceConfigOverrides = Partial<Omit<ServiceConfig, 'engine'>> & { engine?: ClassifierOptions };
 
 /** The environment's settings with `overrides` on top; undefined overrides are ignored. */
-export function serviceConfig(overrides: ServiceConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
+export function serviceConfig(
+  overrides: ServiceConfigOverrides = {},
+  env: NodeJS.ProcessEnv = process.env,
+): ServiceConfig {
   const base = serviceConfigFromEnv(env);
-  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) as ServiceConfigOverrides;
+  const defined = Object.fromEntries(
+    Object.entries(overrides).filter(([, v]) => v !== undefined),
+  ) as ServiceConfigOverrides;
   return { ...base, ...defined, engine: { ...base.engine, ...overrides.engine } };
 }

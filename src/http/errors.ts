@@ -44,16 +44,33 @@ export function validationErrorOf(issues: readonly ValidationIssue[], context: s
     return new ClassifierError('invalid_request', `Unknown ${where} '${full}'.`, 400);
   }
   if (issue.keyword === 'required') {
-    return new ClassifierError('invalid_request', `The ${where} '${String(issue.params.missingProperty)}' is required.`, 400);
+    return new ClassifierError(
+      'invalid_request',
+      `The ${where} '${String(issue.params.missingProperty)}' is required.`,
+      400,
+    );
   }
-  if (!field) return new ClassifierError('invalid_request', `The request ${context === 'querystring' ? 'query' : 'body'} ${issue.message ?? 'is not valid'}.`, 400);
+  if (!field)
+    return new ClassifierError(
+      'invalid_request',
+      `The request ${context === 'querystring' ? 'query' : 'body'} ${issue.message ?? 'is not valid'}.`,
+      400,
+    );
   if (issue.keyword === 'anyOf') {
-    return new ClassifierError('invalid_request', `The ${where} '${field}' must be an http(s) URL or an object with one of image_url, image_base64 or image_path.`, 400);
+    return new ClassifierError(
+      'invalid_request',
+      `The ${where} '${field}' must be an http(s) URL or an object with one of image_url, image_base64 or image_path.`,
+      400,
+    );
   }
   if (field === 'images' && issue.keyword === 'maxItems') {
     return new ClassifierError('too_many_images', `A batch holds at most ${String(issue.params.limit)} images.`, 400);
   }
-  return new ClassifierError(FIELD_CODES[field] ?? 'invalid_request', `The ${where} '${field}' ${issue.message ?? 'is not valid'}.`, 400);
+  return new ClassifierError(
+    FIELD_CODES[field] ?? 'invalid_request',
+    `The ${where} '${field}' ${issue.message ?? 'is not valid'}.`,
+    400,
+  );
 }
 
 interface TranslationContext {
@@ -67,7 +84,8 @@ const bodyTooLarge: Translator = (_err, { maxBodyBytes }) =>
 
 const FASTIFY_ERRORS: Record<string, Translator> = {
   FST_ERR_CTP_INVALID_JSON_BODY: () => new ClassifierError('invalid_json', 'The request body is not valid JSON.', 400),
-  FST_ERR_CTP_EMPTY_JSON_BODY: () => new ClassifierError('invalid_json', 'The request body is empty, but its Content-Type says JSON.', 400),
+  FST_ERR_CTP_EMPTY_JSON_BODY: () =>
+    new ClassifierError('invalid_json', 'The request body is empty, but its Content-Type says JSON.', 400),
   FST_ERR_CTP_BODY_TOO_LARGE: bodyTooLarge,
   FST_REQ_FILE_TOO_LARGE: bodyTooLarge,
   FST_ERR_CTP_INVALID_MEDIA_TYPE: () =>
@@ -76,16 +94,29 @@ const FASTIFY_ERRORS: Record<string, Translator> = {
       'This Content-Type is not accepted; send application/json, multipart/form-data, image/* or application/octet-stream.',
       415,
     ),
-  FST_INVALID_MULTIPART_CONTENT_TYPE: () => new ClassifierError('unsupported_media_type', 'The request is not multipart/form-data.', 415),
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new ClassifierError('invalid_request', 'The request body is not as long as its Content-Length says.', 400),
-  FST_FILES_LIMIT: () => new ClassifierError('too_many_images', 'The form has more files than this endpoint accepts.', 400),
+  FST_INVALID_MULTIPART_CONTENT_TYPE: () =>
+    new ClassifierError('unsupported_media_type', 'The request is not multipart/form-data.', 415),
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () =>
+    new ClassifierError('invalid_request', 'The request body is not as long as its Content-Length says.', 400),
+  FST_FILES_LIMIT: () =>
+    new ClassifierError('too_many_images', 'The form has more files than this endpoint accepts.', 400),
   FST_PARTS_LIMIT: () => new ClassifierError('invalid_request', 'The form has too many parts.', 400),
   FST_FIELDS_LIMIT: () => new ClassifierError('invalid_request', 'The form has too many fields.', 400),
   FST_PROTO_VIOLATION: () => new ClassifierError('invalid_request', 'A form field name is not allowed.', 400),
-  FST_MP_PREMATURE_CLOSE: () => new ClassifierError('invalid_multipart', 'The multipart body ended before it was complete.', 400),
+  FST_MP_PREMATURE_CLOSE: () =>
+    new ClassifierError('invalid_multipart', 'The multipart body ended before it was complete.', 400),
 };
 
-const STATUS_CODES: Record<number, string> = { 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 405: 'method_not_allowed', 408: 'request_timeout', 413: 'body_too_large', 415: 'unsupported_media_type', 429: 'rate_limited' };
+const STATUS_CODES: Record<number, string> = {
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  408: 'request_timeout',
+  413: 'body_too_large',
+  415: 'unsupported_media_type',
+  429: 'rate_limited',
+};
 
 /** Any thrown value as the ClassifierError the client is answered with. */
 export function httpErrorOf(err: unknown, context: TranslationContext): ClassifierError {
@@ -96,9 +127,18 @@ export function httpErrorOf(err: unknown, context: TranslationContext): Classifi
   if (translate) return translate(e, context);
   const status = typeof e?.statusCode === 'number' ? e.statusCode : 500;
   if (status >= 400 && status < 500) {
-    return new ClassifierError(STATUS_CODES[status] ?? 'invalid_request', `The request was refused: ${e.message}.`, status);
+    return new ClassifierError(
+      STATUS_CODES[status] ?? 'invalid_request',
+      `The request was refused: ${e.message}.`,
+      status,
+    );
   }
-  return new ClassifierError('internal_error', 'The service failed unexpectedly; the failure is logged under this request id.', 500, { cause: err });
+  return new ClassifierError(
+    'internal_error',
+    'The service failed unexpectedly; the failure is logged under this request id.',
+    500,
+    { cause: err },
+  );
 }
 
 export function errorResponseOf(error: ClassifierError, requestId: string): ErrorResponseBody {
@@ -109,7 +149,10 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: C
   // Overload answers tell clients when to come back; the rate limiter sets its own.
   if (error.status === 503 && error.retryable && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
   if (error.status === 401) reply.header('www-authenticate', 'Bearer');
-  return reply.code(error.status).type('application/json; charset=utf-8').send(errorResponseOf(error, String(request.id)));
+  return reply
+    .code(error.status)
+    .type('application/json; charset=utf-8')
+    .send(errorResponseOf(error, String(request.id)));
 }
 
 export function installErrorHandling(app: FastifyInstance, context: TranslationContext): void {
@@ -121,7 +164,11 @@ export function installErrorHandling(app: FastifyInstance, context: TranslationC
     return sendError(request, reply, error);
   });
   app.setNotFoundHandler((request, reply) => {
-    const error = new ClassifierError('not_found', `There is no ${request.method} ${request.url.split('?')[0]}; see /docs for the API.`, 404);
+    const error = new ClassifierError(
+      'not_found',
+      `There is no ${request.method} ${request.url.split('?')[0]}; see /docs for the API.`,
+      404,
+    );
     return sendError(request, reply, error);
   });
 }

@@ -74,7 +74,11 @@ function urlImage(text: string, field: string): ImageSpec {
     throw new ClassifierError('invalid_url', `${field} is not an absolute URL.`, 400);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ClassifierError('invalid_url', `${field} must use http or https, not ${url.protocol.replace(/:$/, '')}.`, 400);
+    throw new ClassifierError(
+      'invalid_url',
+      `${field} must use http or https, not ${url.protocol.replace(/:$/, '')}.`,
+      400,
+    );
   }
   return { kind: 'url', url: url.href };
 }
@@ -86,20 +90,27 @@ function base64Image(text: string, field: string, label: string): ImageSpec {
   let data = text.trim();
   if (/^data:/i.test(data)) {
     const prefix = DATA_URL_PREFIX.exec(data);
-    if (!prefix) throw new ClassifierError('invalid_base64', `${field} is a data: URL that is not base64-encoded.`, 400);
+    if (!prefix)
+      throw new ClassifierError('invalid_base64', `${field} is a data: URL that is not base64-encoded.`, 400);
     data = data.slice(prefix[0].length);
   }
   data = data.replace(/\s+/g, '');
   // Buffer.from(…, 'base64') skips what it does not understand, so text that is not base64 would become garbage bytes.
-  if (!BASE64.test(data) || data.length % 4 === 1) throw new ClassifierError('invalid_base64', `${field} is not valid base64.`, 400);
+  if (!BASE64.test(data) || data.length % 4 === 1)
+    throw new ClassifierError('invalid_base64', `${field} is not valid base64.`, 400);
   return { kind: 'base64', data, label };
 }
 
 function pathImage(text: string, field: string, limits: ImageRequestLimits): ImageSpec {
   if (!limits.allowPaths) {
-    throw new ClassifierError('files_not_allowed', 'This service reads no local files (no IMAGE_ROOT is set); send the image itself or an http(s) URL.', 400);
+    throw new ClassifierError(
+      'files_not_allowed',
+      'This service reads no local files (no IMAGE_ROOT is set); send the image itself or an http(s) URL.',
+      400,
+    );
   }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) throw new ClassifierError('invalid_request', `${field} must be a path; send URLs as image_url.`, 400);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text))
+    throw new ClassifierError('invalid_request', `${field} must be a path; send URLs as image_url.`, 400);
   return { kind: 'path', path: text };
 }
 
@@ -108,7 +119,8 @@ function imagesOf(fields: ImageFields, limits: ImageRequestLimits, item?: string
   const field = (name: string) => (item ? `${item}.${name}` : name);
   const images: ImageSpec[] = [];
   if (fields.image_url !== undefined) images.push(urlImage(fields.image_url, field('image_url')));
-  if (fields.image_base64 !== undefined) images.push(base64Image(fields.image_base64, field('image_base64'), item ?? 'upload'));
+  if (fields.image_base64 !== undefined)
+    images.push(base64Image(fields.image_base64, field('image_base64'), item ?? 'upload'));
   if (fields.image_path !== undefined) images.push(pathImage(fields.image_path, field('image_path'), limits));
   return images;
 }
@@ -117,8 +129,18 @@ function batchItemOf(item: string | ImageFields, index: number, limits: ImageReq
   const name = `images[${index}]`;
   if (typeof item === 'string') return urlImage(item, name);
   const found = imagesOf(item, limits, name);
-  if (found.length === 0) throw new ClassifierError('missing_image', `${name} names no image; give one of image_url, image_base64 or image_path.`, 400);
-  if (found.length > 1) throw new ClassifierError('ambiguous_image', `${name} names more than one image; give exactly one of image_url, image_base64 or image_path.`, 400);
+  if (found.length === 0)
+    throw new ClassifierError(
+      'missing_image',
+      `${name} names no image; give one of image_url, image_base64 or image_path.`,
+      400,
+    );
+  if (found.length > 1)
+    throw new ClassifierError(
+      'ambiguous_image',
+      `${name} names more than one image; give exactly one of image_url, image_base64 or image_path.`,
+      400,
+    );
   return found[0];
 }
 
@@ -131,7 +153,11 @@ function missingImage(): ClassifierError {
 }
 
 function ambiguousImage(): ClassifierError {
-  return new ClassifierError('ambiguous_image', 'The request names more than one image; send exactly one (POST /jobs takes batches).', 400);
+  return new ClassifierError(
+    'ambiguous_image',
+    'The request names more than one image; send exactly one (POST /jobs takes batches).',
+    400,
+  );
 }
 
 function checkCount(images: RequestImage[], limits: ImageRequestLimits): void {
@@ -142,18 +168,32 @@ function checkCount(images: RequestImage[], limits: ImageRequestLimits): void {
   }
 }
 
-async function multipartRequestOf(request: FastifyRequest, limits: ImageRequestLimits, base: ClassifyOptions): Promise<ImageRequest> {
+async function multipartRequestOf(
+  request: FastifyRequest,
+  limits: ImageRequestLimits,
+  base: ClassifyOptions,
+): Promise<ImageRequest> {
   const files: RequestImage[] = [];
   const fields: Record<string, string> = {};
   let totalBytes = 0;
   try {
     const parts = request.parts({
-      limits: { fileSize: limits.maxBodyBytes, files: limits.maxImages + 1, fields: 16, fieldSize: 16 * 1024, parts: limits.maxImages + 17 },
+      limits: {
+        fileSize: limits.maxBodyBytes,
+        files: limits.maxImages + 1,
+        fields: 16,
+        fieldSize: 16 * 1024,
+        parts: limits.maxImages + 17,
+      },
     });
     for await (const part of parts) {
       if (part.type === 'file') {
         if (!FILE_FIELDS.has(part.fieldname)) {
-          throw new ClassifierError('invalid_request', `Unknown file field '${part.fieldname}'; name it "file" or "image".`, 400);
+          throw new ClassifierError(
+            'invalid_request',
+            `Unknown file field '${part.fieldname}'; name it "file" or "image".`,
+            400,
+          );
         }
         if (files.length >= limits.maxImages) {
           if (limits.maxImages === 1) throw ambiguousImage();
@@ -162,11 +202,20 @@ async function multipartRequestOf(request: FastifyRequest, limits: ImageRequestL
         const bytes = await part.toBuffer();
         totalBytes += bytes.length;
         if (totalBytes > limits.maxBodyBytes) {
-          throw new ClassifierError('body_too_large', `The uploaded files together are larger than the limit of ${limits.maxBodyBytes} bytes.`, 413);
+          throw new ClassifierError(
+            'body_too_large',
+            `The uploaded files together are larger than the limit of ${limits.maxBodyBytes} bytes.`,
+            413,
+          );
         }
         files.push({ kind: 'bytes', bytes, label: part.filename || 'upload' });
       } else {
-        if (Object.hasOwn(fields, part.fieldname)) throw new ClassifierError('invalid_request', `The form field '${part.fieldname}' appears more than once.`, 400);
+        if (Object.hasOwn(fields, part.fieldname))
+          throw new ClassifierError(
+            'invalid_request',
+            `The form field '${part.fieldname}' appears more than once.`,
+            400,
+          );
         fields[part.fieldname] = String(part.value);
       }
     }
@@ -178,7 +227,11 @@ async function multipartRequestOf(request: FastifyRequest, limits: ImageRequestL
     request.raw.resume();
     if (err instanceof ClassifierError || typeof (err as { code?: unknown }).code === 'string') throw err;
     // busboy's own complaints (no boundary, malformed headers, cut-off body) are the client's form.
-    throw new ClassifierError('invalid_multipart', `The multipart form could not be read: ${(err as Error).message}.`, 400);
+    throw new ClassifierError(
+      'invalid_multipart',
+      `The multipart form could not be read: ${(err as Error).message}.`,
+      400,
+    );
   }
 
   const validate = request.compileValidationSchema(MultipartFields, 'body');
@@ -198,7 +251,8 @@ export async function imageRequestOf(request: FastifyRequest, limits: ImageReque
   if (request.isMultipart()) return multipartRequestOf(request, limits, base);
 
   const body = request.body;
-  if (Buffer.isBuffer(body)) return { images: [{ kind: 'bytes', bytes: body, label: 'upload' }], options: base, batch: false };
+  if (Buffer.isBuffer(body))
+    return { images: [{ kind: 'bytes', bytes: body, label: 'upload' }], options: base, batch: false };
   if (body === undefined || body === null) throw missingImage();
 
   const json = body as JsonBody;

@@ -115,7 +115,8 @@ export function createMetrics(): ServiceMetrics {
           try {
             const result = await classifier.classify(input, options);
             observeImage('succeeded', '');
-            for (const [phase, ms] of Object.entries(result.timings)) imagePhase.observe({ phase: phase.replace(/_ms$/, '') }, ms / 1000);
+            for (const [phase, ms] of Object.entries(result.timings))
+              imagePhase.observe({ phase: phase.replace(/_ms$/, '') }, ms / 1000);
             return result;
           } catch (err) {
             observeImage('failed', toClassifierError(err).code);

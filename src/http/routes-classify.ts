@@ -2,7 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import { createAdmission } from './admission.ts';
 import type { RouteDependencies } from './dependencies.ts';
 import { engineInputOfRequestImage, imageRequestOf } from './image-request.ts';
-import { ClassificationResult, ClassifyJsonBody, ClassifyQuery, documentedImageBody, errorResponses } from './schemas.ts';
+import {
+  ClassificationResult,
+  ClassifyJsonBody,
+  ClassifyQuery,
+  documentedImageBody,
+  errorResponses,
+} from './schemas.ts';
 
 const DESCRIPTION = [
   'Classifies one image and answers at once. The image can be sent four ways:',
@@ -16,9 +22,15 @@ const DESCRIPTION = [
 
 export function registerClassifyRoutes(app: FastifyInstance, deps: RouteDependencies): void {
   const { classifier, config } = deps;
-  const admission = createAdmission(config.queueLimit, (limit) => `The service is classifying ${limit} images already; try again shortly.`);
+  const admission = createAdmission(
+    config.queueLimit,
+    (limit) => `The service is classifying ${limit} images already; try again shortly.`,
+  );
   const limits = { maxBodyBytes: config.maxBodyBytes, maxImages: 1, allowPaths: config.imageRoot !== null };
-  const validated = { querystring: ClassifyQuery, body: { content: { 'application/json': { schema: ClassifyJsonBody } } } };
+  const validated = {
+    querystring: ClassifyQuery,
+    body: { content: { 'application/json': { schema: ClassifyJsonBody } } },
+  };
   const response = { 200: ClassificationResult, ...errorResponses };
 
   app.post(

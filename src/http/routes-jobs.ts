@@ -3,7 +3,15 @@ import { ClassifierError } from '../errors.ts';
 import { createAdmission } from './admission.ts';
 import type { RouteDependencies } from './dependencies.ts';
 import { imageRequestOf, imageSpecOf } from './image-request.ts';
-import { JobAccepted, JobParams, JobRecord, ClassifyQuery, documentedImageBody, errorResponses, jobsJsonBody } from './schemas.ts';
+import {
+  JobAccepted,
+  JobParams,
+  JobRecord,
+  ClassifyQuery,
+  documentedImageBody,
+  errorResponses,
+  jobsJsonBody,
+} from './schemas.ts';
 
 const DESCRIPTION = [
   'Queues images for classification and answers 202 at once with the job id; poll GET /jobs/{id}.',
@@ -20,15 +28,26 @@ function jobNotFound(id: string): ClassifierError {
 export function registerJobRoutes(app: FastifyInstance, deps: RouteDependencies): void {
   const { queue, config } = deps;
   // Bounds the uploads being read at once; the queue itself bounds the jobs waiting.
-  const admission = createAdmission(config.queueLimit, (limit) => `The service is receiving ${limit} jobs already; try again shortly.`);
-  const limits = { maxBodyBytes: config.maxBodyBytes, maxImages: config.maxBatchImages, allowPaths: config.imageRoot !== null };
+  const admission = createAdmission(
+    config.queueLimit,
+    (limit) => `The service is receiving ${limit} jobs already; try again shortly.`,
+  );
+  const limits = {
+    maxBodyBytes: config.maxBodyBytes,
+    maxImages: config.maxBatchImages,
+    allowPaths: config.imageRoot !== null,
+  };
   const body = jobsJsonBody(config.maxBatchImages);
   const postResponse = { 202: JobAccepted, ...errorResponses };
 
   app.post(
     '/jobs',
     {
-      schema: { querystring: ClassifyQuery, body: { content: { 'application/json': { schema: body } } }, response: postResponse },
+      schema: {
+        querystring: ClassifyQuery,
+        body: { content: { 'application/json': { schema: body } } },
+        response: postResponse,
+      },
       config: {
         ...deps.apiRouteConfig,
         swaggerTransform: ({ url }) => ({
@@ -49,14 +68,22 @@ export function registerJobRoutes(app: FastifyInstance, deps: RouteDependencies)
       const { images, options, batch } = await imageRequestOf(request, limits);
       const job = await queue.submit({ kind: batch ? 'batch' : 'single', images: images.map(imageSpecOf), options });
       const statusUrl = `/jobs/${encodeURIComponent(job.id)}`;
-      return reply.code(202).header('location', statusUrl).send({ id: job.id, status: 'queued', status_url: statusUrl });
+      return reply
+        .code(202)
+        .header('location', statusUrl)
+        .send({ id: job.id, status: 'queued', status_url: statusUrl });
     },
   );
 
   app.get(
     '/jobs/:id',
     {
-      schema: { summary: 'A job’s status, progress and results', tags: ['jobs'], params: JobParams, response: { 200: JobRecord, ...errorResponses } },
+      schema: {
+        summary: 'A job’s status, progress and results',
+        tags: ['jobs'],
+        params: JobParams,
+        response: { 200: JobRecord, ...errorResponses },
+      },
       config: deps.apiRouteConfig,
     },
     async (request) => {
@@ -85,7 +112,11 @@ export function registerJobRoutes(app: FastifyInstance, deps: RouteDependencies)
       if (outcome === 'not_found') throw jobNotFound(id);
       if (outcome === 'not_cancellable') {
         const job = await queue.get(id);
-        throw new ClassifierError('job_not_cancellable', `Job ${id} is ${job?.status ?? 'finished'}; only queued jobs can be cancelled.`, 409);
+        throw new ClassifierError(
+          'job_not_cancellable',
+          `Job ${id} is ${job?.status ?? 'finished'}; only queued jobs can be cancelled.`,
+          409,
+        );
       }
       const job = await queue.get(id);
       if (!job) throw jobNotFound(id);

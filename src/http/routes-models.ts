@@ -7,7 +7,11 @@ export function registerModelRoutes(app: FastifyInstance, deps: RouteDependencie
   app.get(
     '/models',
     {
-      schema: { summary: 'The loaded model and the catalogue of models the service can download', tags: ['service'], response: { 200: ModelsResponse, ...errorResponses } },
+      schema: {
+        summary: 'The loaded model and the catalogue of models the service can download',
+        tags: ['service'],
+        response: { 200: ModelsResponse, ...errorResponses },
+      },
       config: deps.apiRouteConfig,
     },
     async () => {

@@ -11,14 +11,25 @@ const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null
 // ---------------------------------------------------------------------------------------------
 // Request pieces
 
-export const TopK = Type.Integer({ minimum: 1, maximum: 1000, description: 'How many predictions to return (default 5).' });
-export const MarineOnly = Type.Boolean({ description: 'Rank only the marine classes, probabilities renormalized over them (default false).' });
-export const MinScore = Type.Number({ minimum: 0, maximum: 1, description: 'Below this top-1 probability the answer is "unknown" (default 0).' });
+export const TopK = Type.Integer({
+  minimum: 1,
+  maximum: 1000,
+  description: 'How many predictions to return (default 5).',
+});
+export const MarineOnly = Type.Boolean({
+  description: 'Rank only the marine classes, probabilities renormalized over them (default false).',
+});
+export const MinScore = Type.Number({
+  minimum: 0,
+  maximum: 1,
+  description: 'Below this top-1 probability the answer is "unknown" (default 0).',
+});
 
 const ImageUrl = Type.String({
   minLength: 1,
   maxLength: 8192,
-  description: 'An http(s) URL the service downloads the image from. Private and internal addresses are refused unless the operator allow-listed them (URL_ALLOW_HOSTS).',
+  description:
+    'An http(s) URL the service downloads the image from. Private and internal addresses are refused unless the operator allow-listed them (URL_ALLOW_HOSTS).',
   examples: ['https://example.org/fish.jpg'],
 });
 const ImageBase64 = Type.String({
@@ -27,7 +38,8 @@ const ImageBase64 = Type.String({
 const ImagePath = Type.String({
   minLength: 1,
   maxLength: 4096,
-  description: 'A file path inside the folder the operator set as IMAGE_ROOT; refused (files_not_allowed) when none is set.',
+  description:
+    'A file path inside the folder the operator set as IMAGE_ROOT; refused (files_not_allowed) when none is set.',
 });
 
 const optionFields = {
@@ -59,7 +71,10 @@ export const MultipartFields = Type.Object(
 export const BatchImageItem = Type.Union(
   [
     Type.String({ minLength: 1, maxLength: 8192, description: 'An http(s) image URL.' }),
-    Type.Object(imageFields, { additionalProperties: false, description: 'Exactly one of image_url, image_base64 or image_path.' }),
+    Type.Object(imageFields, {
+      additionalProperties: false,
+      description: 'Exactly one of image_url, image_base64 or image_path.',
+    }),
   ],
   { description: 'An image URL, or an object naming one image.' },
 );
@@ -68,25 +83,41 @@ export function jobsJsonBody(maxBatchImages: number) {
   return Type.Object(
     {
       ...imageFields,
-      images: Type.Optional(Type.Array(BatchImageItem, { minItems: 1, maxItems: maxBatchImages, description: `A batch of up to ${maxBatchImages} images.` })),
+      images: Type.Optional(
+        Type.Array(BatchImageItem, {
+          minItems: 1,
+          maxItems: maxBatchImages,
+          description: `A batch of up to ${maxBatchImages} images.`,
+        }),
+      ),
       ...optionFields,
     },
-    { additionalProperties: false, description: 'One image (as for POST /classify) or `images`, a batch; plus options applied to every image.' },
+    {
+      additionalProperties: false,
+      description: 'One image (as for POST /classify) or `images`, a batch; plus options applied to every image.',
+    },
   );
 }
 
-export const JobParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128, description: 'The job id POST /jobs returned.' }) });
+export const JobParams = Type.Object({
+  id: Type.String({ minLength: 1, maxLength: 128, description: 'The job id POST /jobs returned.' }),
+});
 
 // Documentation only: fastify does not validate these media types (the handler reads them).
 const multipartForm = (files: string) =>
   Type.Object({
-    file: Type.Optional(Type.String({ format: 'binary', description: `${files} (the field may also be named "image").` })),
+    file: Type.Optional(
+      Type.String({ format: 'binary', description: `${files} (the field may also be named "image").` }),
+    ),
     image_url: Type.Optional(ImageUrl),
     top_k: Type.Optional(TopK),
     marine_only: Type.Optional(MarineOnly),
     min_score: Type.Optional(MinScore),
   });
-const rawImage = Type.String({ format: 'binary', description: 'The image file itself; options go in the query string.' });
+const rawImage = Type.String({
+  format: 'binary',
+  description: 'The image file itself; options go in the query string.',
+});
 
 export function documentedImageBody(json: TSchema, files: string) {
   return {
@@ -105,7 +136,9 @@ export function documentedImageBody(json: TSchema, files: string) {
 export const ErrorResponse = Type.Object(
   {
     error: Type.Object({
-      code: Type.String({ description: 'Stable; clients branch on it (e.g. invalid_request, not_an_image, queue_full).' }),
+      code: Type.String({
+        description: 'Stable; clients branch on it (e.g. invalid_request, not_an_image, queue_full).',
+      }),
       message: Type.String({ description: 'A sentence for people.' }),
       status: Type.Integer({ description: 'The HTTP status, repeated.' }),
     }),

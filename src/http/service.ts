@@ -37,7 +37,10 @@ export interface StartServiceOptions {
  * what the HTTP setting implies for image sources. Local paths only under IMAGE_ROOT; URLs only
  * to public addresses unless allow-listed, whatever the engine's CLI defaults are.
  */
-export function serviceClassifierOptions(config: ServiceConfig, extra: Pick<ClassifierOptions, 'onBatch' | 'onDownloadProgress'> = {}): ClassifierOptions {
+export function serviceClassifierOptions(
+  config: ServiceConfig,
+  extra: Pick<ClassifierOptions, 'onBatch' | 'onDownloadProgress'> = {},
+): ClassifierOptions {
   return {
     ...config.engine,
     ...extra,
@@ -45,7 +48,12 @@ export function serviceClassifierOptions(config: ServiceConfig, extra: Pick<Clas
       maxBytes: config.maxBodyBytes,
       allowFiles: config.imageRoot !== null,
       imageRoot: config.imageRoot,
-      url: { allowedHosts: config.urlAllowHosts, allowPrivateNetworks: false, timeoutMs: config.urlTimeoutMs, maxBytes: config.maxBodyBytes },
+      url: {
+        allowedHosts: config.urlAllowHosts,
+        allowPrivateNetworks: false,
+        timeoutMs: config.urlTimeoutMs,
+        maxBytes: config.maxBodyBytes,
+      },
     },
   };
 }
@@ -56,14 +64,25 @@ export async function startService(config: ServiceConfig, options: StartServiceO
   // In Redis mode (QUEUE_URL) the workers hold the model; this process loads none.
   const engine =
     options.classifier ??
-    (needsLocalModel(config) ? await createClassifier(serviceClassifierOptions(config, { onBatch: metrics.onBatch, onDownloadProgress: options.onDownloadProgress })) : null);
+    (needsLocalModel(config)
+      ? await createClassifier(
+          serviceClassifierOptions(config, {
+            onBatch: metrics.onBatch,
+            onDownloadProgress: options.onDownloadProgress,
+          }),
+        )
+      : null);
   const state: ServiceState = { draining: false };
   let queue: JobQueue | null = null;
   let app: FastifyInstance | null = null;
   let classifier: Classifier | null = engine;
   const queueLog: LogFn = (level, message) => (app ? app.log[level](message) : console.error(message));
   try {
-    queue = createJobQueue(config, { classifier: engine && metrics.countingClassifier(engine), onEvent: metrics.onQueueEvent, log: queueLog });
+    queue = createJobQueue(config, {
+      classifier: engine && metrics.countingClassifier(engine),
+      onEvent: metrics.onQueueEvent,
+      log: queueLog,
+    });
     // Redis mode: POST /classify queues the image for a worker and waits for it.
     classifier ??= await queueClassifierOf(queue);
     app = await buildApp({ config, classifier, queue, metrics, state });

@@ -31,23 +31,37 @@ export interface JobQueueDeps {
   log?: LogFn;
 }
 
-export function queueUrlOf(config: Pick<JobQueueConfig, 'queueUrl'>, env: NodeJS.ProcessEnv = process.env): string | null {
+export function queueUrlOf(
+  config: Pick<JobQueueConfig, 'queueUrl'>,
+  env: NodeJS.ProcessEnv = process.env,
+): string | null {
   if (config.queueUrl !== undefined) return config.queueUrl || null;
   return env.QUEUE_URL || null;
 }
 
 /** False in Redis mode: workers hold the model, and the API process must not spend memory and start-up time on it. */
-export function needsLocalModel(config: Pick<JobQueueConfig, 'queueUrl'>, env: NodeJS.ProcessEnv = process.env): boolean {
+export function needsLocalModel(
+  config: Pick<JobQueueConfig, 'queueUrl'>,
+  env: NodeJS.ProcessEnv = process.env,
+): boolean {
   return queueUrlOf(config, env) === null;
 }
 
-export function createJobQueue(config: JobQueueConfig, deps: JobQueueDeps = {}, env: NodeJS.ProcessEnv = process.env): JobQueue {
+export function createJobQueue(
+  config: JobQueueConfig,
+  deps: JobQueueDeps = {},
+  env: NodeJS.ProcessEnv = process.env,
+): JobQueue {
   const url = queueUrlOf(config, env);
   if (url) {
-    const settings = redisQueueSettingsFromEnv(url, env, { retentionSeconds: config.jobRetentionSeconds, maxJobBytes: config.queueMaxBytes });
+    const settings = redisQueueSettingsFromEnv(url, env, {
+      retentionSeconds: config.jobRetentionSeconds,
+      maxJobBytes: config.queueMaxBytes,
+    });
     return createRedisQueue({ settings, onEvent: deps.onEvent, log: deps.log });
   }
-  if (!deps.classifier) throw new Error('createJobQueue: the in-process queue needs the loaded classifier (no QUEUE_URL is set).');
+  if (!deps.classifier)
+    throw new Error('createJobQueue: the in-process queue needs the loaded classifier (no QUEUE_URL is set).');
   return createMemoryQueue(deps.classifier, {
     maxWaiting: config.queueLimit,
     maxHeldBytes: config.queueMaxBytes,

@@ -47,7 +47,10 @@ function queueFull(message: string): ClassifierError {
   return new ClassifierError('queue_full', message, 503, { retryable: true });
 }
 
-export function createMemoryQueue(classifier: Pick<Classifier, 'classify' | 'settings'>, options: MemoryQueueOptions): JobQueue {
+export function createMemoryQueue(
+  classifier: Pick<Classifier, 'classify' | 'settings'>,
+  options: MemoryQueueOptions,
+): JobQueue {
   const concurrency = options.concurrency ?? classifier.settings.decodeThreads * 2 + classifier.settings.maxBatch * 2;
   const maxRetained = options.maxRetained ?? 10_000;
   const jobs = new Map<string, Entry>();
@@ -179,14 +182,23 @@ export function createMemoryQueue(classifier: Pick<Classifier, 'classify' | 'set
 
   return {
     async submit(spec) {
-      if (closing) throw new ClassifierError('shutting_down', 'The service is shutting down and takes no new jobs.', 503, { retryable: true });
+      if (closing)
+        throw new ClassifierError('shutting_down', 'The service is shutting down and takes no new jobs.', 503, {
+          retryable: true,
+        });
       if (spec.images.length === 0) throw new ClassifierError('missing_image', 'The job has no image.', 400);
       const bytes = inlineBytesOf(spec.images);
       if (bytes > options.maxHeldBytes) {
-        throw new ClassifierError('job_too_large', `The job's images take ${bytes} bytes; the queue holds at most ${options.maxHeldBytes}.`, 413);
+        throw new ClassifierError(
+          'job_too_large',
+          `The job's images take ${bytes} bytes; the queue holds at most ${options.maxHeldBytes}.`,
+          413,
+        );
       }
-      if (waitingJobs >= options.maxWaiting) throw queueFull(`The job queue is full (${waitingJobs} jobs waiting); try again shortly.`);
-      if (heldBytes + bytes > options.maxHeldBytes) throw queueFull('The job queue holds as many uploaded images as it can; try again shortly.');
+      if (waitingJobs >= options.maxWaiting)
+        throw queueFull(`The job queue is full (${waitingJobs} jobs waiting); try again shortly.`);
+      if (heldBytes + bytes > options.maxHeldBytes)
+        throw queueFull('The job queue holds as many uploaded images as it can; try again shortly.');
 
       const id = randomUUID();
       const total = spec.images.length;
@@ -201,7 +213,15 @@ export function createMemoryQueue(classifier: Pick<Classifier, 'classify' | 'set
         ...(spec.kind === 'single' ? { result: null } : { results: [] }),
         error: null,
       };
-      const entry: Entry = { record, spec, nextImage: 0, runningImages: 0, heldBytes: bytes, createdAtMs: Date.now(), waiters: new Set() };
+      const entry: Entry = {
+        record,
+        spec,
+        nextImage: 0,
+        runningImages: 0,
+        heldBytes: bytes,
+        createdAtMs: Date.now(),
+        waiters: new Set(),
+      };
       jobs.set(id, entry);
       pending.push(entry);
       waitingJobs++;

@@ -38,7 +38,12 @@ export function createResultCache(redis: Redis, keys: RedisKeys, ttlSeconds: num
     },
     async set(model, options, result) {
       try {
-        await redis.set(keys.cache(model, optionsTagOf(options), result.sha256), JSON.stringify(result), 'EX', ttlSeconds);
+        await redis.set(
+          keys.cache(model, optionsTagOf(options), result.sha256),
+          JSON.stringify(result),
+          'EX',
+          ttlSeconds,
+        );
       } catch {
         // A missed cache write costs one classification later, nothing more.
       }

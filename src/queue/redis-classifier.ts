@@ -4,7 +4,13 @@
  * classifies; the call waits for it at most `timeoutMs`, then answers 504 classify_timeout.
  * The model it reports is the one the live workers announce.
  */
-import { validateClassifyOptions, type Classifier, type ClassifierSettings, type ManyOutcome, type ModelDescription } from '../engine/classifier.ts';
+import {
+  validateClassifyOptions,
+  type Classifier,
+  type ClassifierSettings,
+  type ManyOutcome,
+  type ModelDescription,
+} from '../engine/classifier.ts';
 import type { ClassificationResult, ClassifyOptions, ImageInput } from '../engine/types.ts';
 import { ClassifierError } from '../errors.ts';
 import { classifyEach } from '../engine/classify-many.ts';
@@ -25,7 +31,18 @@ const NO_WORKER_MODEL: ModelDescription = {
   catalogue: null,
   signature: { inputName: '', outputName: '', layout: 'NCHW', size: 224, fixedBatch: null, classes: 1000 },
 };
-const NO_WORKER_SETTINGS: ClassifierSettings = { intraOpThreads: 0, parallelSessions: 0, sessionThreads: 0, soloSession: false, decodeThreads: 0, maxBatch: 0, maxWaitMs: 0, maxPixels: 0, shrinkOnLoad: false, maxImageBytes: 0 };
+const NO_WORKER_SETTINGS: ClassifierSettings = {
+  intraOpThreads: 0,
+  parallelSessions: 0,
+  sessionThreads: 0,
+  soloSession: false,
+  decodeThreads: 0,
+  maxBatch: 0,
+  maxWaitMs: 0,
+  maxPixels: 0,
+  shrinkOnLoad: false,
+  maxImageBytes: 0,
+};
 
 export function imageSpecOfInput(input: ImageInput): ImageSpec {
   if (input instanceof URL) return { kind: 'url', url: input.href };

@@ -64,10 +64,18 @@ export function validateQueueUrl(url: string): string {
   try {
     parsed = new URL(url);
   } catch {
-    throw new ClassifierError('invalid_setting', `QUEUE_URL=${url} is not a URL; expected e.g. redis://127.0.0.1:6379.`, 500);
+    throw new ClassifierError(
+      'invalid_setting',
+      `QUEUE_URL=${url} is not a URL; expected e.g. redis://127.0.0.1:6379.`,
+      500,
+    );
   }
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
-    throw new ClassifierError('invalid_setting', `QUEUE_URL must start with redis:// or rediss://, not ${parsed.protocol}//.`, 500);
+    throw new ClassifierError(
+      'invalid_setting',
+      `QUEUE_URL must start with redis:// or rediss://, not ${parsed.protocol}//.`,
+      500,
+    );
   }
   return url;
 }
@@ -86,30 +94,52 @@ export function describeQueueUrl(url: string): string {
 function validatePrefix(prefix: string): string {
   // BullMQ joins key parts with ':'; a prefix with spaces or braces would also break cluster hash tags.
   if (!/^[\w.-]{1,64}$/.test(prefix)) {
-    throw new ClassifierError('invalid_setting', `QUEUE_PREFIX=${prefix} is not valid: expected 1-64 letters, digits, '.', '_' or '-'.`, 500);
+    throw new ClassifierError(
+      'invalid_setting',
+      `QUEUE_PREFIX=${prefix} is not valid: expected 1-64 letters, digits, '.', '_' or '-'.`,
+      500,
+    );
   }
   return prefix;
 }
 
 /** Redis queue settings from the environment; `url` (e.g. from --queue) wins over QUEUE_URL. */
-export function redisQueueSettingsFromEnv(url: string, env: NodeJS.ProcessEnv = process.env, overrides: Partial<RedisQueueSettings> = {}): RedisQueueSettings {
+export function redisQueueSettingsFromEnv(
+  url: string,
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: Partial<RedisQueueSettings> = {},
+): RedisQueueSettings {
   const s = defaultRedisQueueSettings(validateQueueUrl(url));
   if (env.QUEUE_PREFIX) s.prefix = validatePrefix(env.QUEUE_PREFIX);
   if (env.JOB_ATTEMPTS) s.attempts = parseInteger('JOB_ATTEMPTS', env.JOB_ATTEMPTS, 1, 100);
   if (env.JOB_BACKOFF_MS) s.backoffMs = parseInteger('JOB_BACKOFF_MS', env.JOB_BACKOFF_MS, 0, 3_600_000);
-  if (env.JOB_RETENTION_SECONDS) s.retentionSeconds = parseNumber('JOB_RETENTION_SECONDS', env.JOB_RETENTION_SECONDS, 0, 30 * 24 * 3600);
+  if (env.JOB_RETENTION_SECONDS)
+    s.retentionSeconds = parseNumber('JOB_RETENTION_SECONDS', env.JOB_RETENTION_SECONDS, 0, 30 * 24 * 3600);
   if (env.QUEUE_MAX_WAITING) s.maxWaiting = parseInteger('QUEUE_MAX_WAITING', env.QUEUE_MAX_WAITING, 1, 100_000_000);
-  if (env.CLASSIFY_TIMEOUT_MS) s.classifyTimeoutMs = parseInteger('CLASSIFY_TIMEOUT_MS', env.CLASSIFY_TIMEOUT_MS, 100, 3_600_000);
+  if (env.CLASSIFY_TIMEOUT_MS)
+    s.classifyTimeoutMs = parseInteger('CLASSIFY_TIMEOUT_MS', env.CLASSIFY_TIMEOUT_MS, 100, 3_600_000);
   if (env.JOB_LOCK_MS) s.lockDurationMs = parseInteger('JOB_LOCK_MS', env.JOB_LOCK_MS, 500, 3_600_000);
   // Checking for stalled jobs more rarely than locks expire only delays recovery.
-  s.stalledIntervalMs = env.JOB_STALLED_INTERVAL_MS ? parseInteger('JOB_STALLED_INTERVAL_MS', env.JOB_STALLED_INTERVAL_MS, 500, 3_600_000) : s.lockDurationMs;
+  s.stalledIntervalMs = env.JOB_STALLED_INTERVAL_MS
+    ? parseInteger('JOB_STALLED_INTERVAL_MS', env.JOB_STALLED_INTERVAL_MS, 500, 3_600_000)
+    : s.lockDurationMs;
   if (env.JOB_MAX_STALLED) s.maxStalledCount = parseInteger('JOB_MAX_STALLED', env.JOB_MAX_STALLED, 0, 100);
   if (env.RESULT_CACHE) s.resultCache = parseBoolean('RESULT_CACHE', env.RESULT_CACHE);
-  if (env.RESULT_CACHE_TTL_SECONDS) s.resultCacheTtlSeconds = parseInteger('RESULT_CACHE_TTL_SECONDS', env.RESULT_CACHE_TTL_SECONDS, 1, 365 * 24 * 3600);
-  if (env.REDIS_COMMAND_TIMEOUT_MS) s.commandTimeoutMs = parseInteger('REDIS_COMMAND_TIMEOUT_MS', env.REDIS_COMMAND_TIMEOUT_MS, 100, 600_000);
-  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) as Partial<RedisQueueSettings>;
+  if (env.RESULT_CACHE_TTL_SECONDS)
+    s.resultCacheTtlSeconds = parseInteger(
+      'RESULT_CACHE_TTL_SECONDS',
+      env.RESULT_CACHE_TTL_SECONDS,
+      1,
+      365 * 24 * 3600,
+    );
+  if (env.REDIS_COMMAND_TIMEOUT_MS)
+    s.commandTimeoutMs = parseInteger('REDIS_COMMAND_TIMEOUT_MS', env.REDIS_COMMAND_TIMEOUT_MS, 100, 600_000);
+  const defined = Object.fromEntries(
+    Object.entries(overrides).filter(([, v]) => v !== undefined),
+  ) as Partial<RedisQueueSettings>;
   const merged = { ...s, ...defined };
-  if (defined.lockDurationMs !== undefined && defined.stalledIntervalMs === undefined && !env.JOB_STALLED_INTERVAL_MS) merged.stalledIntervalMs = merged.lockDurationMs;
+  if (defined.lockDurationMs !== undefined && defined.stalledIntervalMs === undefined && !env.JOB_STALLED_INTERVAL_MS)
+    merged.stalledIntervalMs = merged.lockDurationMs;
   validatePrefix(merged.prefix);
   validateQueueUrl(merged.url);
   return merged;

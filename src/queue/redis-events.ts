@@ -19,7 +19,11 @@ export interface EventFollower {
 /** How long one XREAD blocks; bounded so that a stopped follower is noticed. */
 const BLOCK_MS = 5000;
 
-export function followQueueEvents(redis: Redis, streamKey: string, onEvent: (event: QueueStreamEvent) => void): EventFollower {
+export function followQueueEvents(
+  redis: Redis,
+  streamKey: string,
+  onEvent: (event: QueueStreamEvent) => void,
+): EventFollower {
   let stopped = false;
   let lastId = '$';
 

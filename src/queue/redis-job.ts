@@ -37,7 +37,16 @@ export interface RedisJobRecord extends JobRecord {
 }
 
 /** BullMQ's job states (v6), and 'unknown' for a job that is gone. */
-export type BullState = 'completed' | 'failed' | 'active' | 'delayed' | 'waiting' | 'prioritized' | 'waiting-children' | 'paused' | 'unknown';
+export type BullState =
+  | 'completed'
+  | 'failed'
+  | 'active'
+  | 'delayed'
+  | 'waiting'
+  | 'prioritized'
+  | 'waiting-children'
+  | 'paused'
+  | 'unknown';
 
 /** The parts of a BullMQ job the record is built from. */
 export interface JobSnapshot {
@@ -98,14 +107,15 @@ export function recordOf(snapshot: JobSnapshot): RedisJobRecord {
   const status = statusOf(snapshot, failed, total);
   const finished = status === 'succeeded' || status === 'failed';
   let error: ErrorBody | null = null;
-  if (status === 'failed') error = items.find((item) => item.error)?.error ?? errorOfFailedReason(snapshot.failedReason);
+  if (status === 'failed')
+    error = items.find((item) => item.error)?.error ?? errorOfFailedReason(snapshot.failedReason);
   const record: RedisJobRecord = {
     id: snapshot.id,
     kind: spec.kind,
     status,
     created_at: iso(snapshot.timestamp) ?? new Date(0).toISOString(),
     started_at: iso(snapshot.processedOn),
-    finished_at: finished ? iso(snapshot.finishedOn) ?? new Date().toISOString() : null,
+    finished_at: finished ? (iso(snapshot.finishedOn) ?? new Date().toISOString()) : null,
     progress: { done: items.length, failed, total },
     error,
     worker: snapshot.returnvalue?.worker ?? snapshot.processedBy ?? null,

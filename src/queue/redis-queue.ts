@@ -16,11 +16,27 @@ import { createResultCache, servedFromCache } from './redis-cache.ts';
 import type { RedisQueueSettings } from './redis-config.ts';
 import { followQueueEvents } from './redis-events.ts';
 import { closeRedis, connectRedis, consoleLog, isRedisUnavailableError, type LogFn } from './redis-connection.ts';
-import { cancelledRecordOf, isFinishedState, recordOf, type BullState, type JobSnapshot, type RedisJobData, type RedisJobRecord, type RedisJobReturn } from './redis-job.ts';
+import {
+  cancelledRecordOf,
+  isFinishedState,
+  recordOf,
+  type BullState,
+  type JobSnapshot,
+  type RedisJobData,
+  type RedisJobRecord,
+  type RedisJobReturn,
+} from './redis-job.ts';
 import { QUEUE_NAME, redisKeys } from './redis-keys.ts';
 import { createResultStore, resultTtlSeconds } from './redis-results.ts';
 import { createWorkerRegistry, type WorkerAdvert } from './redis-workers.ts';
-import { FINISHED_STATUSES, type CancelOutcome, type JobQueue, type JobSpec, type QueueEvent, type QueueStats } from './types.ts';
+import {
+  FINISHED_STATUSES,
+  type CancelOutcome,
+  type JobQueue,
+  type JobSpec,
+  type QueueEvent,
+  type QueueStats,
+} from './types.ts';
 
 export interface RedisQueueOptions {
   settings: RedisQueueSettings;
@@ -75,7 +91,11 @@ export function createRedisQueue(options: RedisQueueOptions): RedisJobQueue {
   const { settings } = options;
   const log = options.log ?? consoleLog;
   const keys = redisKeys(settings.prefix);
-  const redis = connectRedis(settings.url, 'api', { commandTimeoutMs: settings.commandTimeoutMs, log, label: 'job queue' });
+  const redis = connectRedis(settings.url, 'api', {
+    commandTimeoutMs: settings.commandTimeoutMs,
+    log,
+    label: 'job queue',
+  });
   const eventsRedis = connectRedis(settings.url, 'events', { log, label: 'job queue events' });
   const store = createResultStore(redis, keys, resultTtlSeconds(settings.retentionSeconds));
   const cache = settings.resultCache ? createResultCache(redis, keys, settings.resultCacheTtlSeconds) : null;
@@ -103,7 +123,10 @@ export function createRedisQueue(options: RedisQueueOptions): RedisJobQueue {
   });
 
   function openQueue(): { queue: BullQueue; broken: boolean } {
-    const handle = { queue: new Queue<RedisJobData, RedisJobReturn>(QUEUE_NAME, { connection: redis, prefix: settings.prefix }), broken: false };
+    const handle = {
+      queue: new Queue<RedisJobData, RedisJobReturn>(QUEUE_NAME, { connection: redis, prefix: settings.prefix }),
+      broken: false,
+    };
     // Outages are logged once by the connection watcher; BullMQ would repeat them on every reconnect attempt.
     handle.queue.on('error', (err) => {
       if (!isRedisUnavailableError(err)) log('warn', `job queue: ${err.message}`);
@@ -130,14 +153,21 @@ export function createRedisQueue(options: RedisQueueOptions): RedisJobQueue {
   }
 
   function unavailable(cause?: unknown): ClassifierError {
-    return new ClassifierError('queue_unavailable', 'The job queue is unavailable: its Redis cannot be reached right now. Try again shortly.', 503, {
-      retryable: true,
-      cause,
-    });
+    return new ClassifierError(
+      'queue_unavailable',
+      'The job queue is unavailable: its Redis cannot be reached right now. Try again shortly.',
+      503,
+      {
+        retryable: true,
+        cause,
+      },
+    );
   }
 
   function shuttingDown(): ClassifierError {
-    return new ClassifierError('shutting_down', 'The service is shutting down and takes no new jobs.', 503, { retryable: true });
+    return new ClassifierError('shutting_down', 'The service is shutting down and takes no new jobs.', 503, {
+      retryable: true,
+    });
   }
 
   /** The BullMQ queue, or queue_unavailable at once: BullMQ itself would wait for Redis, and a request must not. */
@@ -240,9 +270,15 @@ export function createRedisQueue(options: RedisQueueOptions): RedisJobQueue {
 
   async function checkRoom(queue: BullQueue): Promise<void> {
     const now = Date.now();
-    if (now - waitingCount.at > WAITING_COUNT_TTL_MS) waitingCount = { value: await queue.getJobCountByTypes('waiting', 'prioritized'), at: now };
+    if (now - waitingCount.at > WAITING_COUNT_TTL_MS)
+      waitingCount = { value: await queue.getJobCountByTypes('waiting', 'prioritized'), at: now };
     if (waitingCount.value >= settings.maxWaiting) {
-      throw new ClassifierError('queue_full', `The job queue is full (${waitingCount.value} jobs waiting); try again shortly.`, 503, { retryable: true });
+      throw new ClassifierError(
+        'queue_full',
+        `The job queue is full (${waitingCount.value} jobs waiting); try again shortly.`,
+        503,
+        { retryable: true },
+      );
     }
     waitingCount.value++;
   }
@@ -256,9 +292,15 @@ export function createRedisQueue(options: RedisQueueOptions): RedisJobQueue {
       if (spec.images.length === 0) throw new ClassifierError('missing_image', 'The job has no image.', 400);
       const bytes = inlineBytesOf(spec.images);
       if (bytes > settings.maxJobBytes) {
-        throw new ClassifierError('job_too_large', `The job's images take ${bytes} bytes; the queue holds at most ${settings.maxJobBytes} per job.`, 413);
+        throw new ClassifierError(
+          'job_too_large',
+          `The job's images take ${bytes} bytes; the queue holds at most ${settings.maxJobBytes} per job.`,
+          413,
+        );
       }
-      const sha256 = spec.images.map((image) => (settings.resultCache && image.kind === 'base64' ? sha256Of(Buffer.from(image.data, 'base64')) : null));
+      const sha256 = spec.images.map((image) =>
+        settings.resultCache && image.kind === 'base64' ? sha256Of(Buffer.from(image.data, 'base64')) : null,
+      );
       const data: RedisJobData = { spec, sha256 };
       return guard(async () => {
         const queue = await activeQueue();
@@ -322,7 +364,12 @@ export function createRedisQueue(options: RedisQueueOptions): RedisJobQueue {
             record = await read(id, false);
           } catch (err) {
             // The job is safe in Redis; a short outage should cost the waiter time, not its answer.
-            if (!(err instanceof ClassifierError && err.code === 'queue_unavailable') || Date.now() >= deadline || closing) throw err;
+            if (
+              !(err instanceof ClassifierError && err.code === 'queue_unavailable') ||
+              Date.now() >= deadline ||
+              closing
+            )
+              throw err;
             await new Promise((resolve) => setTimeout(resolve, Math.min(250, deadline - Date.now())));
             continue;
           }

@@ -40,7 +40,10 @@ export function createWorkerRegistry(redis: Redis, keys: RedisKeys): WorkerRegis
     },
     async list() {
       const now = Date.now();
-      const entries = Object.entries(await redis.hgetall(keys.workers)).map(([id, json]) => ({ id, advert: JSON.parse(json) as WorkerAdvert }));
+      const entries = Object.entries(await redis.hgetall(keys.workers)).map(([id, json]) => ({
+        id,
+        advert: JSON.parse(json) as WorkerAdvert,
+      }));
       const gone = entries.filter((e) => now - e.advert.seen_at > WORKER_GONE_MS).map((e) => e.id);
       if (gone.length > 0) await redis.hdel(keys.workers, ...gone);
       return entries

@@ -8,7 +8,7 @@ import type { ClassificationResult, ClassifyOptions } from '../engine/types.ts';
 /** One image of a job, as it can be stored in Redis: never a Buffer, never a URL object. */
 export type ImageSpec =
   | { kind: 'url'; url: string }
-  | { kind: 'base64'; data: string; /** e.g. the uploaded file's name; "upload" when it had none. */ label: string }
+  | { kind: 'base64'; data: string /** e.g. the uploaded file's name; "upload" when it had none. */; label: string }
   | { kind: 'path'; path: string };
 
 export interface JobSpec {
@@ -75,9 +75,7 @@ export interface QueueStats {
   workers: number;
 }
 
-export type QueueEvent =
-  | { type: 'started'; job: JobRecord; wait_ms: number }
-  | { type: 'finished'; job: JobRecord };
+export type QueueEvent = { type: 'started'; job: JobRecord; wait_ms: number } | { type: 'finished'; job: JobRecord };
 
 export interface JobQueue {
   /** Accepts a job, or throws ClassifierError 'queue_full' (503, retryable) when it cannot take more. */

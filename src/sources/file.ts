@@ -22,10 +22,14 @@ export async function readImageFile(filePath: string, options: FileReadOptions):
   }
   // Messages name `filePath` as given, so the service never reveals where its root lives on disk.
   const target = options.root ? await resolveInsideRoot(filePath, options.root) : filePath;
-  const stats = await stat(target).catch((err) => { throw fileError(err, filePath); });
+  const stats = await stat(target).catch((err) => {
+    throw fileError(err, filePath);
+  });
   checkIsSmallFile(stats, filePath, options.maxBytes);
 
-  const handle = await open(target, OPEN_FLAGS).catch((err) => { throw fileError(err, filePath); });
+  const handle = await open(target, OPEN_FLAGS).catch((err) => {
+    throw fileError(err, filePath);
+  });
   try {
     // The file may have been replaced since stat; judge what was actually opened.
     const opened = await handle.stat();
@@ -47,7 +51,9 @@ async function resolveInsideRoot(filePath: string, root: string): Promise<string
   const realRoot = await realpath(rootPath).catch((err) => {
     throw new ClassifierError('file_unreadable', 'The image folder is not accessible.', 500, { cause: err });
   });
-  const realTarget = await realpath(lexical).catch((err) => { throw fileError(err, filePath); });
+  const realTarget = await realpath(lexical).catch((err) => {
+    throw fileError(err, filePath);
+  });
   // Symlinks inside root may point anywhere; only the fully resolved location counts.
   if (!isInside(realTarget, realRoot)) throw pathNotAllowed(filePath);
   return realTarget;
@@ -57,14 +63,25 @@ function isInside(candidate: string, folder: string): boolean {
   return candidate === folder || candidate.startsWith(folder.endsWith(path.sep) ? folder : folder + path.sep);
 }
 
-function checkIsSmallFile(stats: { isFile(): boolean; isDirectory(): boolean; size: number }, filePath: string, maxBytes: number): void {
-  if (stats.isDirectory()) throw new ClassifierError('not_a_file', `The image path ${filePath} is a directory, not a file.`, 400);
-  if (!stats.isFile()) throw new ClassifierError('not_a_file', `The image path ${filePath} is not a regular file.`, 400);
+function checkIsSmallFile(
+  stats: { isFile(): boolean; isDirectory(): boolean; size: number },
+  filePath: string,
+  maxBytes: number,
+): void {
+  if (stats.isDirectory())
+    throw new ClassifierError('not_a_file', `The image path ${filePath} is a directory, not a file.`, 400);
+  if (!stats.isFile())
+    throw new ClassifierError('not_a_file', `The image path ${filePath} is not a regular file.`, 400);
   if (stats.size > maxBytes) throw tooLarge(filePath, maxBytes);
 }
 
 /** Stops at maxBytes even if the file grows while being read, or stat under-reports (procfs). */
-async function readCapped(handle: FileHandle, filePath: string, maxBytes: number, expectedSize: number): Promise<Buffer> {
+async function readCapped(
+  handle: FileHandle,
+  filePath: string,
+  maxBytes: number,
+  expectedSize: number,
+): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
   // Sized from stat so the usual case is one read, without allocating maxBytes for a small file.
@@ -81,7 +98,11 @@ async function readCapped(handle: FileHandle, filePath: string, maxBytes: number
 }
 
 function tooLarge(filePath: string, maxBytes: number): ClassifierError {
-  return new ClassifierError('image_too_large_bytes', `The image file ${filePath} is larger than the ${maxBytes}-byte limit.`, 413);
+  return new ClassifierError(
+    'image_too_large_bytes',
+    `The image file ${filePath} is larger than the ${maxBytes}-byte limit.`,
+    413,
+  );
 }
 
 function pathNotAllowed(filePath: string): ClassifierError {
@@ -95,15 +116,29 @@ function fileError(err: unknown, filePath: string): ClassifierError {
     case 'ENOTDIR':
       return new ClassifierError('file_not_found', `The image file ${filePath} does not exist.`, 404, { cause: err });
     case 'EISDIR':
-      return new ClassifierError('not_a_file', `The image path ${filePath} is a directory, not a file.`, 400, { cause: err });
+      return new ClassifierError('not_a_file', `The image path ${filePath} is a directory, not a file.`, 400, {
+        cause: err,
+      });
     case 'EACCES':
     case 'EPERM':
-      return new ClassifierError('file_unreadable', `The image file ${filePath} cannot be read (permission denied).`, 403, { cause: err });
+      return new ClassifierError(
+        'file_unreadable',
+        `The image file ${filePath} cannot be read (permission denied).`,
+        403,
+        { cause: err },
+      );
     case 'ELOOP':
-      return new ClassifierError('file_unreadable', `The image path ${filePath} has too many levels of symbolic links.`, 400, { cause: err });
+      return new ClassifierError(
+        'file_unreadable',
+        `The image path ${filePath} has too many levels of symbolic links.`,
+        400,
+        { cause: err },
+      );
     default: {
       const reason = err instanceof Error ? err.message : String(err);
-      return new ClassifierError('file_unreadable', `The image file ${filePath} could not be read: ${reason}`, 500, { cause: err });
+      return new ClassifierError('file_unreadable', `The image file ${filePath} could not be read: ${reason}`, 500, {
+        cause: err,
+      });
     }
   }
 }

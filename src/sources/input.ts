@@ -28,22 +28,37 @@ export function isHttpUrl(value: string): boolean {
 /** Read an image's bytes from whatever the caller handed us. */
 export async function readImageBytes(input: ImageInput, options: SourceOptions): Promise<ImageBytes> {
   const started = performance.now();
-  const done = (bytes: Buffer, source: string): ImageBytes => ({ bytes, source, fetch_ms: performance.now() - started });
+  const done = (bytes: Buffer, source: string): ImageBytes => ({
+    bytes,
+    source,
+    fetch_ms: performance.now() - started,
+  });
 
   if (Buffer.isBuffer(input) || input instanceof Uint8Array) {
     const bytes = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
     if (bytes.length > options.maxBytes) {
-      throw new ClassifierError('image_too_large_bytes', `The image is ${bytes.length} bytes; the limit is ${options.maxBytes}.`, 413);
+      throw new ClassifierError(
+        'image_too_large_bytes',
+        `The image is ${bytes.length} bytes; the limit is ${options.maxBytes}.`,
+        413,
+      );
     }
     return done(bytes, 'upload');
   }
   const text = input instanceof URL ? input.href : input;
   if (input instanceof URL || isHttpUrl(text) || /^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
-    const fetched = await fetchImageFromUrl(text, { ...options.url, maxBytes: Math.min(options.url.maxBytes ?? Infinity, options.maxBytes) });
+    const fetched = await fetchImageFromUrl(text, {
+      ...options.url,
+      maxBytes: Math.min(options.url.maxBytes ?? Infinity, options.maxBytes),
+    });
     return done(fetched.bytes, text);
   }
   if (!options.allowFiles) {
-    throw new ClassifierError('files_not_allowed', 'Local file paths are not accepted here; send the image itself or an http(s) URL.', 400);
+    throw new ClassifierError(
+      'files_not_allowed',
+      'Local file paths are not accepted here; send the image itself or an http(s) URL.',
+      400,
+    );
   }
   return done(await readImageFile(text, { maxBytes: options.maxBytes, root: options.imageRoot }), text);
 }

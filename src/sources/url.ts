@@ -114,7 +114,12 @@ function parseAllowedRange(entry: string): [Address, number] {
     const [network, bits] = ipaddr.parseCIDR(entry);
     return [network, bits];
   } catch (err) {
-    throw new ClassifierError('invalid_config', `The URL allow-list entry "${entry}" is not a valid host name, IP address or CIDR range.`, 500, { cause: err });
+    throw new ClassifierError(
+      'invalid_config',
+      `The URL allow-list entry "${entry}" is not a valid host name, IP address or CIDR range.`,
+      500,
+      { cause: err },
+    );
   }
 }
 
@@ -184,7 +189,12 @@ function guardedConnector(policy: AddressPolicy): buildConnector.connector {
 const agents = new Map<string, Agent>();
 
 function agentFor(options: UrlFetchOptions, policy: AddressPolicy): Agent {
-  const key = options.allowPrivateNetworks ? 'open' : `guarded:${[...options.allowedHosts].map((h) => h.trim().toLowerCase()).sort().join(',')}`;
+  const key = options.allowPrivateNetworks
+    ? 'open'
+    : `guarded:${[...options.allowedHosts]
+        .map((h) => h.trim().toLowerCase())
+        .sort()
+        .join(',')}`;
   let agent = agents.get(key);
   if (!agent) {
     agent = options.allowPrivateNetworks ? new Agent() : new Agent({ connect: guardedConnector(policy) });
@@ -218,7 +228,11 @@ export async function fetchImageFromUrl(url: string, options: Partial<UrlFetchOp
 
     discardBody(response);
     if (redirects >= settings.maxRedirects) {
-      throw new ClassifierError('too_many_redirects', `The image URL redirected more than ${settings.maxRedirects} times.`, 400);
+      throw new ClassifierError(
+        'too_many_redirects',
+        `The image URL redirected more than ${settings.maxRedirects} times.`,
+        400,
+      );
     }
     current = parseImageUrl(location, current);
   }
@@ -232,7 +246,11 @@ function parseImageUrl(raw: string, base?: URL): URL {
     throw new ClassifierError('invalid_url', 'The image URL is not a valid URL.', 400);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ClassifierError('invalid_url', `The image URL must use http or https, not ${url.protocol.replace(/:$/, '')}.`, 400);
+    throw new ClassifierError(
+      'invalid_url',
+      `The image URL must use http or https, not ${url.protocol.replace(/:$/, '')}.`,
+      400,
+    );
   }
   // Credentials in a URL would be sent to whoever the URL (or a redirect) names.
   if (url.username || url.password) {
@@ -268,7 +286,12 @@ function redirectLocation(response: Dispatcher.ResponseData): string | null {
   return value ? value : null;
 }
 
-async function readImage(response: Dispatcher.ResponseData, url: URL, signal: AbortSignal, settings: UrlFetchOptions): Promise<FetchedImage> {
+async function readImage(
+  response: Dispatcher.ResponseData,
+  url: URL,
+  signal: AbortSignal,
+  settings: UrlFetchOptions,
+): Promise<FetchedImage> {
   const { statusCode } = response;
   if (statusCode < 200 || statusCode > 299) {
     discardBody(response);
@@ -283,7 +306,12 @@ async function readImage(response: Dispatcher.ResponseData, url: URL, signal: Ab
   return { bytes, finalUrl: url.href, contentType: headerValue(response, 'content-type') };
 }
 
-async function readCapped(response: Dispatcher.ResponseData, url: URL, signal: AbortSignal, settings: UrlFetchOptions): Promise<Buffer> {
+async function readCapped(
+  response: Dispatcher.ResponseData,
+  url: URL,
+  signal: AbortSignal,
+  settings: UrlFetchOptions,
+): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
   try {
@@ -311,7 +339,11 @@ function headerValue(response: Dispatcher.ResponseData, name: string): string | 
 }
 
 function tooLarge(maxBytes: number): ClassifierError {
-  return new ClassifierError('image_too_large_bytes', `The image at the URL is larger than the ${maxBytes}-byte limit.`, 413);
+  return new ClassifierError(
+    'image_too_large_bytes',
+    `The image at the URL is larger than the ${maxBytes}-byte limit.`,
+    413,
+  );
 }
 
 function remoteStatusError(statusCode: number): ClassifierError {
@@ -327,7 +359,12 @@ function remoteStatusError(statusCode: number): ClassifierError {
 // ---------------------------------------------------------------------------------------------
 // Mapping transport errors
 
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+const TIMEOUT_CODES = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'ETIMEDOUT',
+]);
 const NAME_NOT_FOUND_CODES = new Set(['ENOTFOUND', 'EAI_NONAME', 'EAI_NODATA']);
 
 function fetchError(err: unknown, url: URL, signal: AbortSignal, timeoutMs: number): ClassifierError {
@@ -335,19 +372,25 @@ function fetchError(err: unknown, url: URL, signal: AbortSignal, timeoutMs: numb
   if (own) return own;
   const code = errorCode(err);
   if (signal.aborted || (code && TIMEOUT_CODES.has(code))) {
-    return new ClassifierError('fetch_timeout', `Fetching the image URL took longer than ${timeoutMs} ms.`, 504, { retryable: true, cause: err });
+    return new ClassifierError('fetch_timeout', `Fetching the image URL took longer than ${timeoutMs} ms.`, 504, {
+      retryable: true,
+      cause: err,
+    });
   }
   if (code && NAME_NOT_FOUND_CODES.has(code)) {
-    return new ClassifierError('fetch_failed', `Fetching the image URL failed: the host ${url.hostname} could not be found.`, 400, { cause: err });
+    return new ClassifierError(
+      'fetch_failed',
+      `Fetching the image URL failed: the host ${url.hostname} could not be found.`,
+      400,
+      { cause: err },
+    );
   }
   // A certificate problem will not fix itself on retry; a dropped or refused connection might.
   const certificateProblem = code !== null && (code.startsWith('ERR_TLS') || code.includes('CERT'));
-  return new ClassifierError(
-    'fetch_failed',
-    `Fetching the image URL failed: ${describe(code)}.`,
-    502,
-    { retryable: !certificateProblem, cause: err },
-  );
+  return new ClassifierError('fetch_failed', `Fetching the image URL failed: ${describe(code)}.`, 502, {
+    retryable: !certificateProblem,
+    cause: err,
+  });
 }
 
 /** undici wraps some failures, so our own refusal (thrown inside lookup) may sit in `cause`. */
@@ -368,11 +411,21 @@ function errorCode(err: unknown): string | null {
 
 function describe(code: string | null): string {
   switch (code) {
-    case 'ECONNREFUSED': return 'the server refused the connection';
-    case 'ECONNRESET': case 'UND_ERR_SOCKET': return 'the connection was dropped';
-    case 'EAI_AGAIN': return 'the host name could not be resolved right now';
-    case 'EHOSTUNREACH': case 'ENETUNREACH': return 'the server is unreachable';
-    case null: return 'a network error occurred';
-    default: return code.startsWith('ERR_TLS') || code.includes('CERT') ? `the TLS connection failed (${code})` : `a network error occurred (${code})`;
+    case 'ECONNREFUSED':
+      return 'the server refused the connection';
+    case 'ECONNRESET':
+    case 'UND_ERR_SOCKET':
+      return 'the connection was dropped';
+    case 'EAI_AGAIN':
+      return 'the host name could not be resolved right now';
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return 'the server is unreachable';
+    case null:
+      return 'a network error occurred';
+    default:
+      return code.startsWith('ERR_TLS') || code.includes('CERT')
+        ? `the TLS connection failed (${code})`
+        : `a network error occurred (${code})`;
   }
 }

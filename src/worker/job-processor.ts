@@ -45,7 +45,11 @@ const PROGRESS_INTERVAL_MS = 250;
 export function createJobProcessor(deps: ProcessorDeps): (job: ProcessableJob) => Promise<RedisJobReturn> {
   const { classifier, store, cache } = deps;
 
-  async function classifyImage(image: ImageSpec, sha256: string | null, options: ClassifyOptions): Promise<{ result: ClassificationResult; cached: boolean }> {
+  async function classifyImage(
+    image: ImageSpec,
+    sha256: string | null,
+    options: ClassifyOptions,
+  ): Promise<{ result: ClassificationResult; cached: boolean }> {
     const started = performance.now();
     if (cache && sha256) {
       const hit = await cache.get(classifier.model.id, options, sha256);
@@ -116,13 +120,22 @@ export function createJobProcessor(deps: ProcessorDeps): (job: ProcessableJob) =
     if (transient.length > 0) {
       const first = transient[0];
       // A plain Error: BullMQ retries it (attempts and exponential backoff come with the job).
-      throw new Error(`${transient.length} of ${total} images failed transiently, first ${first.code}: ${first.message}`);
+      throw new Error(
+        `${transient.length} of ${total} images failed transiently, first ${first.code}: ${first.message}`,
+      );
     }
     const failed = failedCount();
     if (failed === total) {
       const first = [...finished.values()].sort((a, b) => a.index - b.index).find((item) => item.error)!.error!;
       throw new UnrecoverableError(`${first.code}: ${first.message}`);
     }
-    return { worker: deps.workerId, model: classifier.model.id, total, done: finished.size, failed, cache_hits: cacheHits };
+    return {
+      worker: deps.workerId,
+      model: classifier.model.id,
+      total,
+      done: finished.size,
+      failed,
+      cache_hits: cacheHits,
+    };
   };
 }

@@ -11,7 +11,8 @@ export interface Limiter {
 }
 
 export function createLimiter(permits: number): Limiter {
-  if (!Number.isInteger(permits) || permits < 1) throw new RangeError(`permits must be a positive integer, not ${permits}`);
+  if (!Number.isInteger(permits) || permits < 1)
+    throw new RangeError(`permits must be a positive integer, not ${permits}`);
   let used = 0;
   const queue: (() => void)[] = [];
   return {

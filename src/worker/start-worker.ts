@@ -9,7 +9,13 @@
 import { Worker } from 'bullmq';
 import { createClassifier, settingsSummary, type Classifier } from '../engine/classifier.ts';
 import { createResultCache } from '../queue/redis-cache.ts';
-import { closeRedis, connectRedis, consoleLog, isRedisUnavailableError, type LogFn } from '../queue/redis-connection.ts';
+import {
+  closeRedis,
+  connectRedis,
+  consoleLog,
+  isRedisUnavailableError,
+  type LogFn,
+} from '../queue/redis-connection.ts';
 import type { RedisJobData, RedisJobReturn } from '../queue/redis-job.ts';
 import { QUEUE_NAME, redisKeys } from '../queue/redis-keys.ts';
 import { createResultStore, resultTtlSeconds } from '../queue/redis-results.ts';
@@ -40,7 +46,8 @@ export async function startWorker(config: WorkerConfig, options: StartWorkerOpti
   const ownsClassifier = options.classifier === undefined;
   const classifier = options.classifier ?? (await createClassifier(config.engine));
   const concurrency = config.concurrency ?? classifier.settings.maxBatch * 2;
-  const imageConcurrency = config.imageConcurrency ?? classifier.settings.decodeThreads * 2 + classifier.settings.maxBatch * 2;
+  const imageConcurrency =
+    config.imageConcurrency ?? classifier.settings.decodeThreads * 2 + classifier.settings.maxBatch * 2;
 
   const keys = redisKeys(settings.prefix);
   const redis = connectRedis(settings.url, 'worker', { log, label: `worker ${id}` });
@@ -73,13 +80,27 @@ export async function startWorker(config: WorkerConfig, options: StartWorkerOpti
 
   const startedAt = new Date().toISOString();
   const advertise = () => {
-    const advert: WorkerAdvert = { id, model: classifier.model, settings: classifier.settings, concurrency, started_at: startedAt, seen_at: Date.now() };
-    registry.advertise(advert).catch((err: unknown) => log('warn', `worker ${id}: could not announce itself: ${err instanceof Error ? err.message : String(err)}`));
+    const advert: WorkerAdvert = {
+      id,
+      model: classifier.model,
+      settings: classifier.settings,
+      concurrency,
+      started_at: startedAt,
+      seen_at: Date.now(),
+    };
+    registry
+      .advertise(advert)
+      .catch((err: unknown) =>
+        log('warn', `worker ${id}: could not announce itself: ${err instanceof Error ? err.message : String(err)}`),
+      );
   };
   advertise();
   const heartbeat = setInterval(advertise, HEARTBEAT_MS);
   heartbeat.unref();
-  log('info', `worker ${id}: model ${classifier.model.id}, ${concurrency} jobs and ${imageConcurrency} images at once, queue ${settings.prefix}:${QUEUE_NAME}`);
+  log(
+    'info',
+    `worker ${id}: model ${classifier.model.id}, ${concurrency} jobs and ${imageConcurrency} images at once, queue ${settings.prefix}:${QUEUE_NAME}`,
+  );
   log('info', `worker ${id}: ${settingsSummary(classifier.settings)}`);
 
   let closing: Promise<void> | null = null;
@@ -101,7 +122,9 @@ export async function startWorker(config: WorkerConfig, options: StartWorkerOpti
           log('warn', `worker ${id}: jobs still running after ${timeoutMs} ms; leaving them to other workers`);
           await worker.close(true).catch(() => undefined);
         }
-        await Promise.race([registry.remove(id), new Promise((resolve) => setTimeout(resolve, 1000).unref())]).catch(() => undefined);
+        await Promise.race([registry.remove(id), new Promise((resolve) => setTimeout(resolve, 1000).unref())]).catch(
+          () => undefined,
+        );
         if (ownsClassifier) {
           await classifier.close();
           await closeUrlFetchAgents();

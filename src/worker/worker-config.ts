@@ -30,10 +30,17 @@ export interface WorkerOverrides {
   engine?: ClassifierOptions;
 }
 
-export function workerConfigFromEnv(overrides: WorkerOverrides = {}, env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+export function workerConfigFromEnv(
+  overrides: WorkerOverrides = {},
+  env: NodeJS.ProcessEnv = process.env,
+): WorkerConfig {
   const url = overrides.queueUrl ?? env.QUEUE_URL;
   if (!url) {
-    throw new ClassifierError('invalid_setting', 'A worker needs the queue: set QUEUE_URL (e.g. redis://127.0.0.1:6379) or pass --queue.', 500);
+    throw new ClassifierError(
+      'invalid_setting',
+      'A worker needs the queue: set QUEUE_URL (e.g. redis://127.0.0.1:6379) or pass --queue.',
+      500,
+    );
   }
   const service = serviceConfigFromEnv(env);
   const engine: ClassifierOptions = {
@@ -43,15 +50,26 @@ export function workerConfigFromEnv(overrides: WorkerOverrides = {}, env: NodeJS
       maxBytes: service.maxBodyBytes,
       allowFiles: service.imageRoot !== null,
       imageRoot: service.imageRoot,
-      url: { allowedHosts: service.urlAllowHosts, allowPrivateNetworks: false, timeoutMs: service.urlTimeoutMs, maxBytes: service.maxBodyBytes },
+      url: {
+        allowedHosts: service.urlAllowHosts,
+        allowPrivateNetworks: false,
+        timeoutMs: service.urlTimeoutMs,
+        maxBytes: service.maxBodyBytes,
+      },
     },
   };
   return {
     id: `${hostname()}:${process.pid}`,
     queue: redisQueueSettingsFromEnv(url, env),
-    concurrency: overrides.concurrency ?? (env.WORKER_CONCURRENCY ? parseInteger('WORKER_CONCURRENCY', env.WORKER_CONCURRENCY, 1, 4096) : null),
-    imageConcurrency: env.WORKER_IMAGE_CONCURRENCY ? parseInteger('WORKER_IMAGE_CONCURRENCY', env.WORKER_IMAGE_CONCURRENCY, 1, 4096) : null,
+    concurrency:
+      overrides.concurrency ??
+      (env.WORKER_CONCURRENCY ? parseInteger('WORKER_CONCURRENCY', env.WORKER_CONCURRENCY, 1, 4096) : null),
+    imageConcurrency: env.WORKER_IMAGE_CONCURRENCY
+      ? parseInteger('WORKER_IMAGE_CONCURRENCY', env.WORKER_IMAGE_CONCURRENCY, 1, 4096)
+      : null,
     engine,
-    shutdownTimeoutMs: env.WORKER_SHUTDOWN_TIMEOUT_MS ? parseInteger('WORKER_SHUTDOWN_TIMEOUT_MS', env.WORKER_SHUTDOWN_TIMEOUT_MS, 0, 24 * 3_600_000) : 5 * 60_000,
+    shutdownTimeoutMs: env.WORKER_SHUTDOWN_TIMEOUT_MS
+      ? parseInteger('WORKER_SHUTDOWN_TIMEOUT_MS', env.WORKER_SHUTDOWN_TIMEOUT_MS, 0, 24 * 3_600_000)
+      : 5 * 60_000,
   };
 }

@@ -45,9 +45,19 @@ export function marineImage(name: string): TestImage {
  * The service with the test model, quiet logs, on a free port, configured only by `overrides`:
  * the environment is ignored so that a developer's API_KEYS or MODEL_ID cannot change a test.
  */
-export async function startTestService(overrides: ServiceConfigOverrides = {}, options: StartServiceOptions = {}): Promise<RunningService> {
+export async function startTestService(
+  overrides: ServiceConfigOverrides = {},
+  options: StartServiceOptions = {},
+): Promise<RunningService> {
   const config = serviceConfig(
-    { host: '127.0.0.1', port: 0, logLevel: 'silent', webRoot: null, ...overrides, engine: { modelPath: TEST_MODEL, ...overrides.engine } },
+    {
+      host: '127.0.0.1',
+      port: 0,
+      logLevel: 'silent',
+      webRoot: null,
+      ...overrides,
+      engine: { modelPath: TEST_MODEL, ...overrides.engine },
+    },
     {},
   );
   return startService(config, options);
@@ -120,11 +130,24 @@ export async function startImageServer(host = '127.0.0.1', routes: Route[] = [],
 // Requests
 
 export function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
-  return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
 }
 
-export function postImage(url: string, bytes: Buffer | Uint8Array, contentType = 'image/jpeg', headers: Record<string, string> = {}): Promise<Response> {
-  return fetch(url, { method: 'POST', headers: { 'content-type': contentType, ...headers }, body: new Uint8Array(bytes) });
+export function postImage(
+  url: string,
+  bytes: Buffer | Uint8Array,
+  contentType = 'image/jpeg',
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': contentType, ...headers },
+    body: new Uint8Array(bytes),
+  });
 }
 
 export interface UploadFile {
@@ -133,10 +156,16 @@ export interface UploadFile {
   bytes: Buffer;
 }
 
-export function postForm(url: string, files: UploadFile[], fields: Record<string, string> = {}, headers: Record<string, string> = {}): Promise<Response> {
+export function postForm(
+  url: string,
+  files: UploadFile[],
+  fields: Record<string, string> = {},
+  headers: Record<string, string> = {},
+): Promise<Response> {
   const form = new FormData();
   for (const [name, value] of Object.entries(fields)) form.append(name, value);
-  for (const file of files) form.append(file.field ?? 'file', new Blob([new Uint8Array(file.bytes)], { type: 'image/jpeg' }), file.name);
+  for (const file of files)
+    form.append(file.field ?? 'file', new Blob([new Uint8Array(file.bytes)], { type: 'image/jpeg' }), file.name);
   return fetch(url, { method: 'POST', body: form, headers });
 }
 
@@ -146,7 +175,11 @@ export interface ErrorAnswer {
 }
 
 /** Asserts the documented error shape, status and code; returns the body for further checks. */
-export async function expectError(response: Response | Promise<Response>, status: number, code: string): Promise<ErrorAnswer> {
+export async function expectError(
+  response: Response | Promise<Response>,
+  status: number,
+  code: string,
+): Promise<ErrorAnswer> {
   const res = await response;
   const text = await res.text();
   assert.equal(res.status, status, `expected ${status} ${code}, got ${res.status}: ${text}`);
@@ -168,7 +201,11 @@ export async function json<T>(response: Response | Promise<Response>, status = 2
 }
 
 /** Polls GET url until the job has finished (or the deadline passes). */
-export async function pollJob<T extends { status: string }>(url: string, headers: Record<string, string> = {}, timeoutMs = 30_000): Promise<T> {
+export async function pollJob<T extends { status: string }>(
+  url: string,
+  headers: Record<string, string> = {},
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const job = await json<T>(fetch(url, { headers }));

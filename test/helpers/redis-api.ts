@@ -35,7 +35,10 @@ export async function startApi(env: Record<string, string>): Promise<ApiHandle> 
     'the API to listen',
     async () => {
       if (child.child.exitCode !== null) throw new Error(`serve exited (${child.child.exitCode}):\n${child.output()}`);
-      return fetch(`${baseUrl}/healthz`).then((r) => r.ok, () => false);
+      return fetch(`${baseUrl}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      );
     },
     30_000,
     100,

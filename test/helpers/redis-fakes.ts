@@ -25,7 +25,18 @@ const MODEL: ModelDescription = {
   catalogue: null,
   signature: { inputName: 'input', outputName: 'output', layout: 'NCHW', size: 224, fixedBatch: null, classes: 1000 },
 };
-const SETTINGS: ClassifierSettings = { intraOpThreads: 1, parallelSessions: 1, sessionThreads: 1, soloSession: false, decodeThreads: 1, maxBatch: 4, maxWaitMs: 1, maxPixels: 1e8, shrinkOnLoad: false, maxImageBytes: 1e7 };
+const SETTINGS: ClassifierSettings = {
+  intraOpThreads: 1,
+  parallelSessions: 1,
+  sessionThreads: 1,
+  soloSession: false,
+  decodeThreads: 1,
+  maxBatch: 4,
+  maxWaitMs: 1,
+  maxPixels: 1e8,
+  shrinkOnLoad: false,
+  maxImageBytes: 1e7,
+};
 
 function resultFor(answer: string, bytes: Buffer, options: ClassifyOptions): ClassificationResult {
   const prediction = { index: 1, synset: 'n00000001', label: answer, probability: 0.9, marine: null };
@@ -50,9 +61,13 @@ export function createFakeClassifier(): FakeClassifier {
     calls.set(script, n);
     const [kind, arg, answer] = script.split(':');
     if (kind === 'ok') return resultFor(arg, input, options);
-    if (kind === 'bad') throw new ClassifierError('not_an_image', 'The data is not an image in a supported format.', 415);
+    if (kind === 'bad')
+      throw new ClassifierError('not_an_image', 'The data is not an image in a supported format.', 415);
     if (kind === 'flaky') {
-      if (n <= Number(arg)) throw new ClassifierError('fetch_timeout', 'Fetching the image URL took longer than 10 ms.', 504, { retryable: true });
+      if (n <= Number(arg))
+        throw new ClassifierError('fetch_timeout', 'Fetching the image URL took longer than 10 ms.', 504, {
+          retryable: true,
+        });
       return resultFor(answer, input, options);
     }
     if (kind === 'slow') {

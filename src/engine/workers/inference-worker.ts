@@ -47,7 +47,8 @@ async function scoresOf(images: Uint8Array[]): Promise<Float32Array> {
 
 export default async function inferenceTask(task: InferenceTask): Promise<InferenceReply> {
   try {
-    if (task.kind === 'signature') return { ok: true, signature: (await loaded).signature, threads: await ownThreads() };
+    if (task.kind === 'signature')
+      return { ok: true, signature: (await loaded).signature, threads: await ownThreads() };
     return { ok: true, scores: await scoresOf(task.images) };
   } catch (err) {
     const e = toClassifierError(err);
