@@ -2,11 +2,12 @@
  * `npm run docs`: rewrites the generated blocks of the docs from the code that declares them.
  * Each entry: file, block name, the function that generates its content.
  */
+import { errorTableMarkdown } from '../src/error-catalogue.ts';
 import { updateFileBlock } from './docs-blocks.ts';
 
 const BLOCKS: { file: string; name: string; generate: () => string }[] = [
   // { file: 'README.md', name: 'settings', generate: settingsTableMarkdown },
-  // { file: 'README.md', name: 'errors', generate: errorTableMarkdown },
+  { file: 'README.md', name: 'errors', generate: errorTableMarkdown },
 ];
 
 for (const { file, name, generate } of BLOCKS) {

@@ -77,7 +77,11 @@ describe('job records from Redis state', () => {
   };
   const base: JobSnapshot = { id: 'j', state: 'waiting', data, timestamp: Date.UTC(2026, 0, 1), items: [] };
   const ok = (index: number) => ({ index, source: 'x', result: { answer: 'a' } as never });
-  const bad = (index: number) => ({ index, source: 'x', error: { code: 'not_an_image', message: 'no', status: 415 } });
+  const bad = (index: number) => ({
+    index,
+    source: 'x',
+    error: { code: 'not_an_image' as const, message: 'no', status: 415 },
+  });
 
   test('states map to the statuses the in-process queue uses', () => {
     assert.equal(recordOf(base).status, 'queued');

@@ -51,7 +51,6 @@ async function runClassify(inputs: string[], flags: ClassifyFlags): Promise<numb
     throw new ClassifierError(
       'resume_needs_output',
       '--resume needs --output FILE: the file holds what was already done.',
-      400,
     );
 
   const collected = await collectImages(inputs);

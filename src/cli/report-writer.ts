@@ -40,7 +40,6 @@ export async function readPreviousReports(file: string, format: OutputFormat, to
     throw new ClassifierError(
       'resume_unsupported',
       '--resume needs --format csv, jsonl or json: a table cannot be read back.',
-      400,
     );
   }
   if (format === 'json') {
@@ -62,7 +61,6 @@ export async function readPreviousReports(file: string, format: OutputFormat, to
     throw new ClassifierError(
       'resume_mismatch',
       `${file} has other columns than this run would write (different --top-k?); resume with the same options or choose a new --output.`,
-      400,
     );
   }
   return { keys: new Set(rows.slice(1).map((row) => reportKey(row[0]))), jsonRecords: [] };

@@ -3,7 +3,7 @@ import { Piscina } from 'piscina';
 import { startInferenceLane, type InferenceLane } from './inference-lane.ts';
 import { threadsCpuSeconds } from './thread-cpu.ts';
 import sharp from 'sharp';
-import { ClassifierError, errorFromReply } from '../errors.ts';
+import { ClassifierError, errorFromReply, shuttingDownError } from '../errors.ts';
 import { readImageBytes, sha256Of, type SourceOptions } from '../sources/input.ts';
 import { DEFAULT_URL_FETCH_OPTIONS } from '../sources/url.ts';
 import { createBatcher, type BatchReport } from './batcher.ts';
@@ -137,10 +137,10 @@ export function validateClassifyOptions(options: ClassifyOptions = {}): Required
   const topK = options.topK ?? 5;
   const minScore = options.minScore ?? 0;
   if (!Number.isInteger(topK) || topK < 1 || topK > 1000) {
-    throw new ClassifierError('invalid_top_k', `top_k must be a whole number from 1 to 1000, not ${topK}.`, 400);
+    throw new ClassifierError('invalid_top_k', `top_k must be a whole number from 1 to 1000, not ${topK}.`);
   }
   if (typeof minScore !== 'number' || !(minScore >= 0 && minScore <= 1)) {
-    throw new ClassifierError('invalid_min_score', `min_score must be a number from 0 to 1, not ${minScore}.`, 400);
+    throw new ClassifierError('invalid_min_score', `min_score must be a number from 0 to 1, not ${minScore}.`);
   }
   return { topK, minScore, marineOnly: options.marineOnly ?? false };
 }
@@ -262,8 +262,7 @@ export async function createClassifier(options: ClassifierOptions = {}): Promise
   }
 
   async function classify(input: ImageInput, classifyOptions?: ClassifyOptions): Promise<ClassificationResult> {
-    if (closed)
-      throw new ClassifierError('shutting_down', 'The classifier is shutting down.', 503, { retryable: true });
+    if (closed) throw shuttingDownError();
     const started = performance.now();
     const rank = validateClassifyOptions(classifyOptions);
     inFlight++;

@@ -1,4 +1,4 @@
-import { ClassifierError } from '../errors.ts';
+import { type ClassifierError, invalidSettingError } from '../errors.ts';
 import type { ClassifierOptions } from './classifier.ts';
 
 /**
@@ -29,7 +29,7 @@ export function engineOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Clas
 }
 
 function badSetting(name: string, value: string, expected: string): ClassifierError {
-  return new ClassifierError('invalid_setting', `${name}=${value} is not valid: expected ${expected}.`, 500);
+  return invalidSettingError(name, value, expected);
 }
 
 export function parseInteger(name: string, value: string, min: number, max: number): number {

@@ -76,7 +76,7 @@ export async function resolveModel(options: ResolveModelOptions): Promise<ModelL
   const entry = catalogue.find((candidate) => candidate.id === id);
   if (!entry) {
     const known = catalogue.map((candidate) => candidate.id).join(', ');
-    throw new ClassifierError('unknown_model', `Unknown model '${id}'. Known models: ${known}.`, 400);
+    throw new ClassifierError('unknown_model', `Unknown model '${id}'. Known models: ${known}.`);
   }
 
   const cacheDir = options.cacheDir ?? defaultModelCacheDir();
@@ -90,7 +90,6 @@ export async function resolveModel(options: ResolveModelOptions): Promise<ModelL
       `Model ${id} is not in the model cache and downloading is turned off. ` +
         `Download it yourself from ${url} (${entry.bytes} bytes, sha256 ${entry.sha256}) and place it at ${finalPath}, ` +
         'or set MODEL_PATH to a local ImageNet ONNX classifier.',
-      503,
     );
   }
 
@@ -110,7 +109,6 @@ async function resolveUserModel(modelPath: string): Promise<ModelLocation> {
     throw new ClassifierError(
       'model_not_found',
       `No model file at ${modelPath}. Set MODEL_PATH (or --model-path) to an ImageNet ONNX classifier file.`,
-      500,
     );
   }
   return { id: path.basename(absolute, '.onnx'), path: absolute, entry: null };
@@ -216,8 +214,7 @@ function downloadFailure(entry: CatalogueEntry, url: string, finalPath: string, 
     `Could not download model ${entry.id} from ${url}: ${describe(err)}. ` +
       `Download it yourself (${entry.bytes} bytes, sha256 ${entry.sha256}) and place it at ${finalPath}, ` +
       'or set MODEL_PATH to a local ImageNet ONNX classifier.',
-    503,
-    { retryable: isRetryable(err), cause: err },
+    { variant: isRetryable(err) ? undefined : 'permanent', cause: err },
   );
 }
 

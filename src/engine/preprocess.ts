@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import exifr from 'exifr';
-import { ClassifierError } from '../errors.ts';
+import { ClassifierError, emptyImageError } from '../errors.ts';
 import type { ImageInfo } from './types.ts';
 import { centerCropBox, resizedSize } from './resample.ts';
 import { resizeAndCrop } from './resample-wasm.ts';
@@ -50,22 +50,20 @@ function decodeError(err: unknown): ClassifierError {
     return new ClassifierError(
       'not_an_image',
       'The data is not an image in a supported format (JPEG, PNG, WebP, GIF, TIFF or AVIF).',
-      415,
     );
   }
-  if (/empty/i.test(message)) return new ClassifierError('empty_image', 'The image is empty (zero bytes).', 400);
+  if (/empty/i.test(message)) return emptyImageError();
   if (/pixel limit/i.test(message)) return tooManyPixels();
   return new ClassifierError(
     'corrupt_image',
     `The image could not be decoded; it looks truncated or corrupt (${message.split('\n')[0].trim()}).`,
-    422,
   );
 }
 
 function tooManyPixels(width?: number, height?: number, maxPixels?: number): ClassifierError {
   const size = width && height ? ` (${width}x${height})` : '';
   const limit = maxPixels ? ` than the limit of ${maxPixels.toLocaleString('en-US')} pixels` : ' than the pixel limit';
-  return new ClassifierError('image_too_many_pixels', `The image has more pixels${size}${limit}.`, 413);
+  return new ClassifierError('image_too_many_pixels', `The image has more pixels${size}${limit}.`);
 }
 
 /** "2019:05:03 10:22:01" -> "2019-05-03T10:22:01" (camera-local time; EXIF rarely carries a zone). */
@@ -141,7 +139,6 @@ async function refusalOf(bytes: Buffer): Promise<ClassifierError> {
   return new ClassifierError(
     'unsupported_format',
     `Images in ${format} format are not supported; send JPEG, PNG, WebP, GIF, TIFF or AVIF.`,
-    415,
   );
 }
 
@@ -164,7 +161,7 @@ export async function preparePixels(
   options: PreprocessOptions = DEFAULT_PREPROCESS_OPTIONS,
 ): Promise<PreparedPixels> {
   const started = performance.now();
-  if (bytes.length === 0) throw new ClassifierError('empty_image', 'The image is empty (zero bytes).', 400);
+  if (bytes.length === 0) throw emptyImageError();
   const format = sniffImageFormat(bytes);
   if (!format) throw await refusalOf(bytes);
 
@@ -203,7 +200,7 @@ export async function preparePixels(
   }
   const { data, info } = decoded;
   if (info.channels !== 3)
-    throw new ClassifierError('corrupt_image', `The image decoded to ${info.channels} channels instead of RGB.`, 422);
+    throw new ClassifierError('corrupt_image', `The image decoded to ${info.channels} channels instead of RGB.`);
 
   const resized = resizedSize(info.width, info.height, options.resizeShortSide);
   const crop = centerCropBox(resized.width, resized.height, options.size);

@@ -39,7 +39,6 @@ function signatureOf(session: ort.InferenceSession, path: string): ModelSignatur
     new ClassifierError(
       'model_unsupported',
       `${path} is not an ImageNet image classifier this service can run: ${why}.`,
-      500,
     );
   if (!input?.isTensor || !output?.isTensor) throw notClassifier('its first input and output are not tensors');
   if (input.type !== 'float32') throw notClassifier(`its input is ${input.type}, not float32`);
@@ -73,7 +72,6 @@ export async function loadSession(path: string, options: SessionOptions): Promis
     throw new ClassifierError(
       'model_unloadable',
       `Could not load the ONNX model at ${path}: ${err instanceof Error ? err.message : String(err)}`,
-      500,
       { cause: err },
     );
   }

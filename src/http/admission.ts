@@ -18,7 +18,7 @@ export function createAdmission(limit: number, refusal: (limit: number) => strin
   return {
     inUse: () => inUse,
     async onRequest(_request, reply) {
-      if (inUse >= limit) throw new ClassifierError('queue_full', refusal(limit), 503, { retryable: true });
+      if (inUse >= limit) throw new ClassifierError('queue_full', refusal(limit));
       inUse++;
       // 'close' fires once whether the answer was sent or the client went away.
       reply.raw.once('close', () => {

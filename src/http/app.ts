@@ -133,10 +133,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         new ClassifierError(
           'rate_limited',
           `Too many requests: at most ${context.max} per client in this window; try again in ${context.after}.`,
-          429,
-          {
-            retryable: true,
-          },
         ),
     });
   }

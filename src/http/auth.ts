@@ -45,7 +45,6 @@ export function installApiKeys(app: FastifyInstance, apiKeys: readonly string[])
         key === null
           ? 'This endpoint needs an API key: send "Authorization: Bearer <key>" or "X-API-Key: <key>".'
           : 'The API key is not valid.',
-        401,
       );
     }
   });

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClassifierOptions } from '../engine/classifier.ts';
 import { engineOptionsFromEnv, parseBoolean, parseInteger, parseNumber } from '../engine/engine-config.ts';
-import { ClassifierError } from '../errors.ts';
+import { type ClassifierError, invalidSettingError } from '../errors.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -80,7 +80,7 @@ export function defaultServiceConfig(): ServiceConfig {
 }
 
 function badSetting(name: string, value: string, expected: string): ClassifierError {
-  return new ClassifierError('invalid_setting', `${name}=${value} is not valid: expected ${expected}.`, 500);
+  return invalidSettingError(name, value, expected);
 }
 
 export function parseList(value: string): string[] {

@@ -4,7 +4,7 @@
  * sees FST_* codes or a 500 for input it got wrong.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ClassifierError } from '../errors.ts';
+import { ClassifierError, type ErrorCode, errorFromReply, tooManyImagesError } from '../errors.ts';
 import type { ErrorBody } from '../queue/types.ts';
 
 export interface ErrorResponseBody {
@@ -21,7 +21,7 @@ export interface ValidationIssue {
 }
 
 /** Fields whose problems have their own codes, the same ones the engine uses. */
-const FIELD_CODES: Record<string, string> = { top_k: 'invalid_top_k', min_score: 'invalid_min_score' };
+const FIELD_CODES: Record<string, ErrorCode> = { top_k: 'invalid_top_k', min_score: 'invalid_min_score' };
 
 /** "/images/3/image_url" -> "images[3].image_url" */
 function fieldName(instancePath: string): string {
@@ -36,40 +36,36 @@ export function validationErrorOf(issues: readonly ValidationIssue[], context: s
   // With a union, ajv lists each branch's complaint first and the union's own last; the last is the one that explains.
   const issue = issues.find((i) => i.keyword === 'anyOf') ?? issues[0];
   const where = context === 'querystring' ? 'query parameter' : 'field';
-  if (!issue) return new ClassifierError('invalid_request', 'The request is not valid.', 400);
+  if (!issue) return new ClassifierError('invalid_request', 'The request is not valid.');
   const field = fieldName(issue.instancePath);
   if (issue.keyword === 'additionalProperties') {
     const extra = String(issue.params.additionalProperty);
     const full = field ? `${field}.${extra}` : extra;
-    return new ClassifierError('invalid_request', `Unknown ${where} '${full}'.`, 400);
+    return new ClassifierError('invalid_request', `Unknown ${where} '${full}'.`);
   }
   if (issue.keyword === 'required') {
     return new ClassifierError(
       'invalid_request',
       `The ${where} '${String(issue.params.missingProperty)}' is required.`,
-      400,
     );
   }
   if (!field)
     return new ClassifierError(
       'invalid_request',
       `The request ${context === 'querystring' ? 'query' : 'body'} ${issue.message ?? 'is not valid'}.`,
-      400,
     );
   if (issue.keyword === 'anyOf') {
     return new ClassifierError(
       'invalid_request',
       `The ${where} '${field}' must be an http(s) URL or an object with one of image_url, image_base64 or image_path.`,
-      400,
     );
   }
   if (field === 'images' && issue.keyword === 'maxItems') {
-    return new ClassifierError('too_many_images', `A batch holds at most ${String(issue.params.limit)} images.`, 400);
+    return tooManyImagesError(Number(issue.params.limit));
   }
   return new ClassifierError(
     FIELD_CODES[field] ?? 'invalid_request',
     `The ${where} '${field}' ${issue.message ?? 'is not valid'}.`,
-    400,
   );
 }
 
@@ -80,34 +76,32 @@ interface TranslationContext {
 type Translator = (err: FastifyError, context: TranslationContext) => ClassifierError;
 
 const bodyTooLarge: Translator = (_err, { maxBodyBytes }) =>
-  new ClassifierError('body_too_large', `The request body is larger than the limit of ${maxBodyBytes} bytes.`, 413);
+  new ClassifierError('body_too_large', `The request body is larger than the limit of ${maxBodyBytes} bytes.`);
 
 const FASTIFY_ERRORS: Record<string, Translator> = {
-  FST_ERR_CTP_INVALID_JSON_BODY: () => new ClassifierError('invalid_json', 'The request body is not valid JSON.', 400),
+  FST_ERR_CTP_INVALID_JSON_BODY: () => new ClassifierError('invalid_json', 'The request body is not valid JSON.'),
   FST_ERR_CTP_EMPTY_JSON_BODY: () =>
-    new ClassifierError('invalid_json', 'The request body is empty, but its Content-Type says JSON.', 400),
+    new ClassifierError('invalid_json', 'The request body is empty, but its Content-Type says JSON.'),
   FST_ERR_CTP_BODY_TOO_LARGE: bodyTooLarge,
   FST_REQ_FILE_TOO_LARGE: bodyTooLarge,
   FST_ERR_CTP_INVALID_MEDIA_TYPE: () =>
     new ClassifierError(
       'unsupported_media_type',
       'This Content-Type is not accepted; send application/json, multipart/form-data, image/* or application/octet-stream.',
-      415,
     ),
   FST_INVALID_MULTIPART_CONTENT_TYPE: () =>
-    new ClassifierError('unsupported_media_type', 'The request is not multipart/form-data.', 415),
+    new ClassifierError('unsupported_media_type', 'The request is not multipart/form-data.'),
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: () =>
-    new ClassifierError('invalid_request', 'The request body is not as long as its Content-Length says.', 400),
-  FST_FILES_LIMIT: () =>
-    new ClassifierError('too_many_images', 'The form has more files than this endpoint accepts.', 400),
-  FST_PARTS_LIMIT: () => new ClassifierError('invalid_request', 'The form has too many parts.', 400),
-  FST_FIELDS_LIMIT: () => new ClassifierError('invalid_request', 'The form has too many fields.', 400),
-  FST_PROTO_VIOLATION: () => new ClassifierError('invalid_request', 'A form field name is not allowed.', 400),
+    new ClassifierError('invalid_request', 'The request body is not as long as its Content-Length says.'),
+  FST_FILES_LIMIT: () => new ClassifierError('too_many_images', 'The form has more files than this endpoint accepts.'),
+  FST_PARTS_LIMIT: () => new ClassifierError('invalid_request', 'The form has too many parts.'),
+  FST_FIELDS_LIMIT: () => new ClassifierError('invalid_request', 'The form has too many fields.'),
+  FST_PROTO_VIOLATION: () => new ClassifierError('invalid_request', 'A form field name is not allowed.'),
   FST_MP_PREMATURE_CLOSE: () =>
-    new ClassifierError('invalid_multipart', 'The multipart body ended before it was complete.', 400),
+    new ClassifierError('invalid_multipart', 'The multipart body ended before it was complete.'),
 };
 
-const STATUS_CODES: Record<number, string> = {
+const STATUS_CODES: Record<number, ErrorCode> = {
   401: 'unauthorized',
   403: 'forbidden',
   404: 'not_found',
@@ -127,16 +121,16 @@ export function httpErrorOf(err: unknown, context: TranslationContext): Classifi
   if (translate) return translate(e, context);
   const status = typeof e?.statusCode === 'number' ? e.statusCode : 500;
   if (status >= 400 && status < 500) {
-    return new ClassifierError(
-      STATUS_CODES[status] ?? 'invalid_request',
-      `The request was refused: ${e.message}.`,
+    // The status is the one fastify or a plugin chose (e.g. 416 for a bad Range): kept as it is.
+    return errorFromReply({
+      code: STATUS_CODES[status] ?? 'invalid_request',
+      message: `The request was refused: ${e.message}.`,
       status,
-    );
+    });
   }
   return new ClassifierError(
     'internal_error',
     'The service failed unexpectedly; the failure is logged under this request id.',
-    500,
     { cause: err },
   );
 }
@@ -167,7 +161,6 @@ export function installErrorHandling(app: FastifyInstance, context: TranslationC
     const error = new ClassifierError(
       'not_found',
       `There is no ${request.method} ${request.url.split('?')[0]}; see /docs for the API.`,
-      404,
     );
     return sendError(request, reply, error);
   });

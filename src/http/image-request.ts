@@ -6,7 +6,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { ClassifyOptions, ImageInput } from '../engine/types.ts';
-import { ClassifierError } from '../errors.ts';
+import { ClassifierError, tooManyImagesError } from '../errors.ts';
 import { engineInputOf } from '../queue/image-spec.ts';
 import type { ImageSpec } from '../queue/types.ts';
 import { validationErrorOf, type ValidationIssue } from './errors.ts';
@@ -71,14 +71,10 @@ function urlImage(text: string, field: string): ImageSpec {
   try {
     url = new URL(text);
   } catch {
-    throw new ClassifierError('invalid_url', `${field} is not an absolute URL.`, 400);
+    throw new ClassifierError('invalid_url', `${field} is not an absolute URL.`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ClassifierError(
-      'invalid_url',
-      `${field} must use http or https, not ${url.protocol.replace(/:$/, '')}.`,
-      400,
-    );
+    throw new ClassifierError('invalid_url', `${field} must use http or https, not ${url.protocol.replace(/:$/, '')}.`);
   }
   return { kind: 'url', url: url.href };
 }
@@ -90,14 +86,13 @@ function base64Image(text: string, field: string, label: string): ImageSpec {
   let data = text.trim();
   if (/^data:/i.test(data)) {
     const prefix = DATA_URL_PREFIX.exec(data);
-    if (!prefix)
-      throw new ClassifierError('invalid_base64', `${field} is a data: URL that is not base64-encoded.`, 400);
+    if (!prefix) throw new ClassifierError('invalid_base64', `${field} is a data: URL that is not base64-encoded.`);
     data = data.slice(prefix[0].length);
   }
   data = data.replace(/\s+/g, '');
   // Buffer.from(…, 'base64') skips what it does not understand, so text that is not base64 would become garbage bytes.
   if (!BASE64.test(data) || data.length % 4 === 1)
-    throw new ClassifierError('invalid_base64', `${field} is not valid base64.`, 400);
+    throw new ClassifierError('invalid_base64', `${field} is not valid base64.`);
   return { kind: 'base64', data, label };
 }
 
@@ -106,11 +101,10 @@ function pathImage(text: string, field: string, limits: ImageRequestLimits): Ima
     throw new ClassifierError(
       'files_not_allowed',
       'This service reads no local files (no IMAGE_ROOT is set); send the image itself or an http(s) URL.',
-      400,
     );
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text))
-    throw new ClassifierError('invalid_request', `${field} must be a path; send URLs as image_url.`, 400);
+    throw new ClassifierError('invalid_request', `${field} must be a path; send URLs as image_url.`);
   return { kind: 'path', path: text };
 }
 
@@ -133,13 +127,11 @@ function batchItemOf(item: string | ImageFields, index: number, limits: ImageReq
     throw new ClassifierError(
       'missing_image',
       `${name} names no image; give one of image_url, image_base64 or image_path.`,
-      400,
     );
   if (found.length > 1)
     throw new ClassifierError(
       'ambiguous_image',
       `${name} names more than one image; give exactly one of image_url, image_base64 or image_path.`,
-      400,
     );
   return found[0];
 }
@@ -148,7 +140,6 @@ function missingImage(): ClassifierError {
   return new ClassifierError(
     'missing_image',
     'The request has no image: send JSON with image_url or image_base64, a multipart form with a "file" field, or the image itself as the body.',
-    400,
   );
 }
 
@@ -156,7 +147,6 @@ function ambiguousImage(): ClassifierError {
   return new ClassifierError(
     'ambiguous_image',
     'The request names more than one image; send exactly one (POST /jobs takes batches).',
-    400,
   );
 }
 
@@ -164,7 +154,7 @@ function checkCount(images: RequestImage[], limits: ImageRequestLimits): void {
   if (images.length === 0) throw missingImage();
   if (images.length > limits.maxImages) {
     if (limits.maxImages === 1) throw ambiguousImage();
-    throw new ClassifierError('too_many_images', `A batch holds at most ${limits.maxImages} images.`, 400);
+    throw tooManyImagesError(limits.maxImages);
   }
 }
 
@@ -192,12 +182,11 @@ async function multipartRequestOf(
           throw new ClassifierError(
             'invalid_request',
             `Unknown file field '${part.fieldname}'; name it "file" or "image".`,
-            400,
           );
         }
         if (files.length >= limits.maxImages) {
           if (limits.maxImages === 1) throw ambiguousImage();
-          throw new ClassifierError('too_many_images', `A batch holds at most ${limits.maxImages} images.`, 400);
+          throw tooManyImagesError(limits.maxImages);
         }
         const bytes = await part.toBuffer();
         totalBytes += bytes.length;
@@ -205,17 +194,12 @@ async function multipartRequestOf(
           throw new ClassifierError(
             'body_too_large',
             `The uploaded files together are larger than the limit of ${limits.maxBodyBytes} bytes.`,
-            413,
           );
         }
         files.push({ kind: 'bytes', bytes, label: part.filename || 'upload' });
       } else {
         if (Object.hasOwn(fields, part.fieldname))
-          throw new ClassifierError(
-            'invalid_request',
-            `The form field '${part.fieldname}' appears more than once.`,
-            400,
-          );
+          throw new ClassifierError('invalid_request', `The form field '${part.fieldname}' appears more than once.`);
         fields[part.fieldname] = String(part.value);
       }
     }
@@ -227,11 +211,7 @@ async function multipartRequestOf(
     request.raw.resume();
     if (err instanceof ClassifierError || typeof (err as { code?: unknown }).code === 'string') throw err;
     // busboy's own complaints (no boundary, malformed headers, cut-off body) are the client's form.
-    throw new ClassifierError(
-      'invalid_multipart',
-      `The multipart form could not be read: ${(err as Error).message}.`,
-      400,
-    );
+    throw new ClassifierError('invalid_multipart', `The multipart form could not be read: ${(err as Error).message}.`);
   }
 
   const validate = request.compileValidationSchema(MultipartFields, 'body');

@@ -22,10 +22,8 @@ export function registerHealthRoutes(app: FastifyInstance, deps: RouteDependenci
     },
     async () => {
       // The classifier is only handed to the app once its model is loaded and warmed, so its presence is the model check.
-      if (deps.state.draining)
-        throw new ClassifierError('not_ready', 'The service is shutting down.', 503, { retryable: true });
-      if (!(await deps.queue.ready()))
-        throw new ClassifierError('not_ready', 'The job queue is not accepting jobs.', 503, { retryable: true });
+      if (deps.state.draining) throw new ClassifierError('not_ready', 'The service is shutting down.');
+      if (!(await deps.queue.ready())) throw new ClassifierError('not_ready', 'The job queue is not accepting jobs.');
       const stats = await deps.queue.stats();
       return {
         status: 'ready',

@@ -22,7 +22,7 @@ const DESCRIPTION = [
 ].join('\n');
 
 function jobNotFound(id: string): ClassifierError {
-  return new ClassifierError('job_not_found', `There is no job ${id}; finished jobs are kept for a limited time.`, 404);
+  return new ClassifierError('job_not_found', `There is no job ${id}; finished jobs are kept for a limited time.`);
 }
 
 export function registerJobRoutes(app: FastifyInstance, deps: RouteDependencies): void {
@@ -115,7 +115,6 @@ export function registerJobRoutes(app: FastifyInstance, deps: RouteDependencies)
         throw new ClassifierError(
           'job_not_cancellable',
           `Job ${id} is ${job?.status ?? 'finished'}; only queued jobs can be cancelled.`,
-          409,
         );
       }
       const job = await queue.get(id);

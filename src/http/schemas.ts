@@ -5,6 +5,7 @@
  * what a client receives.
  */
 import { Type, type TSchema } from '@sinclair/typebox';
+import { ERROR_CODES, type ErrorCode } from '../errors.ts';
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
@@ -133,15 +134,22 @@ export function documentedImageBody(json: TSchema, files: string) {
 // ---------------------------------------------------------------------------------------------
 // Responses
 
+/** Every code of the error catalogue; the README lists what each means. */
+const ErrorCodeSchema = Type.Unsafe<ErrorCode>({
+  type: 'string',
+  enum: [...ERROR_CODES],
+  description: 'Stable; clients branch on it (e.g. invalid_request, not_an_image, queue_full).',
+});
+
+const ErrorBody = Type.Object({
+  code: ErrorCodeSchema,
+  message: Type.String({ description: 'A sentence for people.' }),
+  status: Type.Integer({ description: 'The HTTP status, repeated.' }),
+});
+
 export const ErrorResponse = Type.Object(
   {
-    error: Type.Object({
-      code: Type.String({
-        description: 'Stable; clients branch on it (e.g. invalid_request, not_an_image, queue_full).',
-      }),
-      message: Type.String({ description: 'A sentence for people.' }),
-      status: Type.Integer({ description: 'The HTTP status, repeated.' }),
-    }),
+    error: ErrorBody,
     request_id: Type.String({ description: 'Also in the X-Request-Id header; quote it when reporting a problem.' }),
   },
   { description: 'Every error answer has this shape.' },
@@ -186,8 +194,6 @@ export const ClassificationResult = Type.Object(
   },
   { additionalProperties: true },
 );
-
-const ErrorBody = Type.Object({ code: Type.String(), message: Type.String(), status: Type.Integer() });
 
 export const JobAccepted = Type.Object({
   id: Type.String(),

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Classifier } from '../engine/classifier.ts';
-import { ClassifierError } from '../errors.ts';
+import { ClassifierError, emptyJobError, shuttingDownError } from '../errors.ts';
 import { errorBodyOf } from './error-body.ts';
 import { engineInputOf, inlineBytesOf, sourceLabelOf } from './image-spec.ts';
 import {
@@ -44,7 +44,7 @@ interface Entry {
 }
 
 function queueFull(message: string): ClassifierError {
-  return new ClassifierError('queue_full', message, 503, { retryable: true });
+  return new ClassifierError('queue_full', message);
 }
 
 export function createMemoryQueue(
@@ -182,17 +182,13 @@ export function createMemoryQueue(
 
   return {
     async submit(spec) {
-      if (closing)
-        throw new ClassifierError('shutting_down', 'The service is shutting down and takes no new jobs.', 503, {
-          retryable: true,
-        });
-      if (spec.images.length === 0) throw new ClassifierError('missing_image', 'The job has no image.', 400);
+      if (closing) throw shuttingDownError();
+      if (spec.images.length === 0) throw emptyJobError();
       const bytes = inlineBytesOf(spec.images);
       if (bytes > options.maxHeldBytes) {
         throw new ClassifierError(
           'job_too_large',
           `The job's images take ${bytes} bytes; the queue holds at most ${options.maxHeldBytes}.`,
-          413,
         );
       }
       if (waitingJobs >= options.maxWaiting)

@@ -12,7 +12,7 @@ import {
   type ModelDescription,
 } from '../engine/classifier.ts';
 import type { ClassificationResult, ClassifyOptions, ImageInput } from '../engine/types.ts';
-import { ClassifierError } from '../errors.ts';
+import { ClassifierError, errorFromReply, shuttingDownError } from '../errors.ts';
 import { classifyEach } from '../engine/classify-many.ts';
 import { isHttpUrl, sha256Of } from '../sources/input.ts';
 import type { RedisJobQueue } from './redis-queue.ts';
@@ -92,7 +92,7 @@ export function createQueueClassifier(queue: RedisJobQueue, options: { timeoutMs
   }
 
   async function classify(input: ImageInput, classifyOptions: ClassifyOptions = {}): Promise<ClassificationResult> {
-    if (closed) throw new ClassifierError('shutting_down', 'The service is shutting down.', 503, { retryable: true });
+    if (closed) throw shuttingDownError();
     // Bad options are the caller's mistake: answer 400 now rather than after a trip through the queue.
     validateClassifyOptions(classifyOptions);
     const image = imageSpecOfInput(input);
@@ -106,10 +106,7 @@ export function createQueueClassifier(queue: RedisJobQueue, options: { timeoutMs
       const accepted = await queue.submit({ kind: 'single', images: [image], options: classifyOptions });
       const record = await queue.waitFor(accepted.id, timeoutMs);
       if (record?.status === 'succeeded' && record.result) return record.result;
-      if (record?.status === 'failed' && record.error) {
-        const { code, message, status } = record.error;
-        throw new ClassifierError(code, message, status, { retryable: status >= 500 });
-      }
+      if (record?.status === 'failed' && record.error) throw errorFromReply(record.error);
       // Not finished in time. A job no worker has taken yet is withdrawn, so it does not run for nobody.
       const withdrawn = (await queue.cancel(accepted.id).catch(() => 'not_cancellable')) === 'cancelled';
       throw new ClassifierError(
@@ -117,8 +114,6 @@ export function createQueueClassifier(queue: RedisJobQueue, options: { timeoutMs
         withdrawn
           ? `No worker took the image within ${timeoutMs} ms (are workers running and keeping up?); it was withdrawn. Try again, or use POST /jobs.`
           : `The image was not classified within ${timeoutMs} ms; it is still being classified as job ${accepted.id} (GET /jobs/${accepted.id}).`,
-        504,
-        { retryable: true },
       );
     } finally {
       inFlight--;

@@ -67,14 +67,12 @@ export function validateQueueUrl(url: string): string {
     throw new ClassifierError(
       'invalid_setting',
       `QUEUE_URL=${url} is not a URL; expected e.g. redis://127.0.0.1:6379.`,
-      500,
     );
   }
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
     throw new ClassifierError(
       'invalid_setting',
       `QUEUE_URL must start with redis:// or rediss://, not ${parsed.protocol}//.`,
-      500,
     );
   }
   return url;
@@ -97,7 +95,6 @@ function validatePrefix(prefix: string): string {
     throw new ClassifierError(
       'invalid_setting',
       `QUEUE_PREFIX=${prefix} is not valid: expected 1-64 letters, digits, '.', '_' or '-'.`,
-      500,
     );
   }
   return prefix;

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { ClassificationResult, ClassifyOptions } from '../engine/types.ts';
-import { ClassifierError } from '../errors.ts';
+import { ClassifierError, emptyJobError, shuttingDownError } from '../errors.ts';
 import { sha256Of } from '../sources/input.ts';
 import { inlineBytesOf } from './image-spec.ts';
 import { createResultCache, servedFromCache } from './redis-cache.ts';
@@ -156,18 +156,8 @@ export function createRedisQueue(options: RedisQueueOptions): RedisJobQueue {
     return new ClassifierError(
       'queue_unavailable',
       'The job queue is unavailable: its Redis cannot be reached right now. Try again shortly.',
-      503,
-      {
-        retryable: true,
-        cause,
-      },
+      { cause },
     );
-  }
-
-  function shuttingDown(): ClassifierError {
-    return new ClassifierError('shutting_down', 'The service is shutting down and takes no new jobs.', 503, {
-      retryable: true,
-    });
   }
 
   /** The BullMQ queue, or queue_unavailable at once: BullMQ itself would wait for Redis, and a request must not. */
@@ -276,8 +266,6 @@ export function createRedisQueue(options: RedisQueueOptions): RedisJobQueue {
       throw new ClassifierError(
         'queue_full',
         `The job queue is full (${waitingCount.value} jobs waiting); try again shortly.`,
-        503,
-        { retryable: true },
       );
     }
     waitingCount.value++;
@@ -288,14 +276,13 @@ export function createRedisQueue(options: RedisQueueOptions): RedisJobQueue {
     settings,
 
     async submit(spec: JobSpec) {
-      if (closing) throw shuttingDown();
-      if (spec.images.length === 0) throw new ClassifierError('missing_image', 'The job has no image.', 400);
+      if (closing) throw shuttingDownError();
+      if (spec.images.length === 0) throw emptyJobError();
       const bytes = inlineBytesOf(spec.images);
       if (bytes > settings.maxJobBytes) {
         throw new ClassifierError(
           'job_too_large',
           `The job's images take ${bytes} bytes; the queue holds at most ${settings.maxJobBytes} per job.`,
-          413,
         );
       }
       const sha256 = spec.images.map((image) =>

@@ -4,6 +4,7 @@
  * bytes as base64, records carry the engine's results as they are.
  */
 import type { ClassificationResult, ClassifyOptions } from '../engine/types.ts';
+import type { ErrorCode } from '../errors.ts';
 
 /** One image of a job, as it can be stored in Redis: never a Buffer, never a URL object. */
 export type ImageSpec =
@@ -24,7 +25,7 @@ export const FINISHED_STATUSES: ReadonlySet<JobStatus> = new Set(['succeeded', '
 
 /** The body of an error answer, also used for a job's or an image's failure. */
 export interface ErrorBody {
-  code: string;
+  code: ErrorCode;
   message: string;
   status: number;
 }

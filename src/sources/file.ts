@@ -18,7 +18,7 @@ const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
 
 export async function readImageFile(filePath: string, options: FileReadOptions): Promise<Buffer> {
   if (filePath.includes('\0')) {
-    throw new ClassifierError('invalid_path', 'The image path contains a NUL character.', 400);
+    throw new ClassifierError('invalid_path', 'The image path contains a NUL character.');
   }
   // Messages name `filePath` as given, so the service never reveals where its root lives on disk.
   const target = options.root ? await resolveInsideRoot(filePath, options.root) : filePath;
@@ -49,7 +49,7 @@ async function resolveInsideRoot(filePath: string, root: string): Promise<string
   if (!isInside(lexical, rootPath)) throw pathNotAllowed(filePath);
 
   const realRoot = await realpath(rootPath).catch((err) => {
-    throw new ClassifierError('file_unreadable', 'The image folder is not accessible.', 500, { cause: err });
+    throw new ClassifierError('file_unreadable', 'The image folder is not accessible.', { cause: err });
   });
   const realTarget = await realpath(lexical).catch((err) => {
     throw fileError(err, filePath);
@@ -68,10 +68,8 @@ function checkIsSmallFile(
   filePath: string,
   maxBytes: number,
 ): void {
-  if (stats.isDirectory())
-    throw new ClassifierError('not_a_file', `The image path ${filePath} is a directory, not a file.`, 400);
-  if (!stats.isFile())
-    throw new ClassifierError('not_a_file', `The image path ${filePath} is not a regular file.`, 400);
+  if (stats.isDirectory()) throw directoryError(filePath);
+  if (!stats.isFile()) throw new ClassifierError('not_a_file', `The image path ${filePath} is not a regular file.`);
   if (stats.size > maxBytes) throw tooLarge(filePath, maxBytes);
 }
 
@@ -101,12 +99,15 @@ function tooLarge(filePath: string, maxBytes: number): ClassifierError {
   return new ClassifierError(
     'image_too_large_bytes',
     `The image file ${filePath} is larger than the ${maxBytes}-byte limit.`,
-    413,
   );
 }
 
+function directoryError(filePath: string, cause?: unknown): ClassifierError {
+  return new ClassifierError('not_a_file', `The image path ${filePath} is a directory, not a file.`, { cause });
+}
+
 function pathNotAllowed(filePath: string): ClassifierError {
-  return new ClassifierError('path_not_allowed', `The image path ${filePath} is outside the image folder.`, 403);
+  return new ClassifierError('path_not_allowed', `The image path ${filePath} is outside the image folder.`);
 }
 
 function fileError(err: unknown, filePath: string): ClassifierError {
@@ -114,29 +115,24 @@ function fileError(err: unknown, filePath: string): ClassifierError {
   switch ((err as NodeJS.ErrnoException).code) {
     case 'ENOENT':
     case 'ENOTDIR':
-      return new ClassifierError('file_not_found', `The image file ${filePath} does not exist.`, 404, { cause: err });
+      return new ClassifierError('file_not_found', `The image file ${filePath} does not exist.`, { cause: err });
     case 'EISDIR':
-      return new ClassifierError('not_a_file', `The image path ${filePath} is a directory, not a file.`, 400, {
-        cause: err,
-      });
+      return directoryError(filePath, err);
     case 'EACCES':
     case 'EPERM':
-      return new ClassifierError(
-        'file_unreadable',
-        `The image file ${filePath} cannot be read (permission denied).`,
-        403,
-        { cause: err },
-      );
+      return new ClassifierError('file_unreadable', `The image file ${filePath} cannot be read (permission denied).`, {
+        variant: 'permission_denied',
+        cause: err,
+      });
     case 'ELOOP':
       return new ClassifierError(
         'file_unreadable',
         `The image path ${filePath} has too many levels of symbolic links.`,
-        400,
-        { cause: err },
+        { variant: 'symlink_loop', cause: err },
       );
     default: {
       const reason = err instanceof Error ? err.message : String(err);
-      return new ClassifierError('file_unreadable', `The image file ${filePath} could not be read: ${reason}`, 500, {
+      return new ClassifierError('file_unreadable', `The image file ${filePath} could not be read: ${reason}`, {
         cause: err,
       });
     }

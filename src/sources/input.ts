@@ -40,7 +40,6 @@ export async function readImageBytes(input: ImageInput, options: SourceOptions):
       throw new ClassifierError(
         'image_too_large_bytes',
         `The image is ${bytes.length} bytes; the limit is ${options.maxBytes}.`,
-        413,
       );
     }
     return done(bytes, 'upload');
@@ -57,7 +56,6 @@ export async function readImageBytes(input: ImageInput, options: SourceOptions):
     throw new ClassifierError(
       'files_not_allowed',
       'Local file paths are not accepted here; send the image itself or an http(s) URL.',
-      400,
     );
   }
   return done(await readImageFile(text, { maxBytes: options.maxBytes, root: options.imageRoot }), text);

@@ -115,9 +115,8 @@ function parseAllowedRange(entry: string): [Address, number] {
     return [network, bits];
   } catch (err) {
     throw new ClassifierError(
-      'invalid_config',
+      'invalid_setting',
       `The URL allow-list entry "${entry}" is not a valid host name, IP address or CIDR range.`,
-      500,
       { cause: err },
     );
   }
@@ -145,7 +144,6 @@ function notAllowed(what: string): ClassifierError {
   return new ClassifierError(
     'url_not_allowed',
     `The image URL points to a private or reserved network address (${what}), which this service does not fetch from.`,
-    400,
   );
 }
 
@@ -231,7 +229,6 @@ export async function fetchImageFromUrl(url: string, options: Partial<UrlFetchOp
       throw new ClassifierError(
         'too_many_redirects',
         `The image URL redirected more than ${settings.maxRedirects} times.`,
-        400,
       );
     }
     current = parseImageUrl(location, current);
@@ -243,18 +240,17 @@ function parseImageUrl(raw: string, base?: URL): URL {
   try {
     url = new URL(raw, base);
   } catch {
-    throw new ClassifierError('invalid_url', 'The image URL is not a valid URL.', 400);
+    throw new ClassifierError('invalid_url', 'The image URL is not a valid URL.');
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new ClassifierError(
       'invalid_url',
       `The image URL must use http or https, not ${url.protocol.replace(/:$/, '')}.`,
-      400,
     );
   }
   // Credentials in a URL would be sent to whoever the URL (or a redirect) names.
   if (url.username || url.password) {
-    throw new ClassifierError('invalid_url', 'The image URL must not contain a user name or password.', 400);
+    throw new ClassifierError('invalid_url', 'The image URL must not contain a user name or password.');
   }
   url.hash = '';
   return url;
@@ -342,18 +338,14 @@ function tooLarge(maxBytes: number): ClassifierError {
   return new ClassifierError(
     'image_too_large_bytes',
     `The image at the URL is larger than the ${maxBytes}-byte limit.`,
-    413,
   );
 }
 
 function remoteStatusError(statusCode: number): ClassifierError {
   const serverFault = statusCode >= 500;
-  return new ClassifierError(
-    'fetch_failed',
-    `Fetching the image URL failed: the server answered HTTP ${statusCode}.`,
-    serverFault ? 502 : 400,
-    { retryable: serverFault },
-  );
+  return new ClassifierError('fetch_failed', `Fetching the image URL failed: the server answered HTTP ${statusCode}.`, {
+    variant: serverFault ? undefined : 'client_side',
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -372,8 +364,7 @@ function fetchError(err: unknown, url: URL, signal: AbortSignal, timeoutMs: numb
   if (own) return own;
   const code = errorCode(err);
   if (signal.aborted || (code && TIMEOUT_CODES.has(code))) {
-    return new ClassifierError('fetch_timeout', `Fetching the image URL took longer than ${timeoutMs} ms.`, 504, {
-      retryable: true,
+    return new ClassifierError('fetch_timeout', `Fetching the image URL took longer than ${timeoutMs} ms.`, {
       cause: err,
     });
   }
@@ -381,14 +372,13 @@ function fetchError(err: unknown, url: URL, signal: AbortSignal, timeoutMs: numb
     return new ClassifierError(
       'fetch_failed',
       `Fetching the image URL failed: the host ${url.hostname} could not be found.`,
-      400,
-      { cause: err },
+      { variant: 'client_side', cause: err },
     );
   }
   // A certificate problem will not fix itself on retry; a dropped or refused connection might.
   const certificateProblem = code !== null && (code.startsWith('ERR_TLS') || code.includes('CERT'));
-  return new ClassifierError('fetch_failed', `Fetching the image URL failed: ${describe(code)}.`, 502, {
-    retryable: !certificateProblem,
+  return new ClassifierError('fetch_failed', `Fetching the image URL failed: ${describe(code)}.`, {
+    variant: certificateProblem ? 'bad_certificate' : undefined,
     cause: err,
   });
 }

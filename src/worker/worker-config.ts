@@ -39,7 +39,6 @@ export function workerConfigFromEnv(
     throw new ClassifierError(
       'invalid_setting',
       'A worker needs the queue: set QUEUE_URL (e.g. redis://127.0.0.1:6379) or pass --queue.',
-      500,
     );
   }
   const service = serviceConfigFromEnv(env);

@@ -55,19 +55,16 @@ function resultFor(answer: string, bytes: Buffer, options: ClassifyOptions): Cla
 export function createFakeClassifier(): FakeClassifier {
   const calls = new Map<string, number>();
   async function classify(input: ImageInput, options: ClassifyOptions = {}): Promise<ClassificationResult> {
-    if (!Buffer.isBuffer(input)) throw new ClassifierError('unsupported', 'the fake classifier takes bytes only', 400);
+    if (!Buffer.isBuffer(input)) throw new ClassifierError('invalid_request', 'the fake classifier takes bytes only');
     const script = input.toString();
     const n = (calls.get(script) ?? 0) + 1;
     calls.set(script, n);
     const [kind, arg, answer] = script.split(':');
     if (kind === 'ok') return resultFor(arg, input, options);
-    if (kind === 'bad')
-      throw new ClassifierError('not_an_image', 'The data is not an image in a supported format.', 415);
+    if (kind === 'bad') throw new ClassifierError('not_an_image', 'The data is not an image in a supported format.');
     if (kind === 'flaky') {
       if (n <= Number(arg))
-        throw new ClassifierError('fetch_timeout', 'Fetching the image URL took longer than 10 ms.', 504, {
-          retryable: true,
-        });
+        throw new ClassifierError('fetch_timeout', 'Fetching the image URL took longer than 10 ms.');
       return resultFor(answer, input, options);
     }
     if (kind === 'slow') {
