@@ -7,7 +7,7 @@
  *   BENCH_GRID=full  every engine setting combination instead of the small grid (takes longer)
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
