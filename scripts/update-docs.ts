@@ -2,10 +2,11 @@
  * `npm run docs`: rewrites the generated blocks of the docs from the code that declares them.
  * Each entry: file, block name, the function that generates its content.
  */
+import { settingsTableMarkdown } from '../src/settings/markdown.ts';
 import { updateFileBlock } from './docs-blocks.ts';
 
 const BLOCKS: { file: string; name: string; generate: () => string }[] = [
-  // { file: 'README.md', name: 'settings', generate: settingsTableMarkdown },
+  { file: 'README.md', name: 'settings', generate: settingsTableMarkdown },
   // { file: 'README.md', name: 'errors', generate: errorTableMarkdown },
 ];
 
