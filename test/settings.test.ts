@@ -28,6 +28,7 @@ import {
   SETTINGS,
   settingsTableMarkdown,
 } from '../src/settings/index.ts';
+import { QUEUE_GROUPS } from '../src/settings/markdown.ts';
 import { DEFAULT_URL_FETCH_OPTIONS } from '../src/sources/url.ts';
 import { workerConfigOf } from '../src/worker/worker-config.ts';
 import { REPO_ROOT } from './helpers/shared.ts';
@@ -48,9 +49,11 @@ function parsed(name: 'serve' | 'worker' | 'classify', args: string[]): Command 
   return command;
 }
 
-test("README's configuration block is the generated one (npm run docs rewrites it)", () => {
+test("the docs' configuration blocks are the generated ones (npm run docs rewrites them)", () => {
   const readme = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
   assert.equal(readBlock(readme, 'settings'), settingsTableMarkdown());
+  const scaling = readFileSync(path.join(REPO_ROOT, 'docs', 'scaling-out.md'), 'utf8');
+  assert.equal(readBlock(scaling, 'settings-queue'), settingsTableMarkdown(QUEUE_GROUPS));
 });
 
 test('the environment, converted and checked', () => {

@@ -1,8 +1,11 @@
-/** The configuration tables of the docs, generated from the settings table (`npm run docs`). */
+/** The configuration tables of the docs (README, docs/scaling-out.md), generated from the settings table (`npm run docs`). */
 import { TypeGuard } from '@sinclair/typebox';
 import { choicesOf, type SettingDeclaration } from './declaration.ts';
 import { defaultText } from './options.ts';
 import { SETTINGS } from './table.ts';
+
+/** The groups docs/scaling-out.md shows. */
+export const QUEUE_GROUPS = ['Job queue', 'Worker'];
 
 /** What a value may be, in a few characters. */
 function allowedShort(declaration: SettingDeclaration): string {
@@ -43,10 +46,11 @@ function table(header: string[], rows: string[][]): string {
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
-/** One table per group (engine, image sources, HTTP service, job queue, worker, classify run). */
-export function settingsTableMarkdown(): string {
+/** One table per group (engine, image sources, HTTP service, job queue, worker, classify run), or only of `only`. */
+export function settingsTableMarkdown(only?: readonly string[]): string {
   const groups = new Map<string, SettingDeclaration[]>();
   for (const declaration of Object.values(SETTINGS) as SettingDeclaration[]) {
+    if (only && !only.includes(declaration.group)) continue;
     const list = groups.get(declaration.group) ?? [];
     list.push(declaration);
     groups.set(declaration.group, list);
@@ -58,5 +62,5 @@ export function settingsTableMarkdown(): string {
   );
   const intro =
     'Flags win over the environment. A bad value stops the command at start with the setting, the value and what is allowed (`invalid_setting`).';
-  return [intro, ...sections].join('\n\n');
+  return (only ? sections : [intro, ...sections]).join('\n\n');
 }
