@@ -2,12 +2,11 @@
  * `npm run docs`: rewrites the generated blocks of the docs from the code that declares them.
  * Each entry: file, block name, the function that generates its content.
  */
-import { QUEUE_GROUPS, settingsTableMarkdown } from '../src/settings/markdown.ts';
+import { settingsTableMarkdown } from '../src/settings/markdown.ts';
 import { updateFileBlock } from './docs-blocks.ts';
 
 const BLOCKS: { file: string; name: string; generate: () => string }[] = [
   { file: 'README.md', name: 'settings', generate: () => settingsTableMarkdown() },
-  { file: 'docs/scaling-out.md', name: 'settings-queue', generate: () => settingsTableMarkdown(QUEUE_GROUPS) },
   // { file: 'README.md', name: 'errors', generate: errorTableMarkdown },
 ];
 

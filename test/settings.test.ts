@@ -28,7 +28,6 @@ import {
   SETTINGS,
   settingsTableMarkdown,
 } from '../src/settings/index.ts';
-import { QUEUE_GROUPS } from '../src/settings/markdown.ts';
 import { DEFAULT_URL_FETCH_OPTIONS } from '../src/sources/url.ts';
 import { workerConfigOf } from '../src/worker/worker-config.ts';
 import { REPO_ROOT } from './helpers/shared.ts';
@@ -52,8 +51,6 @@ function parsed(name: 'serve' | 'worker' | 'classify', args: string[]): Command 
 test("the docs' configuration blocks are the generated ones (npm run docs rewrites them)", () => {
   const readme = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
   assert.equal(readBlock(readme, 'settings'), settingsTableMarkdown());
-  const scaling = readFileSync(path.join(REPO_ROOT, 'docs', 'scaling-out.md'), 'utf8');
-  assert.equal(readBlock(scaling, 'settings-queue'), settingsTableMarkdown(QUEUE_GROUPS));
 });
 
 test('the environment, converted and checked', () => {
@@ -192,10 +189,14 @@ test('a worker reads no HTTP settings, and applies the same image-source policy 
 const run = promisify(execFile);
 async function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stderr: string }> {
   try {
-    const { stderr } = await run(process.execPath, [path.join(REPO_ROOT, 'bin', 'marine-classifier.js'), ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...env },
-    });
+    const { stderr } = await run(
+      process.execPath,
+      ['--import', 'tsx', path.join(REPO_ROOT, 'src', 'cli', 'main.ts'), ...args],
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, ...env },
+      },
+    );
     return { code: 0, stderr };
   } catch (err) {
     const e = err as { code: number; stderr: string };

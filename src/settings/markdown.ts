@@ -1,11 +1,8 @@
-/** The configuration tables of the docs (README, docs/scaling-out.md), generated from the settings table (`npm run docs`). */
+/** The configuration tables of the docs (README), generated from the settings table (`npm run docs`). */
 import { TypeGuard } from '@sinclair/typebox';
 import { choicesOf, type SettingDeclaration } from './declaration.ts';
 import { defaultText } from './options.ts';
 import { SETTINGS } from './table.ts';
-
-/** The groups docs/scaling-out.md shows. */
-export const QUEUE_GROUPS = ['Job queue', 'Worker'];
 
 /** What a value may be, in a few characters. */
 function allowedShort(declaration: SettingDeclaration): string {
@@ -60,7 +57,5 @@ export function settingsTableMarkdown(only?: readonly string[]): string {
     ([group, declarations]) =>
       `**${group === 'classify' ? 'Options of one `classify` run' : group}**\n\n${table(header, declarations.map(row))}`,
   );
-  const intro =
-    'Flags win over the environment. A bad value stops the command at start with the setting, the value and what is allowed (`invalid_setting`).';
-  return (only ? sections : [intro, ...sections]).join('\n\n');
+  return sections.join('\n\n');
 }
