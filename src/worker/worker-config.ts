@@ -8,7 +8,6 @@ import type { ClassifierOptions } from '../engine/classifier.ts';
 import { engineOptionsOf } from '../engine/engine-config.ts';
 import { ClassifierError } from '../errors.ts';
 import { type RedisQueueSettings, redisQueueSettingsOf } from '../queue/redis-config.ts';
-import { type Environment, environment, loadSettings } from '../settings/load.ts';
 import type { Settings } from '../settings/table.ts';
 import { sharedSourceOptions } from '../sources/policy.ts';
 
@@ -26,7 +25,7 @@ export interface WorkerConfig {
   shutdownTimeoutMs: number;
 }
 
-/** The worker's configuration from loaded settings (`loadSettings({ command: 'worker' })`). */
+/** The worker's configuration from its loaded settings (`loadSettings({ command: 'worker' })`). */
 export function workerConfigOf(settings: Settings): WorkerConfig {
   if (!settings.queueUrl) {
     throw new ClassifierError(
@@ -45,7 +44,3 @@ export function workerConfigOf(settings: Settings): WorkerConfig {
   };
 }
 
-/** The worker's configuration from the environment alone. */
-export function workerConfigFromEnv(env: Environment = environment()): WorkerConfig {
-  return workerConfigOf(loadSettings({ command: 'worker', env }));
-}
