@@ -3,10 +3,11 @@
  * Each entry: file, block name, the function that generates its content.
  */
 import { errorTableMarkdown } from '../src/error-catalogue.ts';
+import { settingsTableMarkdown } from '../src/settings/markdown.ts';
 import { updateFileBlock } from './docs-blocks.ts';
 
 const BLOCKS: { file: string; name: string; generate: () => string }[] = [
-  // { file: 'README.md', name: 'settings', generate: settingsTableMarkdown },
+  { file: 'README.md', name: 'settings', generate: () => settingsTableMarkdown() },
   { file: 'README.md', name: 'errors', generate: errorTableMarkdown },
 ];
 

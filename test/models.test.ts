@@ -11,13 +11,13 @@ import { CATALOGUE, DEFAULT_MODEL_ID, findCatalogueEntry, type CatalogueEntry } 
 import { progressReporter } from '../src/engine/download-progress.ts';
 import {
   cachedModelPath,
-  defaultModelCacheDir,
   downloadModel,
   isCachedModelValid,
   resolveModel,
   sha256File,
 } from '../src/engine/model-files.ts';
 import { ClassifierError } from '../src/errors.ts';
+import { defaultModelCacheDir } from '../src/settings/load.ts';
 
 const SHARED_README = '/work/shared/README.md';
 const SHARED_MOBILENET = '/work/shared/models/mobilenetv2-12-int8.onnx';

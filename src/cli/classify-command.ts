@@ -1,22 +1,22 @@
 import { Option, type Command } from 'commander';
 import { createClassifier } from '../engine/classifier.ts';
+import { engineOptionsOf } from '../engine/engine-config.ts';
 import { progressReporter } from '../engine/download-progress.ts';
 import { ClassifierError } from '../errors.ts';
+import { addSettingOptions, loadCommandSettings } from '../settings/options.ts';
+import type { Settings } from '../settings/table.ts';
+import { localSourceOptions } from '../sources/policy.ts';
 import { closeUrlFetchAgents } from '../sources/url.ts';
 import { collectImages } from './collect-images.ts';
-import { addEngineFlags, engineOptionsFromFlags, type EngineFlagValues } from './engine-flags.ts';
 import { startProgress } from './progress.ts';
 import { openReportWriter, readPreviousReports, reportKey, type OutputFormat } from './report-writer.ts';
-import { parseInteger, parseNumber } from '../engine/engine-config.ts';
 
-interface ClassifyFlags extends EngineFlagValues {
-  topK: string;
+/** The flags that are not settings (those are read through the settings table). */
+interface ClassifyFlags {
   format: OutputFormat;
   output?: string;
   resume?: boolean;
   marineOnly?: boolean;
-  minScore?: string;
-  concurrency?: string;
   quiet?: boolean;
 }
 
@@ -29,24 +29,20 @@ export function registerClassifyCommand(program: Command): void {
     .command('classify')
     .description('Classify image files, folders (recursively), globs or http(s) URLs')
     .argument('<inputs...>', 'files, folders, globs or URLs')
-    .option('-k, --top-k <n>', 'predictions per image', '5')
     .addOption(
       new Option('-f, --format <format>', 'output format').choices(['table', 'json', 'jsonl', 'csv']).default('table'),
     )
     .option('-o, --output <file>', 'write results to a file instead of standard output')
     .option('--resume', 'skip images already in --output (csv, jsonl or json)')
     .option('--marine-only', 'rank only the marine animal classes')
-    .option('--min-score <p>', 'answer "unknown" when the top probability is below this')
-    .option('--concurrency <n>', 'images in flight at once')
     .option('-q, --quiet', 'no progress output');
-  addEngineFlags(command).action(async (inputs: string[], flags: ClassifyFlags) => {
-    process.exitCode = await runClassify(inputs, flags);
+  addSettingOptions(command, 'classify').action(async (inputs: string[], flags: ClassifyFlags) => {
+    process.exitCode = await runClassify(inputs, flags, loadCommandSettings(command, 'classify'));
   });
 }
 
-async function runClassify(inputs: string[], flags: ClassifyFlags): Promise<number> {
-  const topK = parseInteger('--top-k', flags.topK, 1, 1000);
-  const minScore = flags.minScore === undefined ? 0 : parseNumber('--min-score', flags.minScore, 0, 1);
+async function runClassify(inputs: string[], flags: ClassifyFlags, settings: Settings): Promise<number> {
+  const { topK, minScore } = settings;
   if (flags.resume && !flags.output)
     throw new ClassifierError(
       'resume_needs_output',
@@ -80,15 +76,14 @@ async function runClassify(inputs: string[], flags: ClassifyFlags): Promise<numb
     return 0;
   }
 
-  const engine = engineOptionsFromFlags(flags);
+  const engine = engineOptionsOf(settings);
   const classifier = await createClassifier({
     ...engine,
     // A folder keeps every lane busy, and one image costs less on one thread than loading one more
     // session: the CLI has no use for the low-latency solo session unless asked for it.
     soloSession: engine.soloSession ?? false,
     onDownloadProgress: flags.quiet ? undefined : progressReporter('model'),
-    // The CLI user types the URLs themselves, so their own network is not off limits.
-    sources: { allowFiles: true, url: { allowPrivateNetworks: true } },
+    sources: localSourceOptions(settings),
   });
   let failures = 0;
   let interrupted = false;
@@ -105,7 +100,7 @@ async function runClassify(inputs: string[], flags: ClassifyFlags): Promise<numb
     }
   }
   try {
-    const concurrency = flags.concurrency ? parseInteger('--concurrency', flags.concurrency, 1, 10_000) : undefined;
+    const concurrency = settings.classifyConcurrency;
     for await (const outcome of classifier.classifyMany(pending(), {
       topK,
       minScore,

@@ -1,61 +1,56 @@
 import type { Command } from 'commander';
 import { CATALOGUE, DEFAULT_MODEL_ID } from '../engine/catalogue.ts';
 import { progressReporter } from '../engine/download-progress.ts';
-import {
-  cachedModelPath,
-  defaultModelCacheDir,
-  isCachedModelValid,
-  resolveModel,
-  sha256File,
-} from '../engine/model-files.ts';
+import { engineOptionsOf } from '../engine/engine-config.ts';
+import { cachedModelPath, isCachedModelValid, resolveModel, sha256File } from '../engine/model-files.ts';
 import { loadSession } from '../engine/session.ts';
-import { addEngineFlags, engineOptionsFromFlags, type EngineFlagValues } from './engine-flags.ts';
+import { addSettingOptions, loadCommandSettings } from '../settings/options.ts';
 
 export function registerModelsCommand(program: Command): void {
   const models = program.command('models').description('List, fetch and inspect models');
 
-  models
+  const list = models
     .command('list')
     .description('The model catalogue and what is already downloaded')
-    .option('--cache-dir <dir>', 'model cache folder')
-    .option('--json', 'machine-readable output')
-    .action(async (flags: { cacheDir?: string; json?: boolean }) => {
-      const cacheDir = flags.cacheDir ?? defaultModelCacheDir();
-      const rows = await Promise.all(
-        CATALOGUE.map(async (entry) => ({
-          ...entry,
-          default: entry.id === DEFAULT_MODEL_ID,
-          cached: await isCachedModelValid(entry, cacheDir),
-          path: cachedModelPath(entry, cacheDir),
-        })),
+    .option('--json', 'machine-readable output');
+  addSettingOptions(list, 'models', ['cacheDir']).action(async (flags: { json?: boolean }) => {
+    const cacheDir = loadCommandSettings(list, 'models', ['cacheDir']).cacheDir as string;
+    const rows = await Promise.all(
+      CATALOGUE.map(async (entry) => ({
+        ...entry,
+        default: entry.id === DEFAULT_MODEL_ID,
+        cached: await isCachedModelValid(entry, cacheDir),
+        path: cachedModelPath(entry, cacheDir),
+      })),
+    );
+    if (flags.json) {
+      console.log(JSON.stringify(rows, null, 2));
+      return;
+    }
+    console.log(`Model cache: ${cacheDir}`);
+    for (const r of rows) {
+      console.log(
+        `${r.default ? '*' : ' '} ${r.id.padEnd(22)} ${(r.bytes / 1e6).toFixed(1).padStart(6)} MB  ${r.cached ? 'downloaded' : 'not downloaded'}  ${r.description}`,
       );
-      if (flags.json) {
-        console.log(JSON.stringify(rows, null, 2));
-        return;
-      }
-      console.log(`Model cache: ${cacheDir}`);
-      for (const r of rows) {
-        console.log(
-          `${r.default ? '*' : ' '} ${r.id.padEnd(22)} ${(r.bytes / 1e6).toFixed(1).padStart(6)} MB  ${r.cached ? 'downloaded' : 'not downloaded'}  ${r.description}`,
-        );
-      }
-      console.log('* default. Any other ImageNet ONNX classifier: --model-path FILE or MODEL_PATH.');
-    });
+    }
+    console.log('* default. Any other ImageNet ONNX classifier: --model-path FILE or MODEL_PATH.');
+  });
 
-  models
+  const fetch = models
     .command('fetch')
     .description('Download a catalogue model (verified by size and sha256)')
-    .argument('<id>', 'catalogue id')
-    .option('--cache-dir <dir>', 'model cache folder')
-    .action(async (id: string, flags: { cacheDir?: string }) => {
-      const location = await resolveModel({ modelId: id, cacheDir: flags.cacheDir, onProgress: progressReporter(id) });
-      console.log(`${location.id}: ${location.path}`);
-    });
+    .argument('<id>', 'catalogue id');
+  addSettingOptions(fetch, 'models', ['cacheDir']).action(async (id: string) => {
+    const { cacheDir } = loadCommandSettings(fetch, 'models', ['cacheDir']);
+    const location = await resolveModel({ modelId: id, cacheDir, onProgress: progressReporter(id) });
+    console.log(`${location.id}: ${location.path}`);
+  });
 
-  addEngineFlags(
-    models.command('info').description('Load the configured model and show its inputs, outputs and file hash'),
-  ).action(async (flags: EngineFlagValues) => {
-    const options = engineOptionsFromFlags(flags);
+  const info = models
+    .command('info')
+    .description('Load the configured model and show its inputs, outputs and file hash');
+  addSettingOptions(info, 'models').action(async () => {
+    const options = engineOptionsOf(loadCommandSettings(info, 'models'));
     const location = await resolveModel({
       modelPath: options.modelPath,
       modelId: options.modelId,

@@ -1,28 +1,15 @@
 import type { Command } from 'commander';
-import { parseInteger } from '../engine/engine-config.ts';
+import { addSettingOptions, loadCommandSettings } from '../settings/options.ts';
 import { startWorker } from '../worker/start-worker.ts';
-import { workerConfigFromEnv } from '../worker/worker-config.ts';
-import { addEngineFlags, engineOptionsFromFlags, type EngineFlagValues } from './engine-flags.ts';
-
-interface WorkerFlags extends EngineFlagValues {
-  queue?: string;
-  concurrency?: string;
-}
+import { workerConfigOf } from '../worker/worker-config.ts';
 
 /** `marine-classifier worker`: classifies the jobs an API in Redis mode (QUEUE_URL) queues. */
 export function registerWorkerCommand(program: Command): void {
-  addEngineFlags(
-    program
-      .command('worker')
-      .description('Take classification jobs from Redis (run as many as you like, on any machine)')
-      .option('--queue <url>', 'Redis URL, e.g. redis://127.0.0.1:6379 (env QUEUE_URL)')
-      .option('--concurrency <n>', 'jobs taken at once (env WORKER_CONCURRENCY; default twice the batch size)'),
-  ).action(async (flags: WorkerFlags) => {
-    const config = workerConfigFromEnv({
-      queueUrl: flags.queue,
-      concurrency: flags.concurrency ? parseInteger('--concurrency', flags.concurrency, 1, 4096) : undefined,
-      engine: engineOptionsFromFlags(flags),
-    });
+  const command = program
+    .command('worker')
+    .description('Take classification jobs from Redis (run as many as you like, on any machine)');
+  addSettingOptions(command, 'worker').action(async () => {
+    const config = workerConfigOf(loadCommandSettings(command, 'worker'));
     const worker = await startWorker(config);
 
     await new Promise<void>((resolve) => {

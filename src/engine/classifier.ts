@@ -118,7 +118,7 @@ function settingsOf(options: ClassifierOptions): ClassifierSettings {
     maxWaitMs: options.maxWaitMs ?? 2,
     maxPixels: options.maxPixels ?? DEFAULT_PREPROCESS_OPTIONS.maxPixels,
     shrinkOnLoad: options.shrinkOnLoad ?? DEFAULT_PREPROCESS_OPTIONS.shrinkOnLoad,
-    maxImageBytes: options.sources?.maxBytes ?? 50 * 1024 * 1024,
+    maxImageBytes: options.sources?.maxBytes ?? DEFAULT_URL_FETCH_OPTIONS.maxBytes,
   };
 }
 

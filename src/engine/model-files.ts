@@ -1,10 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import path from 'node:path';
 import { fetch } from 'undici';
 import { ClassifierError } from '../errors.ts';
+import { defaultModelCacheDir } from '../settings/load.ts';
 import { CATALOGUE, DEFAULT_MODEL_ID, type CatalogueEntry } from './catalogue.ts';
 
 /** Where a model file comes from; `entry` is null for a user's own MODEL_PATH file. */
@@ -41,15 +41,6 @@ export interface DownloadOptions {
 }
 
 export const DEFAULT_FETCH_TIMEOUT_MS = 60_000;
-
-export function defaultModelCacheDir(): string {
-  const explicit = process.env.MODEL_CACHE_DIR;
-  if (explicit) return path.resolve(explicit);
-  const xdg = process.env.XDG_CACHE_HOME;
-  // The XDG base-directory spec says a relative value is invalid and must be ignored.
-  const base = xdg && path.isAbsolute(xdg) ? xdg : path.join(homedir(), '.cache');
-  return path.join(base, 'marine-classifier', 'models');
-}
 
 export function cachedModelPath(entry: CatalogueEntry, cacheDir: string): string {
   return path.join(cacheDir, `${entry.id}.onnx`);

@@ -7,6 +7,7 @@ import { createClassifier, type Classifier, type ClassifierOptions } from '../en
 import { createJobQueue, needsLocalModel, queueClassifierOf } from '../queue/create-queue.ts';
 import type { LogFn } from '../queue/redis-connection.ts';
 import type { JobQueue } from '../queue/types.ts';
+import { sharedSourceOptions } from '../sources/policy.ts';
 import { closeUrlFetchAgents } from '../sources/url.ts';
 import { buildApp } from './app.ts';
 import type { ServiceConfig } from './config.ts';
@@ -41,21 +42,7 @@ export function serviceClassifierOptions(
   config: ServiceConfig,
   extra: Pick<ClassifierOptions, 'onBatch' | 'onDownloadProgress'> = {},
 ): ClassifierOptions {
-  return {
-    ...config.engine,
-    ...extra,
-    sources: {
-      maxBytes: config.maxBodyBytes,
-      allowFiles: config.imageRoot !== null,
-      imageRoot: config.imageRoot,
-      url: {
-        allowedHosts: config.urlAllowHosts,
-        allowPrivateNetworks: false,
-        timeoutMs: config.urlTimeoutMs,
-        maxBytes: config.maxBodyBytes,
-      },
-    },
-  };
+  return { ...config.engine, ...extra, sources: sharedSourceOptions(config) };
 }
 
 export async function startService(config: ServiceConfig, options: StartServiceOptions = {}): Promise<RunningService> {

@@ -4,6 +4,7 @@
  * them, so the API process loads no model.
  */
 import type { Classifier } from '../engine/classifier.ts';
+import { type Environment, environment } from '../settings/load.ts';
 import { createMemoryQueue } from './memory-queue.ts';
 import { createQueueClassifier, type QueueClassifier } from './redis-classifier.ts';
 import { redisQueueSettingsFromEnv } from './redis-config.ts';
@@ -31,26 +32,20 @@ export interface JobQueueDeps {
   log?: LogFn;
 }
 
-export function queueUrlOf(
-  config: Pick<JobQueueConfig, 'queueUrl'>,
-  env: NodeJS.ProcessEnv = process.env,
-): string | null {
+export function queueUrlOf(config: Pick<JobQueueConfig, 'queueUrl'>, env: Environment = environment()): string | null {
   if (config.queueUrl !== undefined) return config.queueUrl || null;
   return env.QUEUE_URL || null;
 }
 
 /** False in Redis mode: workers hold the model, and the API process must not spend memory and start-up time on it. */
-export function needsLocalModel(
-  config: Pick<JobQueueConfig, 'queueUrl'>,
-  env: NodeJS.ProcessEnv = process.env,
-): boolean {
+export function needsLocalModel(config: Pick<JobQueueConfig, 'queueUrl'>, env: Environment = environment()): boolean {
   return queueUrlOf(config, env) === null;
 }
 
 export function createJobQueue(
   config: JobQueueConfig,
   deps: JobQueueDeps = {},
-  env: NodeJS.ProcessEnv = process.env,
+  env: Environment = environment(),
 ): JobQueue {
   const url = queueUrlOf(config, env);
   if (url) {

@@ -2,8 +2,8 @@
  * Settings of the Redis (BullMQ) job queue, shared by the API process and the workers so that one
  * variable means the same on both sides. Environment first; callers override field by field.
  */
-import { parseBoolean, parseInteger, parseNumber } from '../engine/engine-config.ts';
-import { ClassifierError } from '../errors.ts';
+import { checkSetting, type Environment, environment, loadSettings } from '../settings/load.ts';
+import { SETTINGS, type SettingKey, type Settings } from '../settings/table.ts';
 
 export interface RedisQueueSettings {
   /** redis:// or rediss:// URL (QUEUE_URL / --queue). */
@@ -37,45 +37,33 @@ export interface RedisQueueSettings {
   commandTimeoutMs: number;
 }
 
-export const DEFAULT_QUEUE_PREFIX = 'marine';
+export const DEFAULT_QUEUE_PREFIX = SETTINGS.queuePrefix.default;
+
+/** The settings the Redis queue is made of. */
+export const REDIS_QUEUE_KEYS = [
+  'queuePrefix',
+  'jobAttempts',
+  'jobBackoffMs',
+  'jobRetentionSeconds',
+  'queueMaxWaiting',
+  'queueMaxBytes',
+  'classifyTimeoutMs',
+  'jobLockMs',
+  'jobStalledIntervalMs',
+  'jobMaxStalled',
+  'resultCache',
+  'resultCacheTtlSeconds',
+  'redisCommandTimeoutMs',
+] as const satisfies readonly SettingKey[];
+
+export type RedisSettingValues = Pick<Settings, (typeof REDIS_QUEUE_KEYS)[number]>;
 
 export function defaultRedisQueueSettings(url: string): RedisQueueSettings {
-  return {
-    url,
-    prefix: DEFAULT_QUEUE_PREFIX,
-    attempts: 3,
-    backoffMs: 1000,
-    retentionSeconds: 3600,
-    maxRetained: 10_000,
-    maxWaiting: 100_000,
-    maxJobBytes: 512 * 1024 * 1024,
-    classifyTimeoutMs: 30_000,
-    lockDurationMs: 30_000,
-    stalledIntervalMs: 30_000,
-    maxStalledCount: 2,
-    resultCache: false,
-    resultCacheTtlSeconds: 7 * 24 * 3600,
-    commandTimeoutMs: 5000,
-  };
+  return redisQueueSettingsOf(url, loadSettings({ keys: REDIS_QUEUE_KEYS, env: {} }));
 }
 
 export function validateQueueUrl(url: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new ClassifierError(
-      'invalid_setting',
-      `QUEUE_URL=${url} is not a URL; expected e.g. redis://127.0.0.1:6379.`,
-    );
-  }
-  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
-    throw new ClassifierError(
-      'invalid_setting',
-      `QUEUE_URL must start with redis:// or rediss://, not ${parsed.protocol}//.`,
-    );
-  }
-  return url;
+  return checkSetting('queueUrl', url) as string;
 }
 
 /** The URL without its password, for messages and logs. */
@@ -89,55 +77,49 @@ export function describeQueueUrl(url: string): string {
   }
 }
 
-function validatePrefix(prefix: string): string {
-  // BullMQ joins key parts with ':'; a prefix with spaces or braces would also break cluster hash tags.
-  if (!/^[\w.-]{1,64}$/.test(prefix)) {
-    throw new ClassifierError(
-      'invalid_setting',
-      `QUEUE_PREFIX=${prefix} is not valid: expected 1-64 letters, digits, '.', '_' or '-'.`,
-    );
-  }
-  return prefix;
+/**
+ * The Redis queue's settings from loaded settings; `url` (e.g. from --queue) is the queue. `overrides`
+ * (tests, the API's own job limits) win field by field.
+ */
+export function redisQueueSettingsOf(
+  url: string,
+  values: RedisSettingValues,
+  overrides: Partial<RedisQueueSettings> = {},
+): RedisQueueSettings {
+  const fromSettings: RedisQueueSettings = {
+    url,
+    prefix: values.queuePrefix,
+    attempts: values.jobAttempts,
+    backoffMs: values.jobBackoffMs,
+    retentionSeconds: values.jobRetentionSeconds,
+    maxRetained: 10_000,
+    maxWaiting: values.queueMaxWaiting,
+    maxJobBytes: values.queueMaxBytes,
+    classifyTimeoutMs: values.classifyTimeoutMs,
+    lockDurationMs: values.jobLockMs,
+    // Checking for stalled jobs more rarely than locks expire only delays recovery.
+    stalledIntervalMs: values.jobStalledIntervalMs ?? values.jobLockMs,
+    maxStalledCount: values.jobMaxStalled,
+    resultCache: values.resultCache,
+    resultCacheTtlSeconds: values.resultCacheTtlSeconds,
+    commandTimeoutMs: values.redisCommandTimeoutMs,
+  };
+  const defined = Object.fromEntries(
+    Object.entries(overrides).filter(([, v]) => v !== undefined),
+  ) as Partial<RedisQueueSettings>;
+  const merged = { ...fromSettings, ...defined };
+  if (defined.lockDurationMs !== undefined && defined.stalledIntervalMs === undefined && !values.jobStalledIntervalMs)
+    merged.stalledIntervalMs = merged.lockDurationMs;
+  checkSetting('queuePrefix', merged.prefix);
+  validateQueueUrl(merged.url);
+  return merged;
 }
 
 /** Redis queue settings from the environment; `url` (e.g. from --queue) wins over QUEUE_URL. */
 export function redisQueueSettingsFromEnv(
   url: string,
-  env: NodeJS.ProcessEnv = process.env,
+  env: Environment = environment(),
   overrides: Partial<RedisQueueSettings> = {},
 ): RedisQueueSettings {
-  const s = defaultRedisQueueSettings(validateQueueUrl(url));
-  if (env.QUEUE_PREFIX) s.prefix = validatePrefix(env.QUEUE_PREFIX);
-  if (env.JOB_ATTEMPTS) s.attempts = parseInteger('JOB_ATTEMPTS', env.JOB_ATTEMPTS, 1, 100);
-  if (env.JOB_BACKOFF_MS) s.backoffMs = parseInteger('JOB_BACKOFF_MS', env.JOB_BACKOFF_MS, 0, 3_600_000);
-  if (env.JOB_RETENTION_SECONDS)
-    s.retentionSeconds = parseNumber('JOB_RETENTION_SECONDS', env.JOB_RETENTION_SECONDS, 0, 30 * 24 * 3600);
-  if (env.QUEUE_MAX_WAITING) s.maxWaiting = parseInteger('QUEUE_MAX_WAITING', env.QUEUE_MAX_WAITING, 1, 100_000_000);
-  if (env.CLASSIFY_TIMEOUT_MS)
-    s.classifyTimeoutMs = parseInteger('CLASSIFY_TIMEOUT_MS', env.CLASSIFY_TIMEOUT_MS, 100, 3_600_000);
-  if (env.JOB_LOCK_MS) s.lockDurationMs = parseInteger('JOB_LOCK_MS', env.JOB_LOCK_MS, 500, 3_600_000);
-  // Checking for stalled jobs more rarely than locks expire only delays recovery.
-  s.stalledIntervalMs = env.JOB_STALLED_INTERVAL_MS
-    ? parseInteger('JOB_STALLED_INTERVAL_MS', env.JOB_STALLED_INTERVAL_MS, 500, 3_600_000)
-    : s.lockDurationMs;
-  if (env.JOB_MAX_STALLED) s.maxStalledCount = parseInteger('JOB_MAX_STALLED', env.JOB_MAX_STALLED, 0, 100);
-  if (env.RESULT_CACHE) s.resultCache = parseBoolean('RESULT_CACHE', env.RESULT_CACHE);
-  if (env.RESULT_CACHE_TTL_SECONDS)
-    s.resultCacheTtlSeconds = parseInteger(
-      'RESULT_CACHE_TTL_SECONDS',
-      env.RESULT_CACHE_TTL_SECONDS,
-      1,
-      365 * 24 * 3600,
-    );
-  if (env.REDIS_COMMAND_TIMEOUT_MS)
-    s.commandTimeoutMs = parseInteger('REDIS_COMMAND_TIMEOUT_MS', env.REDIS_COMMAND_TIMEOUT_MS, 100, 600_000);
-  const defined = Object.fromEntries(
-    Object.entries(overrides).filter(([, v]) => v !== undefined),
-  ) as Partial<RedisQueueSettings>;
-  const merged = { ...s, ...defined };
-  if (defined.lockDurationMs !== undefined && defined.stalledIntervalMs === undefined && !env.JOB_STALLED_INTERVAL_MS)
-    merged.stalledIntervalMs = merged.lockDurationMs;
-  validatePrefix(merged.prefix);
-  validateQueueUrl(merged.url);
-  return merged;
+  return redisQueueSettingsOf(validateQueueUrl(url), loadSettings({ keys: REDIS_QUEUE_KEYS, env }), overrides);
 }

@@ -13,6 +13,7 @@ import net from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
 import { ClassifierError } from '../errors.ts';
+import { DEFAULT_MAX_IMAGE_BYTES, DEFAULT_URL_TIMEOUT_MS } from '../settings/table.ts';
 
 export interface UrlFetchOptions {
   /** Download cap in bytes. */
@@ -31,8 +32,8 @@ export interface UrlFetchOptions {
 }
 
 export const DEFAULT_URL_FETCH_OPTIONS: UrlFetchOptions = Object.freeze({
-  maxBytes: 20 * 1024 * 1024,
-  timeoutMs: 15_000,
+  maxBytes: DEFAULT_MAX_IMAGE_BYTES,
+  timeoutMs: DEFAULT_URL_TIMEOUT_MS,
   maxRedirects: 3,
   allowPrivateNetworks: false,
   // Frozen too: a caller pushing onto the shared default would widen every later fetch's allow-list.
