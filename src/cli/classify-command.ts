@@ -2,7 +2,6 @@ import { Option, type Command } from 'commander';
 import { createClassifier } from '../engine/classifier.ts';
 import { progressReporter } from '../engine/download-progress.ts';
 import { ClassifierError } from '../errors.ts';
-import { closeUrlFetchAgents } from '../sources/url.ts';
 import { collectImages } from './collect-images.ts';
 import { addEngineFlags, engineOptionsFromFlags, type EngineFlagValues } from './engine-flags.ts';
 import { startProgress } from './progress.ts';
@@ -122,7 +121,6 @@ async function runClassify(inputs: string[], flags: ClassifyFlags): Promise<numb
     progress?.stop();
     await writer.close();
     await classifier.close();
-    await closeUrlFetchAgents();
     process.off('SIGINT', stopTaking);
     process.off('SIGTERM', stopTaking);
   }
