@@ -9,7 +9,7 @@
 import { UnrecoverableError } from 'bullmq';
 import type { Classifier } from '../engine/classifier.ts';
 import type { ClassificationResult, ClassifyOptions } from '../engine/types.ts';
-import { ClassifierError, toClassifierError } from '../errors.ts';
+import { type ClassifierError, toClassifierError } from '../errors.ts';
 import { errorBodyOf } from '../queue/error-body.ts';
 import { engineInputOf, sourceLabelOf } from '../queue/image-spec.ts';
 import { servedFromCache, type ResultCache } from '../queue/redis-cache.ts';
