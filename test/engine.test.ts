@@ -8,7 +8,6 @@ import sharp from 'sharp';
 import { createClassifier, type Classifier } from '../src/engine/classifier.ts';
 import { MARINE_CLASS_INDICES } from '../src/engine/marine.ts';
 import { ClassifierError } from '../src/errors.ts';
-import { closeUrlFetchAgents } from '../src/sources/url.ts';
 import { SHARK_PHOTO, TEST_MODEL, referenceTop5, sharedPath } from './helpers/shared.ts';
 
 const BENCH_RESNET = sharedPath('models', 'bench', 'resnet50-untrained.onnx');
@@ -20,7 +19,6 @@ before(async () => {
 });
 after(async () => {
   await classifier.close();
-  await closeUrlFetchAgents();
 });
 
 async function classifyError(input: Buffer | string): Promise<ClassifierError> {

@@ -3,6 +3,7 @@
 import { createJobRunner } from './jobs.js';
 import { toCsv, toJson } from './report.js';
 
+/** @param {string} id */
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 
 const els = {
@@ -36,6 +37,14 @@ const els = {
 
 const KEY_STORAGE = 'marine-classifier-api-key';
 const IMAGE_NAME = /\.(jpe?g|jfif|png|webp|gif|tiff?|avif)$/i;
+
+/**
+ * @typedef {import('./jobs.js').JobOptions} JobOptions
+ * @typedef {import('./jobs.js').ItemError} ItemError
+ * @typedef {import('./report.js').ClassificationResult} ClassificationResult
+ * @typedef {import('./report.js').Prediction} Prediction
+ * @typedef {{ kind: 'file', file: File } | { kind: 'url', url: string }} Source
+ */
 
 /**
  * One image on the page.
@@ -81,9 +90,24 @@ els.minScore.addEventListener('change', readOptions);
 
 // ---------------------------------------------------------------- adding images
 
-/** @param {{ kind: 'file', file: File } | { kind: 'url', url: string }} source */
+/**
+ * @template {Element} E
+ * @param {ParentNode} root
+ * @param {string} selector
+ * @returns {E} the element the page's own markup always has
+ */
+function part(root, selector) {
+  return /** @type {E} */ (root.querySelector(selector));
+}
+
+/**
+ * @param {Source} source
+ * @param {JobOptions} options
+ */
 function newEntry(source, options) {
-  const card = /** @type {HTMLLIElement} */ (els.template.content.firstElementChild.cloneNode(true));
+  const card = /** @type {HTMLLIElement} */ (
+    /** @type {Element} */ (els.template.content.firstElementChild).cloneNode(true)
+  );
   const name = source.kind === 'file' ? source.file.name || 'pasted image' : source.url;
   /** @type {Entry} */
   const entry = {
@@ -99,11 +123,11 @@ function newEntry(source, options) {
     counted: null,
   };
   card.dataset.id = String(entry.id);
-  const title = card.querySelector('.file-name');
+  const title = /** @type {HTMLElement} */ (part(card, '.file-name'));
   title.textContent = name;
   title.title = name;
-  card.querySelector('.remove').setAttribute('aria-label', `Remove ${name}`);
-  const img = card.querySelector('img');
+  part(card, '.remove').setAttribute('aria-label', `Remove ${name}`);
+  const img = /** @type {HTMLImageElement} */ (part(card, 'img'));
   img.addEventListener('error', () => card.classList.add('no-preview'), { once: true });
   if (source.kind === 'file') {
     entry.objectUrl = URL.createObjectURL(source.file);
@@ -114,7 +138,7 @@ function newEntry(source, options) {
   return entry;
 }
 
-/** @param {Array<{ kind: 'file', file: File } | { kind: 'url', url: string }>} sources */
+/** @param {Source[]} sources */
 function addSources(sources) {
   if (sources.length === 0) return;
   const options = readOptions();
@@ -132,16 +156,24 @@ function addSources(sources) {
   runner.add(added, options);
 }
 
+/**
+ * @param {Iterable<File>} files
+ * @param {{ onlyImages?: boolean }} [how]
+ */
 function addFiles(files, { onlyImages = false } = {}) {
   const list = [...files];
   const accepted = onlyImages ? list.filter((f) => f.type.startsWith('image/') || IMAGE_NAME.test(f.name)) : list;
   const skipped = list.length - accepted.length;
   if (skipped > 0) showNotice(`Skipped ${skipped} ${skipped === 1 ? 'file that is' : 'files that are'} not images.`);
-  addSources(accepted.map((file) => ({ kind: 'file', file })));
+  addSources(accepted.map((file) => ({ kind: /** @type {const} */ ('file'), file })));
 }
 
-/** http(s) URLs in a piece of text, one per whitespace-separated word. */
+/**
+ * http(s) URLs in a piece of text, one per whitespace-separated word.
+ * @param {string} text
+ */
 function urlsIn(text) {
+  /** @type {string[]} */
   const urls = [];
   for (const word of text.split(/\s+/)) {
     if (!word) continue;
@@ -178,7 +210,7 @@ els.urlForm.addEventListener('submit', (event) => {
   els.urlError.textContent = '';
   els.urlInput.removeAttribute('aria-invalid');
   els.urlInput.value = '';
-  addSources(urls.map((url) => ({ kind: 'url', url })));
+  addSources(urls.map((url) => ({ kind: /** @type {const} */ ('url'), url })));
 });
 
 // Paste: images from the clipboard anywhere, or URLs when not typing into a field.
@@ -196,12 +228,13 @@ document.addEventListener('paste', (event) => {
   const urls = urlsIn(data.getData('text/plain'));
   if (urls.length > 0) {
     event.preventDefault();
-    addSources(urls.map((url) => ({ kind: 'url', url })));
+    addSources(urls.map((url) => ({ kind: /** @type {const} */ ('url'), url })));
   }
 });
 
 // Drag and drop: the whole window takes drops, the drop zone lights up.
 let dragDepth = 0;
+/** @param {DragEvent} event */
 function isFileDrag(event) {
   const types = event.dataTransfer?.types ?? [];
   return [...types].some((t) => t === 'Files' || t === 'text/uri-list');
@@ -227,22 +260,30 @@ window.addEventListener('drop', (event) => {
   void handleDrop(event.dataTransfer);
 });
 
-/** Reads every file of a dropped folder, recursively. */
+/**
+ * Reads every file of a dropped folder, recursively.
+ * @param {FileSystemEntry} entry
+ * @param {File[]} out
+ */
 async function filesOfEntry(entry, out) {
   if (entry.isFile) {
-    const file = await new Promise((resolve) => entry.file(resolve, () => resolve(null)));
+    const fileEntry = /** @type {FileSystemFileEntry} */ (entry);
+    /** @type {File | null} */
+    const file = await new Promise((resolve) => fileEntry.file(resolve, () => resolve(null)));
     if (file) out.push(file);
     return;
   }
   if (!entry.isDirectory) return;
-  const reader = entry.createReader();
+  const reader = /** @type {FileSystemDirectoryEntry} */ (entry).createReader();
   for (;;) {
+    /** @type {FileSystemEntry[]} */
     const batch = await new Promise((resolve) => reader.readEntries(resolve, () => resolve([])));
     if (batch.length === 0) break;
     for (const child of batch) await filesOfEntry(child, out);
   }
 }
 
+/** @param {DataTransfer | null} transfer */
 async function handleDrop(transfer) {
   if (!transfer) return;
   // Everything must be taken from the DataTransfer before the first await: it empties afterwards.
@@ -254,7 +295,9 @@ async function handleDrop(transfer) {
   const plainFiles = [...transfer.files];
   const uriList = transfer.getData('text/uri-list');
   if (dropped.some((d) => d.entry?.isDirectory)) {
+    /** @type {File[]} */
     const loose = [];
+    /** @type {File[]} */
     const fromFolders = [];
     for (const { entry, file } of dropped) {
       if (entry?.isDirectory) await filesOfEntry(entry, fromFolders);
@@ -275,11 +318,12 @@ async function handleDrop(transfer) {
       .filter((l) => !l.startsWith('#'))
       .join(' '),
   );
-  addSources(urls.map((url) => ({ kind: 'url', url })));
+  addSources(urls.map((url) => ({ kind: /** @type {const} */ ('url'), url })));
 }
 
 // ---------------------------------------------------------------- cards
 
+/** @type {Record<string, string>} */
 const STATE_TEXT = {
   queued: 'Waiting to upload',
   sending: 'Uploading…',
@@ -287,12 +331,19 @@ const STATE_TEXT = {
   running: 'Classifying…',
 };
 
+/** @param {number} p */
 function percent(p) {
   const value = p * 100;
   if (value > 0 && value < 0.1) return '<0.1%';
   return `${value.toFixed(1)}%`;
 }
 
+/**
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {string} [className]
+ * @param {string} [text]
+ */
 function el(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
@@ -300,6 +351,7 @@ function el(tag, className, text) {
   return node;
 }
 
+/** @param {string} s */
 function capitalise(s) {
   return s ? s[0].toUpperCase() + s.slice(1) : s;
 }
@@ -310,15 +362,16 @@ function renderState(entry) {
   const { card } = entry;
   card.dataset.state = entry.state;
   recount(entry);
-  const body = card.querySelector('.card-body');
-  const slot = body.querySelector('.state, .outcome');
+  const body = part(card, '.card-body');
+  const slot = part(body, '.state, .outcome');
   if (entry.state === 'done') slot.replaceWith(resultView(entry));
   else if (entry.state === 'error') slot.replaceWith(errorView(entry));
-  else if (slot.classList.contains('state')) slot.querySelector('.state-text').textContent = STATE_TEXT[entry.state];
+  else if (slot.classList.contains('state')) part(slot, '.state-text').textContent = STATE_TEXT[entry.state];
   else slot.replaceWith(stateView(entry.state));
   scheduleProgress();
 }
 
+/** @param {string} state */
 function stateView(state) {
   const p = el('p', 'state');
   const spinner = el('span', 'spinner');
@@ -329,58 +382,65 @@ function stateView(state) {
 
 /** @param {Entry} entry */
 function resultView(entry) {
-  const r = entry.result;
+  const r = /** @type {ClassificationResult} */ (entry.result);
   const box = el('div', 'outcome result');
-  const best = r.predictions[0];
+  box.append(...answerViews(r, entry.options));
+  if (r.predictions.length > 0) box.append(barsView(r.predictions));
+  const meta = metaOf(r.image);
+  if (meta.length) box.append(el('p', 'meta', meta.join(' · ')));
+  if (r.model && !els.modelName.textContent) els.modelName.textContent = ` Model in use: ${r.model}.`;
+  return box;
+}
 
+/**
+ * The answer line, and what it means: why it is unknown, or whether it is a marine animal.
+ * @param {ClassificationResult} r
+ * @param {JobOptions} options
+ */
+function answerViews(r, options) {
+  const best = r.predictions[0];
   const answer = el('p', 'answer');
   if (r.unknown || !r.top1) {
     answer.append(el('span', 'top1 unknown', 'Unknown'));
-    box.append(answer);
-    if (best) {
-      box.append(
-        el(
-          'p',
-          'explain',
-          `Best guess “${best.label}” at ${percent(best.probability)} is below the minimum score of ${percent(entry.options.min_score)}.`,
-        ),
-      );
-    }
-  } else {
-    answer.append(el('span', 'top1', r.top1.label), el('span', 'top1-prob', percent(r.top1.probability)));
-    box.append(answer);
-    const marine = r.top1.marine;
-    if (marine) {
-      const badge = el('p', 'badge marine');
-      badge.append(el('span', 'badge-group', `Marine · ${marine.group}`));
-      if (marine.scientific_name) badge.append(' ', el('i', 'badge-species', marine.scientific_name));
-      box.append(badge);
-    } else {
-      box.append(el('p', 'badge other', 'Not a marine animal class'));
-    }
+    if (!best) return [answer];
+    const why = `Best guess “${best.label}” at ${percent(best.probability)} is below the minimum score of ${percent(options.min_score)}.`;
+    return [answer, el('p', 'explain', why)];
   }
+  answer.append(el('span', 'top1', r.top1.label), el('span', 'top1-prob', percent(r.top1.probability)));
+  const marine = r.top1.marine;
+  if (!marine) return [answer, el('p', 'badge other', 'Not a marine animal class')];
+  const badge = el('p', 'badge marine');
+  badge.append(el('span', 'badge-group', `Marine · ${marine.group}`));
+  if (marine.scientific_name) badge.append(' ', el('i', 'badge-species', marine.scientific_name));
+  return [answer, badge];
+}
 
-  if (r.predictions.length > 0) {
-    const list = el('ol', 'bars');
-    list.setAttribute('aria-label', `Top ${r.predictions.length} predictions`);
-    for (const p of r.predictions) {
-      const li = el('li', p.marine ? 'bar-row is-marine' : 'bar-row');
-      const label = el('span', 'bar-label', p.label);
-      if (p.marine) label.append(el('span', 'visually-hidden', ' (marine)'));
-      label.title = p.marine?.scientific_name ? `${p.label} — ${p.marine.scientific_name}` : p.label;
-      const track = el('span', 'bar-track');
-      track.setAttribute('aria-hidden', 'true');
-      const fill = el('span', 'bar-fill');
-      fill.style.width = `${Math.max(0.5, Math.min(100, p.probability * 100))}%`;
-      track.append(fill);
-      li.append(label, el('span', 'bar-value', percent(p.probability)), track);
-      list.append(li);
-    }
-    box.append(list);
+/** @param {Prediction[]} predictions */
+function barsView(predictions) {
+  const list = el('ol', 'bars');
+  list.setAttribute('aria-label', `Top ${predictions.length} predictions`);
+  for (const p of predictions) {
+    const li = el('li', p.marine ? 'bar-row is-marine' : 'bar-row');
+    const label = el('span', 'bar-label', p.label);
+    if (p.marine) label.append(el('span', 'visually-hidden', ' (marine)'));
+    label.title = p.marine?.scientific_name ? `${p.label} — ${p.marine.scientific_name}` : p.label;
+    const track = el('span', 'bar-track');
+    track.setAttribute('aria-hidden', 'true');
+    const fill = el('span', 'bar-fill');
+    fill.style.width = `${Math.max(0.5, Math.min(100, p.probability * 100))}%`;
+    track.append(fill);
+    li.append(label, el('span', 'bar-value', percent(p.probability)), track);
+    list.append(li);
   }
+  return list;
+}
 
+/**
+ * Size, format, when and where the photo was taken.
+ * @param {ClassificationResult['image'] | undefined} img
+ */
+function metaOf(img) {
   const meta = [];
-  const img = r.image;
   if (img) {
     meta.push(`${img.width} × ${img.height}${img.format ? ` ${img.format.toUpperCase()}` : ''}`);
     if (img.taken_at) meta.push(`taken ${img.taken_at.replace('T', ' ')}`);
@@ -388,10 +448,7 @@ function resultView(entry) {
       meta.push(`${img.latitude.toFixed(4)}, ${img.longitude.toFixed(4)}`);
     }
   }
-  if (meta.length) box.append(el('p', 'meta', meta.join(' · ')));
-
-  if (r.model && !els.modelName.textContent) els.modelName.textContent = ` Model in use: ${r.model}.`;
-  return box;
+  return meta;
 }
 
 /** @param {Entry} entry */
@@ -412,7 +469,10 @@ function errorView(entry) {
   return box;
 }
 
-/** Keeps the counters in step with one entry's state, in O(1). */
+/**
+ * Keeps the counters in step with one entry's state, in O(1).
+ * @param {Entry} entry
+ */
 function recount(entry) {
   const now = entry.state === 'done' ? 'done' : entry.state === 'error' ? 'error' : null;
   if (now === entry.counted) return;
@@ -423,6 +483,7 @@ function recount(entry) {
   entry.counted = now;
 }
 
+/** @param {Entry} entry */
 function uncount(entry) {
   if (entry.counted) counts.done--;
   if (entry.counted === 'error') counts.failed--;
@@ -445,14 +506,14 @@ function removeEntry(entry) {
 els.grid.addEventListener('click', (event) => {
   const button = /** @type {HTMLElement} */ (event.target).closest('button');
   if (!button) return;
-  const card = button.closest('.card');
+  const card = /** @type {HTMLElement | null} */ (button.closest('.card'));
   const entry = entries.get(Number(card?.dataset.id));
   if (!entry) return;
   if (button.classList.contains('remove')) {
     // Keep keyboard focus in the list: move to the next card's remove button, else the heading.
-    const next = card.nextElementSibling ?? card.previousElementSibling;
+    const next = entry.card.nextElementSibling ?? entry.card.previousElementSibling;
     removeEntry(entry);
-    /** @type {HTMLElement | null} */ (next?.querySelector('.remove') ?? els.heading).focus();
+    /** @type {HTMLElement} */ (next?.querySelector('.remove') ?? els.heading).focus();
   } else if (button.dataset.action === 'retry') {
     uncount(entry);
     entry.error = undefined;
@@ -483,7 +544,7 @@ function renderProgress() {
   if (els.progressText.textContent !== text) els.progressText.textContent = text;
   announce(total === 0 ? '' : text, total > 0 && done === total);
   els.progressBar.style.width = total ? `${(done / total) * 100}%` : '0%';
-  els.progressBar.parentElement.classList.toggle('complete', total > 0 && done === total);
+  /** @type {HTMLElement} */ (els.progressBar.parentElement).classList.toggle('complete', total > 0 && done === total);
   els.empty.hidden = total > 0;
   els.downloadCsv.disabled = done === 0;
   els.downloadJson.disabled = done === 0;
@@ -497,6 +558,10 @@ const ANNOUNCE_EVERY_MS = 3000;
 let lastAnnounced = 0;
 let announceTimer = 0;
 let pendingAnnouncement = '';
+/**
+ * @param {string} text
+ * @param {boolean} [now]
+ */
 function announce(text, now = false) {
   pendingAnnouncement = text;
   const wait = lastAnnounced + ANNOUNCE_EVERY_MS - Date.now();
@@ -517,6 +582,7 @@ function speak() {
 }
 
 let noticeTimer = 0;
+/** @param {string} text */
 function showNotice(text) {
   clearTimeout(noticeTimer);
   els.notice.textContent = text;
@@ -526,6 +592,7 @@ function showNotice(text) {
 // ---------------------------------------------------------------- downloads and clearing
 
 function finishedReports() {
+  /** @type {import('./report.js').ImageReport[]} */
   const reports = [];
   let topK = 0;
   for (const entry of entries.values()) {
@@ -542,10 +609,15 @@ function finishedReports() {
 
 function stamp() {
   const d = new Date();
-  const pad = (n) => String(n).padStart(2, '0');
+  const pad = (/** @type {number} */ n) => String(n).padStart(2, '0');
   return `${d.getFullYear()}${pad(d.getMonth() + 1)}${pad(d.getDate())}-${pad(d.getHours())}${pad(d.getMinutes())}${pad(d.getSeconds())}`;
 }
 
+/**
+ * @param {string} text
+ * @param {string} type
+ * @param {string} filename
+ */
 function download(text, type, filename) {
   const url = URL.createObjectURL(new Blob([text], { type }));
   const a = document.createElement('a');
@@ -557,6 +629,7 @@ function download(text, type, filename) {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
+/** @param {number} count */
 function downloadNote(count) {
   const pending = counts.total - counts.done;
   showNotice(pending > 0 ? `Downloaded ${count} finished images; ${pending} still in progress.` : '');
@@ -589,6 +662,7 @@ els.clear.addEventListener('click', () => {
 
 // ---------------------------------------------------------------- API key
 
+/** @param {ItemError} error */
 function showKeyForm(error) {
   els.keyMessage.textContent = apiKey
     ? 'The API key was not accepted. Check it and enter it again to continue.'

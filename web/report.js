@@ -13,7 +13,10 @@
  * @typedef {{ path: string, result?: ClassificationResult, error?: ErrorBody }} ImageReport
  */
 
-/** CSV columns for a given top-k, as the CLI writes them. */
+/**
+ * CSV columns for a given top-k, as the CLI writes them.
+ * @param {number} topK
+ */
 export function csvColumns(topK) {
   const ranks = [];
   for (let k = 2; k <= topK; k++) ranks.push(`top${k}_label`, `top${k}_probability`);
@@ -40,15 +43,21 @@ export function csvColumns(topK) {
   ];
 }
 
+/** @param {number} value */
 function round(value) {
   return value.toFixed(6);
 }
 
+/** @param {unknown} value */
 function text(value) {
   return value === null || value === undefined ? '' : String(value);
 }
 
-/** The flat row for one image; columns as in csvColumns(topK). */
+/**
+ * The flat row for one image; columns as in csvColumns(topK).
+ * @param {ImageReport} report
+ * @param {number} topK
+ */
 export function csvRow(report, topK) {
   const r = report.result;
   const best = r?.predictions[0];
@@ -80,26 +89,39 @@ export function csvRow(report, topK) {
   ];
 }
 
-/** The JSON record for one image, as the CLI's --format json writes it. */
+/**
+ * The JSON record for one image, as the CLI's --format json writes it.
+ * @param {ImageReport} report
+ */
 export function jsonRecord(report) {
   if (report.result) return { path: report.path, status: 'ok', ...report.result };
   return { path: report.path, status: 'error', error: { code: report.error?.code, message: report.error?.message } };
 }
 
-/** One CSV field, quoted when it holds a comma, a quote or a line break (as csv-stringify does). */
+/**
+ * One CSV field, quoted when it holds a comma, a quote or a line break (as csv-stringify does).
+ * @param {unknown} value
+ */
 export function csvField(value) {
   const s = String(value);
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-/** A whole CSV document: header then one row per report, "\n" line ends like the CLI. */
+/**
+ * A whole CSV document: header then one row per report, "\n" line ends like the CLI.
+ * @param {ImageReport[]} reports
+ * @param {number} topK
+ */
 export function toCsv(reports, topK) {
   const lines = [csvColumns(topK).map(csvField).join(',')];
   for (const report of reports) lines.push(csvRow(report, topK).map(csvField).join(','));
   return `${lines.join('\n')}\n`;
 }
 
-/** A JSON array document like the CLI's --format json. */
+/**
+ * A JSON array document like the CLI's --format json.
+ * @param {ImageReport[]} reports
+ */
 export function toJson(reports) {
   return `[\n${reports.map((r) => JSON.stringify(jsonRecord(r))).join(',\n')}\n]\n`;
 }

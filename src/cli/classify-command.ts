@@ -6,7 +6,6 @@ import { ClassifierError } from '../errors.ts';
 import { addSettingOptions, loadCommandSettings } from '../settings/options.ts';
 import type { Settings } from '../settings/table.ts';
 import { localSourceOptions } from '../sources/policy.ts';
-import { closeUrlFetchAgents } from '../sources/url.ts';
 import { collectImages } from './collect-images.ts';
 import { startProgress } from './progress.ts';
 import { openReportWriter, readPreviousReports, reportKey, type OutputFormat } from './report-writer.ts';
@@ -116,7 +115,6 @@ async function runClassify(inputs: string[], flags: ClassifyFlags, settings: Set
     progress?.stop();
     await writer.close();
     await classifier.close();
-    await closeUrlFetchAgents();
     process.off('SIGINT', stopTaking);
     process.off('SIGTERM', stopTaking);
   }

@@ -79,30 +79,79 @@ export function createBatcher<T extends BatchItem>(
   options: BatcherOptions,
   onBatch?: (report: BatchReport) => void,
 ): Batcher<T> {
-  const { parallel, solo } = typeof lanes === 'function' ? { parallel: [lanes], solo: undefined } : lanes;
-  if (parallel.length === 0) throw new Error('the batcher needs at least one lane');
-  const busy = parallel.map(() => false);
-  let soloBusy = false;
-  const queue: Pending<T>[] = [];
-  let timer: NodeJS.Timeout | null = null;
-  let drainWaiters: (() => void)[] = [];
+  return new MicroBatcher(typeof lanes === 'function' ? { parallel: [lanes] } : lanes, options, onBatch);
+}
 
-  const running = () => soloBusy || busy.some(Boolean);
-  const nothingArriving = () => options.arriving?.() === 0;
-  const freeLanes = () => (soloBusy ? [] : busy.flatMap((b, i) => (b ? [] : [i])));
+export class MicroBatcher<T extends BatchItem> implements Batcher<T> {
+  readonly #parallel: RunBatch<T>[];
+  readonly #solo: RunBatch<T> | undefined;
+  readonly #options: BatcherOptions;
+  readonly #onBatch: ((report: BatchReport) => void) | undefined;
+  readonly #busy: boolean[];
+  #soloBusy = false;
+  readonly #queue: Pending<T>[] = [];
+  #timer: NodeJS.Timeout | null = null;
+  #drainWaiters: (() => void)[] = [];
 
-  function schedule(): void {
-    if (queue.length === 0 || freeLanes().length === 0) return;
-    if (queue.length >= options.maxBatch || options.maxWaitMs <= 0 || nothingArriving()) {
-      dispatch();
+  constructor(lanes: BatchLanes<T>, options: BatcherOptions, onBatch?: (report: BatchReport) => void) {
+    if (lanes.parallel.length === 0) throw new Error('the batcher needs at least one lane');
+    this.#parallel = lanes.parallel;
+    this.#solo = lanes.solo;
+    this.#options = options;
+    this.#onBatch = onBatch;
+    this.#busy = lanes.parallel.map(() => false);
+  }
+
+  submit(item: T): Promise<BatchedScores> {
+    const { itemLength } = this.#options;
+    if (item.length !== itemLength) {
+      return Promise.reject(new Error(`the item has ${item.length} values, the model takes ${itemLength}`));
+    }
+    return new Promise<BatchedScores>((resolve, reject) => {
+      this.#queue.push({ item, enqueuedAt: performance.now(), resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  waiting(): number {
+    return this.#queue.length;
+  }
+
+  drain(): Promise<void> {
+    if (this.#idle()) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  #running(): boolean {
+    return this.#soloBusy || this.#busy.some(Boolean);
+  }
+
+  #idle(): boolean {
+    return !this.#running() && this.#queue.length === 0;
+  }
+
+  #nothingArriving(): boolean {
+    return this.#options.arriving?.() === 0;
+  }
+
+  #freeLanes(): number[] {
+    return this.#soloBusy ? [] : this.#busy.flatMap((b, i) => (b ? [] : [i]));
+  }
+
+  #schedule(): void {
+    const options = this.#options;
+    const queue = this.#queue;
+    if (queue.length === 0 || this.#freeLanes().length === 0) return;
+    if (queue.length >= options.maxBatch || options.maxWaitMs <= 0 || this.#nothingArriving()) {
+      this.#dispatch();
       return;
     }
-    if (!timer) {
+    if (!this.#timer) {
       const waited = performance.now() - queue[0].enqueuedAt;
-      timer = setTimeout(
+      this.#timer = setTimeout(
         () => {
-          timer = null;
-          dispatch();
+          this.#timer = null;
+          this.#dispatch();
         },
         Math.max(0, options.maxWaitMs - waited),
       );
@@ -110,36 +159,48 @@ export function createBatcher<T extends BatchItem>(
   }
 
   /** Hands the waiting images to every free lane, split evenly so the lanes finish together. */
-  function dispatch(): void {
-    if (timer) {
-      clearTimeout(timer);
-      timer = null;
+  #dispatch(): void {
+    if (this.#timer) {
+      clearTimeout(this.#timer);
+      this.#timer = null;
     }
+    const queue = this.#queue;
+    const solo = this.#solo;
     // Under load (more images on their way) a lone image waits for company on a parallel lane instead:
     // the solo lane would hold up every other lane for one image.
-    if (solo && !running() && queue.length === 1 && (options.arriving === undefined || nothingArriving())) {
-      soloBusy = true;
-      void runOn(solo, 'solo', queue.splice(0, 1), () => (soloBusy = false));
+    if (
+      solo &&
+      !this.#running() &&
+      queue.length === 1 &&
+      (this.#options.arriving === undefined || this.#nothingArriving())
+    ) {
+      this.#soloBusy = true;
+      void this.#runOn(solo, 'solo', queue.splice(0, 1), () => {
+        this.#soloBusy = false;
+      });
       return;
     }
-    for (let free = freeLanes(); free.length > 0 && queue.length > 0; free = freeLanes()) {
+    for (let free = this.#freeLanes(); free.length > 0 && queue.length > 0; free = this.#freeLanes()) {
       const lane = free[0];
-      busy[lane] = true;
-      const size = Math.min(options.maxBatch, Math.ceil(queue.length / free.length));
-      void runOn(parallel[lane], String(lane + 1), queue.splice(0, size), () => (busy[lane] = false));
+      this.#busy[lane] = true;
+      const size = Math.min(this.#options.maxBatch, Math.ceil(queue.length / free.length));
+      void this.#runOn(this.#parallel[lane], String(lane + 1), queue.splice(0, size), () => {
+        this.#busy[lane] = false;
+      });
     }
   }
 
-  async function runOn(runBatch: RunBatch<T>, lane: string, batch: Pending<T>[], release: () => void): Promise<void> {
+  async #runOn(runBatch: RunBatch<T>, lane: string, batch: Pending<T>[], release: () => void): Promise<void> {
+    const { outputLength } = this.#options;
     const started = performance.now();
     try {
       const output = await runBatch(batch.map((pending) => pending.item));
       const inference_ms = performance.now() - started;
       const queue_ms = batch.map((item) => started - item.enqueuedAt);
-      onBatch?.({ lane, size: batch.length, inference_ms, queue_ms });
+      this.#onBatch?.({ lane, size: batch.length, inference_ms, queue_ms });
       batch.forEach((item, i) =>
         item.resolve({
-          scores: output.subarray(i * options.outputLength, (i + 1) * options.outputLength),
+          scores: output.subarray(i * outputLength, (i + 1) * outputLength),
           queue_ms: queue_ms[i],
           inference_ms,
           batch_size: batch.length,
@@ -149,29 +210,12 @@ export function createBatcher<T extends BatchItem>(
       for (const item of batch) item.reject(err);
     } finally {
       release();
-      schedule();
-      if (!running() && queue.length === 0) {
-        const waiters = drainWaiters;
-        drainWaiters = [];
+      this.#schedule();
+      if (this.#idle()) {
+        const waiters = this.#drainWaiters;
+        this.#drainWaiters = [];
         for (const w of waiters) w();
       }
     }
   }
-
-  return {
-    submit(item) {
-      if (item.length !== options.itemLength) {
-        return Promise.reject(new Error(`the item has ${item.length} values, the model takes ${options.itemLength}`));
-      }
-      return new Promise<BatchedScores>((resolve, reject) => {
-        queue.push({ item, enqueuedAt: performance.now(), resolve, reject });
-        schedule();
-      });
-    },
-    waiting: () => queue.length,
-    drain() {
-      if (!running() && queue.length === 0) return Promise.resolve();
-      return new Promise((resolve) => drainWaiters.push(resolve));
-    },
-  };
 }

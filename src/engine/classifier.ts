@@ -1,24 +1,21 @@
 import { availableParallelism } from 'node:os';
-import { Piscina } from 'piscina';
-import { startInferenceLane, type InferenceLane } from './inference-lane.ts';
-import { threadsCpuSeconds } from './thread-cpu.ts';
-import sharp from 'sharp';
-import { ClassifierError, errorFromReply, shuttingDownError } from '../errors.ts';
-import { readImageBytes, sha256Of, type SourceOptions } from '../sources/input.ts';
+import { ClassifierError, shuttingDownError } from '../errors.ts';
+import { ImageReader, sha256Of, type SourceOptions } from '../sources/input.ts';
 import { DEFAULT_URL_FETCH_OPTIONS } from '../sources/url.ts';
-import { createBatcher, type BatchReport } from './batcher.ts';
-import { resolveModel } from './model-files.ts';
+import { createBatcher, type Batcher, type BatchReport } from './batcher.ts';
 import type { CatalogueEntry } from './catalogue.ts';
-import { DEFAULT_PREPROCESS_OPTIONS, type PreprocessOptions, type PreparedPixels } from './preprocess.ts';
-import { probabilitiesOf, rankPredictions } from './postprocess.ts';
-import type { ModelSignature, SessionOptions } from './session.ts';
-import type { ClassificationResult, ClassifyOptions, ImageInput } from './types.ts';
 import { classifyEach, type ManyOutcome } from './classify-many.ts';
+import { DecoderPool } from './decoder-pool.ts';
+import { startInferenceLane, type InferenceLane } from './inference-lane.ts';
 import { laneTimingsOf, parallelSessionsFor, referenceJpeg, type LaneTimings } from './lane-choice.ts';
+import { resolveModel } from './model-files.ts';
+import { probabilitiesOf, rankPredictions } from './postprocess.ts';
+import { DEFAULT_PREPROCESS_OPTIONS, type PreprocessOptions } from './preprocess.ts';
+import type { ModelSignature, SessionOptions } from './session.ts';
+import { threadsCpuSeconds } from './thread-cpu.ts';
+import type { ClassificationResult, ClassifyOptions, ImageInput } from './types.ts';
 
 export type { ManyOutcome };
-import { siblingWorker, workerModule } from './workers/worker-module.ts';
-import type { PreprocessReply, PreprocessTask } from './workers/preprocess-worker.ts';
 
 export interface ClassifierOptions {
   /** A local ImageNet ONNX classifier; wins over modelId. */
@@ -145,32 +142,31 @@ export function validateClassifyOptions(options: ClassifyOptions = {}): Required
   return { topK, minScore, marineOnly: options.marineOnly ?? false };
 }
 
-export async function createClassifier(options: ClassifierOptions = {}): Promise<Classifier> {
-  const settings = settingsOf(options);
-  const location = await resolveModel({
-    modelPath: options.modelPath,
-    modelId: options.modelId,
-    cacheDir: options.cacheDir,
-    download: options.download,
-    onProgress: options.onDownloadProgress,
-  });
+/** Loads the model (downloading it when asked) and starts the engine's threads; `close()` releases all of it. */
+export function createClassifier(options: ClassifierOptions = {}): Promise<Classifier> {
+  return OnnxClassifier.start(options);
+}
 
-  const sessionOptions = (intraOpThreads: number): SessionOptions => ({
+function sessionOptionsFor(options: ClassifierOptions, intraOpThreads: number): SessionOptions {
+  return {
     intraOpThreads,
     executionProvider: options.executionProvider ?? 'cpu',
     allowSpinning: options.allowSpinning ?? false,
-  });
-  const choosingLanes =
-    options.parallelSessions === undefined &&
-    settings.parallelSessions > 1 &&
-    (options.executionProvider ?? 'cpu') === 'cpu';
-  // Made while the sessions load, for the start-up timing below (~50 ms of sharp).
-  const reference = choosingLanes ? referenceJpeg().catch(() => null) : null;
+  };
+}
+
+interface Lanes {
+  parallel: InferenceLane[];
+  solo: InferenceLane | undefined;
+}
+
+/** Starts every session at once; when one fails, the others are closed and its error thrown. */
+async function startLanes(path: string, settings: ClassifierSettings, options: ClassifierOptions): Promise<Lanes> {
   const lanes = await Promise.allSettled([
     ...Array.from({ length: settings.parallelSessions }, () =>
-      startInferenceLane(location.path, sessionOptions(settings.sessionThreads)),
+      startInferenceLane(path, sessionOptionsFor(options, settings.sessionThreads)),
     ),
-    ...(settings.soloSession ? [startInferenceLane(location.path, sessionOptions(settings.intraOpThreads))] : []),
+    ...(settings.soloSession ? [startInferenceLane(path, sessionOptionsFor(options, settings.intraOpThreads))] : []),
   ]);
   const started = lanes.flatMap((lane) => (lane.status === 'fulfilled' ? [lane.value] : []));
   const failed = lanes.find((lane) => lane.status === 'rejected');
@@ -178,104 +174,151 @@ export async function createClassifier(options: ClassifierOptions = {}): Promise
     await Promise.all(started.map((lane) => lane.close()));
     throw failed.reason;
   }
-  let parallelLanes = started.slice(0, settings.parallelSessions);
-  const soloLane = settings.soloSession ? started[settings.parallelSessions] : undefined;
-  const signature = started[0].signature;
+  return {
+    parallel: started.slice(0, settings.parallelSessions),
+    solo: settings.soloSession ? started[settings.parallelSessions] : undefined,
+  };
+}
 
-  const preprocessWorker = workerModule(siblingWorker('preprocess-worker'));
-  const preprocessPool = new Piscina<PreprocessTask, PreprocessReply>({
-    filename: preprocessWorker.filename,
-    execArgv: preprocessWorker.execArgv,
-    minThreads: settings.decodeThreads,
-    maxThreads: settings.decodeThreads,
-    idleTimeout: Infinity,
-  });
-  const preprocessOptions: PreprocessOptions = {
+function preprocessOptionsOf(signature: ModelSignature, settings: ClassifierSettings): PreprocessOptions {
+  return {
     size: signature.size,
     resizeShortSide: Math.round((signature.size * 256) / 224),
     layout: signature.layout,
     maxPixels: settings.maxPixels,
     shrinkOnLoad: settings.shrinkOnLoad,
   };
-  // Load the decoding code in every thread now, so the first requests do not pay for it.
-  const warmUpImage = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#3366aa' } })
-    .jpeg()
-    .toBuffer();
-  await Promise.all(
-    Array.from({ length: settings.decodeThreads }, () =>
-      preprocessPool.run({ bytes: warmUpImage, options: preprocessOptions }),
-    ),
-  );
+}
 
-  if (choosingLanes) {
-    // A model that cannot run here fails its first request with the real error; the choice just keeps every session.
-    const timings = await timeLane(parallelLanes[0], await reference).catch(() => null);
-    const needed = timings ? parallelSessionsFor(timings, parallelLanes.length) : parallelLanes.length;
-    await Promise.all(parallelLanes.slice(needed).map((lane) => lane.close()));
-    parallelLanes = parallelLanes.slice(0, needed);
-    settings.parallelSessions = needed;
-    if (timings) settings.laneTimings = timings;
-  }
-  const lanesInUse = [...parallelLanes, ...(soloLane ? [soloLane] : [])];
-  const inferenceThreads = [...new Set(lanesInUse.flatMap((lane) => lane.threads))];
-
-  // Images between acceptance and the batcher: the batcher waits for company only while some are on their way.
-  let arriving = 0;
-  const batcher = createBatcher<Uint8Array>(
-    { parallel: parallelLanes.map((lane) => lane.run), solo: soloLane?.run },
-    {
-      maxBatch: Math.min(settings.maxBatch, signature.fixedBatch ?? Infinity),
-      maxWaitMs: settings.maxWaitMs,
-      itemLength: 3 * signature.size * signature.size,
-      outputLength: signature.classes,
-      arriving: () => arriving,
+/** One parallel session's time per image and a decoding thread's time per ImageNet-size image, right now. */
+async function timeLane(lane: InferenceLane, decoders: DecoderPool, reference: Buffer | null): Promise<LaneTimings> {
+  if (!reference) throw new Error('no reference image');
+  let pixels: Uint8Array = new Uint8Array(0);
+  return laneTimingsOf(
+    async () => {
+      pixels = (await decoders.prepare(reference)).pixels;
     },
-    options.onBatch,
+    // run() takes the pixels' memory, so every run gets its own copy.
+    () => lane.run([pixels.slice()]),
   );
+}
 
-  const sourceOptions: SourceOptions = {
+/** Keeps as many parallel sessions as the model needs on this machine (lane-choice.ts), closing the rest. */
+async function chooseParallelLanes(
+  lanes: Lanes,
+  decoders: DecoderPool,
+  reference: Promise<Buffer | null>,
+  settings: ClassifierSettings,
+): Promise<void> {
+  // A model that cannot run here fails its first request with the real error; the choice just keeps every session.
+  const timings = await timeLane(lanes.parallel[0], decoders, await reference).catch(() => null);
+  const needed = timings ? parallelSessionsFor(timings, lanes.parallel.length) : lanes.parallel.length;
+  await Promise.all(lanes.parallel.slice(needed).map((lane) => lane.close()));
+  lanes.parallel = lanes.parallel.slice(0, needed);
+  settings.parallelSessions = needed;
+  if (timings) settings.laneTimings = timings;
+}
+
+function sourceOptionsOf(options: ClassifierOptions, settings: ClassifierSettings): SourceOptions {
+  return {
     maxBytes: settings.maxImageBytes,
     allowFiles: options.sources?.allowFiles ?? true,
     imageRoot: options.sources?.imageRoot ?? null,
     url: { ...DEFAULT_URL_FETCH_OPTIONS, maxBytes: settings.maxImageBytes, ...options.sources?.url },
   };
-  const model: ModelDescription = { id: location.id, path: location.path, catalogue: location.entry, signature };
-  let inFlight = 0;
-  let idle: (() => void) | null = null;
-  let closed = false;
+}
 
-  async function preprocess(bytes: Buffer): Promise<PreparedPixels> {
-    const reply = await preprocessPool.run({ bytes, options: preprocessOptions });
-    if (!reply.ok) throw errorFromReply(reply.error);
-    return reply.result;
+/** What a started engine is made of; OnnxClassifier.start builds it. */
+interface EngineParts {
+  model: ModelDescription;
+  settings: ClassifierSettings;
+  lanes: Lanes;
+  decoders: DecoderPool;
+  reader: ImageReader;
+  onBatch: ClassifierOptions['onBatch'];
+}
+
+/** The engine: reads images, decodes them on the decoding threads, and runs them in batches on the model's sessions. */
+class OnnxClassifier implements Classifier {
+  readonly model: ModelDescription;
+  readonly settings: ClassifierSettings;
+  readonly #lanes: InferenceLane[];
+  readonly #inferenceThreads: number[];
+  readonly #decoders: DecoderPool;
+  readonly #reader: ImageReader;
+  readonly #batcher: Batcher<Uint8Array>;
+  /** Images between acceptance and the batcher: the batcher waits for company only while some are on their way. */
+  #arriving = 0;
+  #inFlight = 0;
+  #idle: (() => void) | null = null;
+  #closed = false;
+
+  static async start(options: ClassifierOptions): Promise<OnnxClassifier> {
+    const settings = settingsOf(options);
+    const location = await resolveModel({
+      modelPath: options.modelPath,
+      modelId: options.modelId,
+      cacheDir: options.cacheDir,
+      download: options.download,
+      onProgress: options.onDownloadProgress,
+    });
+    const choosingLanes =
+      options.parallelSessions === undefined &&
+      settings.parallelSessions > 1 &&
+      (options.executionProvider ?? 'cpu') === 'cpu';
+    // Made while the sessions load, for the start-up timing below (~50 ms of sharp).
+    const reference = choosingLanes ? referenceJpeg().catch(() => null) : null;
+    const lanes = await startLanes(location.path, settings, options);
+    const signature = lanes.parallel[0].signature;
+    const decoders = new DecoderPool(settings.decodeThreads, preprocessOptionsOf(signature, settings));
+    await decoders.warmUp();
+    if (reference) await chooseParallelLanes(lanes, decoders, reference, settings);
+    return new OnnxClassifier({
+      model: { id: location.id, path: location.path, catalogue: location.entry, signature },
+      settings,
+      lanes,
+      decoders,
+      reader: new ImageReader(sourceOptionsOf(options, settings)),
+      onBatch: options.onBatch,
+    });
   }
 
-  /** One parallel session's time per image and a decoding thread's time per ImageNet-size image, right now. */
-  async function timeLane(lane: InferenceLane, reference: Buffer | null): Promise<LaneTimings> {
-    if (!reference) throw new Error('no reference image');
-    let pixels: Uint8Array = new Uint8Array(0);
-    return laneTimingsOf(
-      async () => (pixels = (await preprocess(reference)).pixels),
-      // run() takes the pixels' memory, so every run gets its own copy.
-      () => lane.run([pixels.slice()]),
+  private constructor(parts: EngineParts) {
+    const { model, settings, lanes } = parts;
+    this.model = model;
+    this.settings = settings;
+    this.#lanes = [...lanes.parallel, ...(lanes.solo ? [lanes.solo] : [])];
+    this.#inferenceThreads = [...new Set(this.#lanes.flatMap((lane) => lane.threads))];
+    this.#decoders = parts.decoders;
+    this.#reader = parts.reader;
+    this.#batcher = createBatcher<Uint8Array>(
+      { parallel: lanes.parallel.map((lane) => lane.run), solo: lanes.solo?.run },
+      {
+        maxBatch: Math.min(settings.maxBatch, model.signature.fixedBatch ?? Infinity),
+        maxWaitMs: settings.maxWaitMs,
+        itemLength: 3 * model.signature.size * model.signature.size,
+        outputLength: model.signature.classes,
+        arriving: () => this.#arriving,
+      },
+      parts.onBatch,
     );
   }
 
-  async function classify(input: ImageInput, classifyOptions?: ClassifyOptions): Promise<ClassificationResult> {
-    if (closed) throw shuttingDownError();
+  async classify(input: ImageInput, classifyOptions?: ClassifyOptions): Promise<ClassificationResult> {
+    if (this.#closed) throw shuttingDownError();
     const started = performance.now();
     const rank = validateClassifyOptions(classifyOptions);
-    inFlight++;
-    arriving++;
+    this.#inFlight++;
+    this.#arriving++;
     let submitted = false;
     try {
-      const { bytes, fetch_ms } = await readImageBytes(input, sourceOptions);
+      const { bytes, fetch_ms } = await this.#reader.read(input);
       const decodeStarted = performance.now();
-      const prepared = await preprocess(bytes);
+      const prepared = await this.#decoders.prepare(bytes);
       const decode_ms = performance.now() - decodeStarted;
-      arriving--;
+      this.#arriving--;
       submitted = true;
-      const batched = await batcher.submit(prepared.pixels);
+      const batched = await this.#batcher.submit(prepared.pixels);
       const ranked = rankPredictions(probabilitiesOf(batched.scores), rank);
       return {
         answer: ranked.answer,
@@ -283,7 +326,7 @@ export async function createClassifier(options: ClassifierOptions = {}): Promise
         top1: ranked.top1,
         predictions: ranked.predictions,
         image: prepared.image,
-        model: model.id,
+        model: this.model.id,
         sha256: sha256Of(bytes),
         timings: {
           fetch_ms,
@@ -294,39 +337,39 @@ export async function createClassifier(options: ClassifierOptions = {}): Promise
         },
       };
     } finally {
-      if (!submitted) arriving--;
-      inFlight--;
-      if (inFlight === 0) idle?.();
+      if (!submitted) this.#arriving--;
+      this.#inFlight--;
+      if (this.#inFlight === 0) this.#idle?.();
     }
   }
 
-  function classifyMany(
+  classifyMany(
     inputs: Iterable<ImageInput> | AsyncIterable<ImageInput>,
     { concurrency, ...classifyOptions }: ClassifyOptions & { concurrency?: number } = {},
   ): AsyncGenerator<ManyOutcome> {
     validateClassifyOptions(classifyOptions);
     // Enough in flight to keep decoding threads and full batches busy, few enough to bound memory.
     return classifyEach(
-      classify,
+      (input, options) => this.classify(input, options),
       inputs,
       classifyOptions,
-      concurrency ?? settings.decodeThreads * 2 + settings.maxBatch * 2,
+      concurrency ?? this.settings.decodeThreads * 2 + this.settings.maxBatch * 2,
     );
   }
 
-  return {
-    model,
-    settings,
-    classify,
-    classifyMany,
-    inFlight: () => inFlight,
-    inferenceCpuSeconds: () => threadsCpuSeconds(inferenceThreads),
-    async close() {
-      closed = true;
-      // Let every accepted image finish (some may still be decoding) before the threads go away.
-      if (inFlight > 0) await new Promise<void>((resolve) => (idle = resolve));
-      await batcher.drain();
-      await Promise.all([preprocessPool.destroy(), ...lanesInUse.map((lane) => lane.close())]);
-    },
-  };
+  inFlight(): number {
+    return this.#inFlight;
+  }
+
+  inferenceCpuSeconds(): number | null {
+    return threadsCpuSeconds(this.#inferenceThreads);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    // Let every accepted image finish (some may still be decoding) before the threads go away.
+    if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
+    await this.#batcher.drain();
+    await Promise.all([this.#decoders.close(), this.#reader.close(), ...this.#lanes.map((lane) => lane.close())]);
+  }
 }

@@ -94,55 +94,53 @@ function intermediate(length: number, reusable: boolean): Uint8Array {
  * `crop` region of the result, packed RGB.
  */
 export function resizeAndCropLikePillow(src: RgbImage, outWidth: number, outHeight: number, crop: CropBox): Uint8Array {
-  const needHorizontal = outWidth !== src.width;
-  const needVertical = outHeight !== src.height;
-
-  const v = needVertical ? coefficients(src.height, outHeight, crop.top, crop.height) : null;
+  const v = outHeight !== src.height ? coefficients(src.height, outHeight, crop.top, crop.height) : null;
   // Rows of the source the vertical pass will read; the horizontal pass only needs these.
   const rowFirst = v ? v.start[0] : crop.top;
   const rowLast = v ? v.start[crop.height - 1] + v.count[crop.height - 1] : crop.top + crop.height;
-  const rows = rowLast - rowFirst;
-
-  // Horizontal pass: rows [rowFirst, rowLast) -> crop.width columns (8-bit intermediate, as Pillow).
-  const data = src.data;
-  let mid: Uint8Array;
-  if (needHorizontal) {
-    const h = coefficients(src.width, outWidth, crop.left, crop.width);
-    mid = intermediate(rows * crop.width * 3, v !== null);
-    const { start, count, weights, taps } = h;
-    for (let y = 0; y < rows; y++) {
-      const rowOffset = (y + rowFirst) * src.width * 3;
-      const outOffset = y * crop.width * 3;
-      for (let o = 0; o < crop.width; o++) {
-        let r = HALF,
-          g = HALF,
-          b = HALF;
-        const n = count[o];
-        let p = rowOffset + start[o] * 3;
-        const k = o * taps;
-        for (let x = 0; x < n; x++, p += 3) {
-          const w = weights[k + x];
-          r += data[p] * w;
-          g += data[p + 1] * w;
-          b += data[p + 2] * w;
-        }
-        const q = outOffset + o * 3;
-        mid[q] = clip8(r);
-        mid[q + 1] = clip8(g);
-        mid[q + 2] = clip8(b);
-      }
-    }
+  const mid = intermediate((rowLast - rowFirst) * crop.width * 3, v !== null);
+  if (outWidth !== src.width) {
+    horizontalPass(src, rowFirst, rowLast, coefficients(src.width, outWidth, crop.left, crop.width), mid);
   } else {
-    mid = intermediate(rows * crop.width * 3, v !== null);
-    for (let y = 0; y < rows; y++) {
+    for (let y = 0; y < rowLast - rowFirst; y++) {
       const from = ((y + rowFirst) * src.width + crop.left) * 3;
-      mid.set(data.subarray(from, from + crop.width * 3), y * crop.width * 3);
+      mid.set(src.data.subarray(from, from + crop.width * 3), y * crop.width * 3);
     }
   }
+  return v ? verticalPass(mid, rowFirst, crop, v) : mid;
+}
 
-  if (!v) return mid;
+/** Source rows [rowFirst, rowLast) -> h's output columns, into `mid` (8-bit intermediate, as Pillow). */
+function horizontalPass(src: RgbImage, rowFirst: number, rowLast: number, h: Coefficients, mid: Uint8Array): void {
+  const data = src.data;
+  const { start, count, weights, taps } = h;
+  const width = start.length;
+  for (let y = 0; y < rowLast - rowFirst; y++) {
+    const rowOffset = (y + rowFirst) * src.width * 3;
+    const outOffset = y * width * 3;
+    for (let o = 0; o < width; o++) {
+      let r = HALF,
+        g = HALF,
+        b = HALF;
+      const n = count[o];
+      let p = rowOffset + start[o] * 3;
+      const k = o * taps;
+      for (let x = 0; x < n; x++, p += 3) {
+        const w = weights[k + x];
+        r += data[p] * w;
+        g += data[p + 1] * w;
+        b += data[p + 2] * w;
+      }
+      const q = outOffset + o * 3;
+      mid[q] = clip8(r);
+      mid[q + 1] = clip8(g);
+      mid[q + 2] = clip8(b);
+    }
+  }
+}
 
-  // Vertical pass over the intermediate, whose row 0 is source row rowFirst.
+/** The vertical pass over the intermediate, whose row 0 is source row rowFirst. */
+function verticalPass(mid: Uint8Array, rowFirst: number, crop: CropBox, v: Coefficients): Uint8Array {
   const out = new Uint8Array(crop.height * crop.width * 3);
   const stride = crop.width * 3;
   const { start, count, weights, taps } = v;

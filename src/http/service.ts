@@ -104,7 +104,6 @@ export async function startService(config: ServiceConfig, options: StartServiceO
         await readyQueue.close();
         if (ownsClassifier) {
           await readyClassifier.close();
-          await closeUrlFetchAgents();
         }
       })();
       return closing;

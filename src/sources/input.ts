@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ClassifierError } from '../errors.ts';
 import type { ImageInput } from '../engine/types.ts';
-import { fetchImageFromUrl, type UrlFetchOptions } from './url.ts';
+import { UrlFetcher, type UrlFetchOptions } from './url.ts';
 import { readImageFile } from './file.ts';
 
 export interface SourceOptions {
@@ -25,40 +25,56 @@ export function isHttpUrl(value: string): boolean {
   return /^https?:\/\//i.test(value);
 }
 
-/** Read an image's bytes from whatever the caller handed us. */
-export async function readImageBytes(input: ImageInput, options: SourceOptions): Promise<ImageBytes> {
-  const started = performance.now();
-  const done = (bytes: Buffer, source: string): ImageBytes => ({
-    bytes,
-    source,
-    fetch_ms: performance.now() - started,
-  });
+/** Reads images from every kind of source under one set of limits; owns the connection pools its URL fetches open. */
+export class ImageReader {
+  readonly #options: SourceOptions;
+  readonly #fetcher = new UrlFetcher();
 
-  if (Buffer.isBuffer(input) || input instanceof Uint8Array) {
-    const bytes = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
-    if (bytes.length > options.maxBytes) {
+  constructor(options: SourceOptions) {
+    this.#options = options;
+  }
+
+  /** Read an image's bytes from whatever the caller handed us. */
+  async read(input: ImageInput): Promise<ImageBytes> {
+    const options = this.#options;
+    const started = performance.now();
+    const done = (bytes: Buffer, source: string): ImageBytes => ({
+      bytes,
+      source,
+      fetch_ms: performance.now() - started,
+    });
+
+    if (Buffer.isBuffer(input) || input instanceof Uint8Array)
+      return done(checkedBytes(input, options.maxBytes), 'upload');
+    const text = input instanceof URL ? input.href : input;
+    if (input instanceof URL || isHttpUrl(text) || /^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
+      const fetched = await this.#fetcher.fetch(text, {
+        ...options.url,
+        maxBytes: Math.min(options.url.maxBytes ?? Infinity, options.maxBytes),
+      });
+      return done(fetched.bytes, text);
+    }
+    if (!options.allowFiles) {
       throw new ClassifierError(
-        'image_too_large_bytes',
-        `The image is ${bytes.length} bytes; the limit is ${options.maxBytes}.`,
+        'files_not_allowed',
+        'Local file paths are not accepted here; send the image itself or an http(s) URL.',
       );
     }
-    return done(bytes, 'upload');
+    return done(await readImageFile(text, { maxBytes: options.maxBytes, root: options.imageRoot }), text);
   }
-  const text = input instanceof URL ? input.href : input;
-  if (input instanceof URL || isHttpUrl(text) || /^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
-    const fetched = await fetchImageFromUrl(text, {
-      ...options.url,
-      maxBytes: Math.min(options.url.maxBytes ?? Infinity, options.maxBytes),
-    });
-    return done(fetched.bytes, text);
+
+  /** Closes the URL connection pools, so nothing this reader opened keeps the process alive. */
+  close(): Promise<void> {
+    return this.#fetcher.close();
   }
-  if (!options.allowFiles) {
-    throw new ClassifierError(
-      'files_not_allowed',
-      'Local file paths are not accepted here; send the image itself or an http(s) URL.',
-    );
+}
+
+function checkedBytes(input: Buffer | Uint8Array, maxBytes: number): Buffer {
+  const bytes = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  if (bytes.length > maxBytes) {
+    throw new ClassifierError('image_too_large_bytes', `The image is ${bytes.length} bytes; the limit is ${maxBytes}.`);
   }
-  return done(await readImageFile(text, { maxBytes: options.maxBytes, root: options.imageRoot }), text);
+  return bytes;
 }
 
 export function sha256Of(bytes: Buffer): string {

@@ -185,56 +185,72 @@ function guardedConnector(policy: AddressPolicy): buildConnector.connector {
   };
 }
 
-const agents = new Map<string, Agent>();
+/** The connection pools for fetching images, one per address policy; closed with their owner. */
+export class UrlFetcher {
+  readonly #agents = new Map<string, Agent>();
 
-function agentFor(options: UrlFetchOptions, policy: AddressPolicy): Agent {
-  const key = options.allowPrivateNetworks
-    ? 'open'
-    : `guarded:${[...options.allowedHosts]
-        .map((h) => h.trim().toLowerCase())
-        .sort()
-        .join(',')}`;
-  let agent = agents.get(key);
-  if (!agent) {
-    agent = options.allowPrivateNetworks ? new Agent() : new Agent({ connect: guardedConnector(policy) });
-    agents.set(key, agent);
+  /** Fetches an image by URL through the guards above; `options` fill in DEFAULT_URL_FETCH_OPTIONS. */
+  async fetch(url: string, options: Partial<UrlFetchOptions> = {}): Promise<FetchedImage> {
+    const settings: UrlFetchOptions = { ...DEFAULT_URL_FETCH_OPTIONS, ...options };
+    const policy = buildPolicy(settings.allowedHosts);
+    const agent = this.#agentFor(settings, policy);
+    const signal = AbortSignal.timeout(settings.timeoutMs);
+
+    let current = parseImageUrl(url);
+    for (let redirects = 0; ; redirects++) {
+      if (!settings.allowPrivateNetworks) checkLiteralHost(current, policy);
+      const response = await send(agent, current, signal, settings.timeoutMs);
+      const location = redirectLocation(response);
+      if (location === null) return await readImage(response, current, signal, settings);
+
+      discardBody(response);
+      if (redirects >= settings.maxRedirects) {
+        throw new ClassifierError(
+          'too_many_redirects',
+          `The image URL redirected more than ${settings.maxRedirects} times.`,
+        );
+      }
+      current = parseImageUrl(location, current);
+    }
   }
-  return agent;
+
+  /** Closes the connection pools; a later fetch opens new ones. */
+  async close(): Promise<void> {
+    const open = [...this.#agents.values()];
+    this.#agents.clear();
+    await Promise.all(open.map((agent) => agent.close()));
+  }
+
+  #agentFor(options: UrlFetchOptions, policy: AddressPolicy): Agent {
+    const key = options.allowPrivateNetworks
+      ? 'open'
+      : `guarded:${[...options.allowedHosts]
+          .map((h) => h.trim().toLowerCase())
+          .sort()
+          .join(',')}`;
+    let agent = this.#agents.get(key);
+    if (!agent) {
+      agent = options.allowPrivateNetworks ? new Agent() : new Agent({ connect: guardedConnector(policy) });
+      this.#agents.set(key, agent);
+    }
+    return agent;
+  }
 }
 
-/** Closes the cached connection pools, e.g. on shutdown or at the end of a test run. */
-export async function closeUrlFetchAgents(): Promise<void> {
-  const open = [...agents.values()];
-  agents.clear();
-  await Promise.all(open.map((agent) => agent.close()));
+/** For callers without a fetcher of their own (tests, one-off scripts); the engine owns one per classifier. */
+const sharedFetcher = new UrlFetcher();
+
+export function fetchImageFromUrl(url: string, options: Partial<UrlFetchOptions> = {}): Promise<FetchedImage> {
+  return sharedFetcher.fetch(url, options);
+}
+
+/** Closes the connection pools fetchImageFromUrl opened (a classifier closes its own in close()). */
+export function closeUrlFetchAgents(): Promise<void> {
+  return sharedFetcher.close();
 }
 
 // ---------------------------------------------------------------------------------------------
 // Fetching
-
-export async function fetchImageFromUrl(url: string, options: Partial<UrlFetchOptions> = {}): Promise<FetchedImage> {
-  const settings: UrlFetchOptions = { ...DEFAULT_URL_FETCH_OPTIONS, ...options };
-  const policy = buildPolicy(settings.allowedHosts);
-  const agent = agentFor(settings, policy);
-  const signal = AbortSignal.timeout(settings.timeoutMs);
-
-  let current = parseImageUrl(url);
-  for (let redirects = 0; ; redirects++) {
-    if (!settings.allowPrivateNetworks) checkLiteralHost(current, policy);
-    const response = await send(agent, current, signal, settings.timeoutMs);
-    const location = redirectLocation(response);
-    if (location === null) return await readImage(response, current, signal, settings);
-
-    discardBody(response);
-    if (redirects >= settings.maxRedirects) {
-      throw new ClassifierError(
-        'too_many_redirects',
-        `The image URL redirected more than ${settings.maxRedirects} times.`,
-      );
-    }
-    current = parseImageUrl(location, current);
-  }
-}
 
 function parseImageUrl(raw: string, base?: URL): URL {
   let url: URL;

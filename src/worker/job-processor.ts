@@ -9,7 +9,7 @@
 import { UnrecoverableError } from 'bullmq';
 import type { Classifier } from '../engine/classifier.ts';
 import type { ClassificationResult, ClassifyOptions } from '../engine/types.ts';
-import { ClassifierError, toClassifierError } from '../errors.ts';
+import { type ClassifierError, toClassifierError } from '../errors.ts';
 import { errorBodyOf } from '../queue/error-body.ts';
 import { engineInputOf, sourceLabelOf } from '../queue/image-spec.ts';
 import { servedFromCache, type ResultCache } from '../queue/redis-cache.ts';
@@ -42,100 +42,133 @@ export interface ProcessorDeps {
 /** Batch progress goes to Redis at most this often: one write per image would double a batch's Redis traffic. */
 const PROGRESS_INTERVAL_MS = 250;
 
+/** The function BullMQ's Worker calls for each job. */
 export function createJobProcessor(deps: ProcessorDeps): (job: ProcessableJob) => Promise<RedisJobReturn> {
-  const { classifier, store, cache } = deps;
+  return (job) => new JobRun(deps, job).run();
+}
 
-  async function classifyImage(
-    image: ImageSpec,
-    sha256: string | null,
-    options: ClassifyOptions,
-  ): Promise<{ result: ClassificationResult; cached: boolean }> {
-    const started = performance.now();
-    if (cache && sha256) {
-      const hit = await cache.get(classifier.model.id, options, sha256);
-      if (hit) return { result: servedFromCache(hit, performance.now() - started), cached: true };
-    }
-    const result = await classifier.classify(engineInputOf(image), options);
-    if (cache) await cache.set(classifier.model.id, options, result);
-    return { result, cached: false };
+/** Classifies one image, or serves it from the result cache when the same bytes were classified before. */
+async function classifyImage(
+  deps: ProcessorDeps,
+  image: ImageSpec,
+  sha256: string | null,
+  options: ClassifyOptions,
+): Promise<{ result: ClassificationResult; cached: boolean }> {
+  const { classifier, cache } = deps;
+  const started = performance.now();
+  if (cache && sha256) {
+    const hit = await cache.get(classifier.model.id, options, sha256);
+    if (hit) return { result: servedFromCache(hit, performance.now() - started), cached: true };
+  }
+  const result = await classifier.classify(engineInputOf(image), options);
+  if (cache) await cache.set(classifier.model.id, options, result);
+  return { result, cached: false };
+}
+
+/** One attempt at one job: which images are done, which failed for now, and what to tell BullMQ at the end. */
+class JobRun {
+  readonly #deps: ProcessorDeps;
+  readonly #job: ProcessableJob;
+  readonly #total: number;
+  readonly #lastAttempt: boolean;
+  #id = '';
+  #finished = new Map<number, StoredItem>();
+  readonly #transient: ClassifierError[] = [];
+  #cacheHits = 0;
+  #lastProgressAt = 0;
+
+  constructor(deps: ProcessorDeps, job: ProcessableJob) {
+    this.#deps = deps;
+    this.#job = job;
+    this.#total = job.data.spec.images.length;
+    this.#lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
   }
 
-  return async function processJob(job) {
-    const id = job.id;
+  async run(): Promise<RedisJobReturn> {
+    const id = this.#job.id;
     if (!id) throw new UnrecoverableError('The job has no id.');
-    const { spec, sha256 } = job.data;
-    const total = spec.images.length;
-    const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    this.#id = id;
     // Images an earlier run of this job already finished (it was retried, or its worker died) are not redone.
-    const earlier = job.attemptsStarted > 1 ? await store.read(id) : [];
-    const finished = new Map<number, StoredItem>(earlier.map((item) => [item.index, item]));
-    const transient: ClassifierError[] = [];
-    let cacheHits = 0;
-    let lastProgressAt = 0;
+    const earlier = this.#job.attemptsStarted > 1 ? await this.#deps.store.read(id) : [];
+    this.#finished = new Map(earlier.map((item) => [item.index, item]));
+    await this.#runMissingImages();
+    await this.#reportProgress(true);
+    if (this.#deps.cache) await this.#deps.cache.countHits(this.#cacheHits);
+    return this.#outcome();
+  }
 
-    const failedCount = () => [...finished.values()].filter((item) => item.error).length;
-    const reportProgress = async (force: boolean) => {
-      if (spec.kind !== 'batch') return;
-      const now = Date.now();
-      if (!force && now - lastProgressAt < PROGRESS_INTERVAL_MS) return;
-      lastProgressAt = now;
-      await job.updateProgress({ done: finished.size, failed: failedCount(), total });
-    };
-
-    async function runImage(index: number): Promise<void> {
-      const image = spec.images[index];
-      const source = sourceLabelOf(image);
-      let item: StoredItem;
-      try {
-        const { result, cached } = await classifyImage(image, sha256[index] ?? null, spec.options);
-        if (cached) cacheHits++;
-        item = cached ? { index, source, result, cached } : { index, source, result };
-      } catch (err) {
-        const error = toClassifierError(err);
-        if (error.retryable && !lastAttempt) {
-          transient.push(error);
-          return;
-        }
-        item = { index, source, error: errorBodyOf(error) };
-      }
-      await store.write(id!, item);
-      finished.set(index, item);
-      await reportProgress(false);
-    }
-
+  /** Every image not finished yet, as many at a time as the worker's limiter allows. */
+  async #runMissingImages(): Promise<void> {
+    const { limiter } = this.#deps;
     const running = new Set<Promise<void>>();
-    for (let index = 0; index < total; index++) {
-      if (finished.has(index)) continue;
-      await deps.limiter.acquire();
-      const task: Promise<void> = runImage(index).finally(() => {
-        deps.limiter.release();
+    for (let index = 0; index < this.#total; index++) {
+      if (this.#finished.has(index)) continue;
+      await limiter.acquire();
+      const task: Promise<void> = this.#runImage(index).finally(() => {
+        limiter.release();
         running.delete(task);
       });
       running.add(task);
     }
     await Promise.all(running);
-    await reportProgress(true);
-    if (cache) await cache.countHits(cacheHits);
+  }
 
-    if (transient.length > 0) {
-      const first = transient[0];
+  async #runImage(index: number): Promise<void> {
+    const { spec, sha256 } = this.#job.data;
+    const image = spec.images[index];
+    const source = sourceLabelOf(image);
+    let item: StoredItem;
+    try {
+      const { result, cached } = await classifyImage(this.#deps, image, sha256[index] ?? null, spec.options);
+      if (cached) this.#cacheHits++;
+      item = cached ? { index, source, result, cached } : { index, source, result };
+    } catch (err) {
+      const error = toClassifierError(err);
+      if (error.retryable && !this.#lastAttempt) {
+        this.#transient.push(error);
+        return;
+      }
+      item = { index, source, error: errorBodyOf(error) };
+    }
+    await this.#deps.store.write(this.#id, item);
+    this.#finished.set(index, item);
+    await this.#reportProgress(false);
+  }
+
+  #failedCount(): number {
+    return [...this.#finished.values()].filter((item) => item.error).length;
+  }
+
+  async #reportProgress(force: boolean): Promise<void> {
+    if (this.#job.data.spec.kind !== 'batch') return;
+    const now = Date.now();
+    if (!force && now - this.#lastProgressAt < PROGRESS_INTERVAL_MS) return;
+    this.#lastProgressAt = now;
+    await this.#job.updateProgress({ done: this.#finished.size, failed: this.#failedCount(), total: this.#total });
+  }
+
+  /** The job's return value, or the error that tells BullMQ to retry it (plain Error) or give it up (UnrecoverableError). */
+  #outcome(): RedisJobReturn {
+    const total = this.#total;
+    if (this.#transient.length > 0) {
+      const first = this.#transient[0];
       // A plain Error: BullMQ retries it (attempts and exponential backoff come with the job).
       throw new Error(
-        `${transient.length} of ${total} images failed transiently, first ${first.code}: ${first.message}`,
+        `${this.#transient.length} of ${total} images failed transiently, first ${first.code}: ${first.message}`,
       );
     }
-    const failed = failedCount();
+    const failed = this.#failedCount();
     if (failed === total) {
-      const first = [...finished.values()].sort((a, b) => a.index - b.index).find((item) => item.error)!.error!;
+      const first = [...this.#finished.values()].sort((a, b) => a.index - b.index).find((item) => item.error)!.error!;
       throw new UnrecoverableError(`${first.code}: ${first.message}`);
     }
     return {
-      worker: deps.workerId,
-      model: classifier.model.id,
+      worker: this.#deps.workerId,
+      model: this.#deps.classifier.model.id,
       total,
-      done: finished.size,
+      done: this.#finished.size,
       failed,
-      cache_hits: cacheHits,
+      cache_hits: this.#cacheHits,
     };
-  };
+  }
 }

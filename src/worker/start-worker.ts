@@ -7,6 +7,7 @@
  * in the queue, and the images it had already stored are not classified again.
  */
 import { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { createClassifier, settingsSummary, type Classifier } from '../engine/classifier.ts';
 import { createResultCache } from '../queue/redis-cache.ts';
 import {
@@ -19,8 +20,7 @@ import {
 import type { RedisJobData, RedisJobReturn } from '../queue/redis-job.ts';
 import { QUEUE_NAME, redisKeys } from '../queue/redis-keys.ts';
 import { createResultStore, resultTtlSeconds } from '../queue/redis-results.ts';
-import { createWorkerRegistry, HEARTBEAT_MS, type WorkerAdvert } from '../queue/redis-workers.ts';
-import { closeUrlFetchAgents } from '../sources/url.ts';
+import { createWorkerRegistry, HEARTBEAT_MS, type WorkerRegistry } from '../queue/redis-workers.ts';
 import { createJobProcessor } from './job-processor.ts';
 import { createLimiter } from './limiter.ts';
 import type { WorkerConfig } from './worker-config.ts';
@@ -40,26 +40,31 @@ export interface StartWorkerOptions {
   log?: LogFn;
 }
 
+type BullWorker = Worker<RedisJobData, RedisJobReturn>;
+
 export async function startWorker(config: WorkerConfig, options: StartWorkerOptions = {}): Promise<RunningWorker> {
   const log = options.log ?? consoleLog;
-  const { queue: settings, id } = config;
-  const ownsClassifier = options.classifier === undefined;
   const classifier = options.classifier ?? (await createClassifier(config.engine));
-  const concurrency = config.concurrency ?? classifier.settings.maxBatch * 2;
-  const imageConcurrency =
-    config.imageConcurrency ?? classifier.settings.decodeThreads * 2 + classifier.settings.maxBatch * 2;
+  return new ClassifyWorker(config, classifier, options.classifier === undefined, log);
+}
 
-  const keys = redisKeys(settings.prefix);
-  const redis = connectRedis(settings.url, 'worker', { log, label: `worker ${id}` });
-  const registry = createWorkerRegistry(redis, keys);
-  const processor = createJobProcessor({
-    classifier,
-    store: createResultStore(redis, keys, resultTtlSeconds(settings.retentionSeconds)),
-    cache: settings.resultCache ? createResultCache(redis, keys, settings.resultCacheTtlSeconds) : null,
-    limiter: createLimiter(imageConcurrency),
-    workerId: id,
-  });
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
 
+/** Resolves after `ms` without holding the process open. */
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+function bullWorkerOf(
+  config: WorkerConfig,
+  redis: Redis,
+  processor: ReturnType<typeof createJobProcessor>,
+  concurrency: number,
+  log: LogFn,
+): BullWorker {
+  const { queue: settings, id } = config;
   const worker = new Worker<RedisJobData, RedisJobReturn>(QUEUE_NAME, processor, {
     connection: redis,
     prefix: settings.prefix,
@@ -77,61 +82,93 @@ export async function startWorker(config: WorkerConfig, options: StartWorkerOpti
   worker.on('failed', (job, err) => {
     if (job) log('info', `worker ${id}: job ${job.id} attempt ${job.attemptsMade} failed: ${err.message}`);
   });
+  return worker;
+}
 
-  const startedAt = new Date().toISOString();
-  const advertise = () => {
-    const advert: WorkerAdvert = {
-      id,
-      model: classifier.model,
-      settings: classifier.settings,
-      concurrency,
-      started_at: startedAt,
-      seen_at: Date.now(),
-    };
-    registry
-      .advertise(advert)
-      .catch((err: unknown) =>
-        log('warn', `worker ${id}: could not announce itself: ${err instanceof Error ? err.message : String(err)}`),
-      );
-  };
-  advertise();
-  const heartbeat = setInterval(advertise, HEARTBEAT_MS);
-  heartbeat.unref();
-  log(
-    'info',
-    `worker ${id}: model ${classifier.model.id}, ${concurrency} jobs and ${imageConcurrency} images at once, queue ${settings.prefix}:${QUEUE_NAME}`,
-  );
-  log('info', `worker ${id}: ${settingsSummary(classifier.settings)}`);
+class ClassifyWorker implements RunningWorker {
+  readonly id: string;
+  readonly concurrency: number;
+  readonly classifier: Classifier;
+  readonly #config: WorkerConfig;
+  readonly #ownsClassifier: boolean;
+  readonly #log: LogFn;
+  readonly #redis: Redis;
+  readonly #registry: WorkerRegistry;
+  readonly #worker: BullWorker;
+  readonly #heartbeat: NodeJS.Timeout;
+  readonly #startedAt = new Date().toISOString();
+  #closing: Promise<void> | null = null;
 
-  let closing: Promise<void> | null = null;
-  return {
-    id,
-    concurrency,
-    classifier,
-    close(timeoutMs = config.shutdownTimeoutMs) {
-      closing ??= (async () => {
-        clearInterval(heartbeat);
-        let timer: NodeJS.Timeout | undefined;
-        const gaveUp = new Promise<'timeout'>((resolve) => {
-          timer = setTimeout(() => resolve('timeout'), timeoutMs);
-        });
-        const outcome = await Promise.race([worker.close(), gaveUp]);
-        clearTimeout(timer);
-        if (outcome === 'timeout') {
-          // Their locks lapse and other workers take them over: late, but not lost.
-          log('warn', `worker ${id}: jobs still running after ${timeoutMs} ms; leaving them to other workers`);
-          await worker.close(true).catch(() => undefined);
-        }
-        await Promise.race([registry.remove(id), new Promise((resolve) => setTimeout(resolve, 1000).unref())]).catch(
-          () => undefined,
-        );
-        if (ownsClassifier) {
-          await classifier.close();
-          await closeUrlFetchAgents();
-        }
-        await closeRedis(redis);
-      })();
-      return closing;
-    },
-  };
+  constructor(config: WorkerConfig, classifier: Classifier, ownsClassifier: boolean, log: LogFn) {
+    const { queue: settings, id } = config;
+    this.id = id;
+    this.classifier = classifier;
+    this.#config = config;
+    this.#ownsClassifier = ownsClassifier;
+    this.#log = log;
+    this.concurrency = config.concurrency ?? classifier.settings.maxBatch * 2;
+    const imageConcurrency =
+      config.imageConcurrency ?? classifier.settings.decodeThreads * 2 + classifier.settings.maxBatch * 2;
+    const keys = redisKeys(settings.prefix);
+    this.#redis = connectRedis(settings.url, 'worker', { log, label: `worker ${id}` });
+    this.#registry = createWorkerRegistry(this.#redis, keys);
+    const processor = createJobProcessor({
+      classifier,
+      store: createResultStore(this.#redis, keys, resultTtlSeconds(settings.retentionSeconds)),
+      cache: settings.resultCache ? createResultCache(this.#redis, keys, settings.resultCacheTtlSeconds) : null,
+      limiter: createLimiter(imageConcurrency),
+      workerId: id,
+    });
+    this.#worker = bullWorkerOf(config, this.#redis, processor, this.concurrency, log);
+    this.#advertise();
+    this.#heartbeat = setInterval(() => this.#advertise(), HEARTBEAT_MS);
+    this.#heartbeat.unref();
+    log(
+      'info',
+      `worker ${id}: model ${classifier.model.id}, ${this.concurrency} jobs and ${imageConcurrency} images at once, queue ${settings.prefix}:${QUEUE_NAME}`,
+    );
+    log('info', `worker ${id}: ${settingsSummary(classifier.settings)}`);
+  }
+
+  close(timeoutMs = this.#config.shutdownTimeoutMs): Promise<void> {
+    this.#closing ??= this.#shutDown(timeoutMs);
+    return this.#closing;
+  }
+
+  #advertise(): void {
+    const { id, classifier } = this;
+    this.#registry
+      .advertise({
+        id,
+        model: classifier.model,
+        settings: classifier.settings,
+        concurrency: this.concurrency,
+        started_at: this.#startedAt,
+        seen_at: Date.now(),
+      })
+      .catch((err: unknown) => this.#log('warn', `worker ${id}: could not announce itself: ${errorText(err)}`));
+  }
+
+  async #shutDown(timeoutMs: number): Promise<void> {
+    clearInterval(this.#heartbeat);
+    await this.#stopTakingJobs(timeoutMs);
+    await Promise.race([this.#registry.remove(this.id), delay(1000)]).catch(() => undefined);
+    if (this.#ownsClassifier) await this.classifier.close();
+    await closeRedis(this.#redis);
+  }
+
+  /** Lets the running jobs finish, for at most `timeoutMs`. */
+  async #stopTakingJobs(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    const outcome = await Promise.race([this.#worker.close(), gaveUp]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') {
+      // Their locks lapse and other workers take them over: late, but not lost.
+      this.#log('warn', `worker ${this.id}: jobs still running after ${timeoutMs} ms; leaving them to other workers`);
+      await this.#worker.close(true).catch(() => undefined);
+    }
+  }
 }

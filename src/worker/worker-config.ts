@@ -42,4 +42,3 @@ export function workerConfigOf(settings: Settings): WorkerConfig {
     shutdownTimeoutMs: settings.workerShutdownTimeoutMs,
   };
 }
-
