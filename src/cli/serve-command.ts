@@ -10,6 +10,7 @@ import {
   type LogLevel,
   type ServiceConfigOverrides,
 } from '../http/config.ts';
+import { shownModel } from '../http/model-view.ts';
 import { startService } from '../http/service.ts';
 import { addEngineFlags, engineOptionsFromFlags, type EngineFlagValues } from './engine-flags.ts';
 
@@ -158,12 +159,11 @@ export function registerServeCommand(program: Command): void {
     const service = await startService(config, { onDownloadProgress: progressReporter(`Downloading ${modelName}`) });
     const log = service.app.log;
     log.info(
-      { url: service.url, model: service.classifier.model.id },
+      { url: service.url, model: shownModel(await service.classifier.model()).id },
       `Marine Classifier listening on ${service.url} (API docs at ${service.url}/docs)`,
     );
-    const { settings } = service.classifier;
-    // With the Redis queue and no local engine the settings are all zero; the workers log their own.
-    if (settings.intraOpThreads > 0) log.info({ engine: settings }, settingsSummary(settings));
+    // With the Redis queue there is no engine here; the workers log their own settings.
+    if (service.engine) log.info({ engine: service.engine.settings }, settingsSummary(service.engine.settings));
 
     const signal = await shutdownSignal();
     log.info({ signal }, 'Shutting down: no new requests; finishing requests and running jobs');
