@@ -71,8 +71,8 @@ async function check(
   assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
   const doc = (await (await fetch(`${service.url}/openapi.json`)).json()) as OpenApi;
   const schema = declaredSchema(doc, route.method, route.path, status);
-  let validate = validators.get(schema);
-  if (!validate) validators.set(schema, (validate = ajv.compile(schema)));
+  const validate = validators.get(schema) ?? ajv.compile(schema);
+  validators.set(schema, validate);
   const body: unknown = JSON.parse(text);
   assert.ok(validate(body), `${route.method} ${route.path} ${status}: ${ajv.errorsText(validate.errors)}\n${text}`);
   checked.push(`${route.method} ${route.path} ${status}`);
