@@ -7,26 +7,29 @@
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
-# --- dependencies: production only. tsx is a runtime dependency (the sources run through it, no build step).
-# .npmrc (onnxruntime-node-install=skip) comes along, so npm ci downloads nothing from outside the registry
-# and onnxruntime-node uses the CPU binaries in its package.
-FROM ${NODE_IMAGE} AS deps
+# --- build: all dependencies, compile TypeScript to dist/ (npm ci runs `prepare`, the build), then
+# drop the dev dependencies (TypeScript, tsx, test tools). .npmrc (onnxruntime-node-install=skip) comes
+# along, so npm ci downloads nothing from outside the registry and onnxruntime-node uses the CPU
+# binaries in its package.
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
-COPY package.json package-lock.json .npmrc ./
-RUN npm ci --omit=dev --no-audit --no-fund --loglevel=error
+COPY package.json package-lock.json .npmrc tsconfig.json tsconfig.build.json ./
+COPY scripts/copy-assets.mjs ./scripts/
+COPY src ./src
+RUN npm ci --no-audit --no-fund --loglevel=error && npm prune --omit=dev --no-audit --no-fund --loglevel=error
 
-# --- runtime
+# --- runtime: compiled JavaScript only
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8000 \
     MODEL_CACHE_DIR=/models
 WORKDIR /app
-# The same glibc base as the deps stage, so sharp's and onnxruntime's prebuilt binaries match.
-COPY --from=deps /app/node_modules ./node_modules
-COPY package.json package-lock.json .npmrc tsconfig.json ./
+# The same glibc base as the build stage, so sharp's and onnxruntime's prebuilt binaries match.
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
 COPY bin ./bin
-COPY src ./src
 COPY web ./web
 RUN mkdir -p /models && chown node:node /models
 
@@ -36,7 +39,7 @@ USER node
 # A catalogue model fetched (and sha256-verified) into MODEL_CACHE_DIR at build time, so containers start
 # without network access. Empty: nothing is fetched; mount models at /models (MODEL_CACHE_DIR) or set MODEL_PATH.
 ARG MODEL_ID=resnet50-v1-12
-RUN if [ -n "$MODEL_ID" ]; then node bin/marine-classifier.js models fetch "$MODEL_ID"; fi
+RUN if [ -n "$MODEL_ID" ]; then node dist/cli/main.js models fetch "$MODEL_ID"; fi
 ENV MODEL_ID=${MODEL_ID}
 
 EXPOSE 8000
@@ -45,5 +48,5 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
 # Exec form: node is PID 1 and receives SIGTERM itself (serve drains requests, worker finishes its jobs).
-ENTRYPOINT ["node", "bin/marine-classifier.js"]
+ENTRYPOINT ["node", "dist/cli/main.js"]
 CMD ["serve"]

@@ -2,7 +2,8 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import {
-  IMAGES_DIR,
+  BUILT_CLI,
+  LABELLED_DIRS,
   log,
   memoryOf,
   waitForQuiet,
@@ -40,7 +41,7 @@ async function runCli(
   model: (typeof MODELS)[number],
   outFile: string,
 ): Promise<{ code: number | null; wallMs: number; peak: number | null; stderr: string }> {
-  const args = ['--import', 'tsx', 'src/cli/main.ts', 'classify', IMAGES_DIR, '--format', 'jsonl', '--output', outFile];
+  const args = [BUILT_CLI, 'classify', ...LABELLED_DIRS, '--format', 'jsonl', '--output', outFile];
   const started = performance.now();
   const child = spawnTracked(process.execPath, args, {
     cwd: repoRoot,
@@ -62,12 +63,13 @@ async function runCli(
 export async function benchCliFolder(): Promise<CliResult> {
   const result: CliResult = {
     skipped: null,
-    folder: path.relative(repoRoot, IMAGES_DIR),
-    command: 'node --import tsx src/cli/main.ts classify ../shared/images --format jsonl --output <tmp>',
+    folder: LABELLED_DIRS.map((dir) => path.relative(repoRoot, dir)).join(' '),
+    command:
+      'node dist/cli/main.js classify ../shared/images/{photos,imagenet-marine,imagenet-other} --format jsonl --output <tmp>',
     rows: [],
   };
-  if (!existsSync(path.join(repoRoot, 'src', 'cli', 'main.ts'))) {
-    result.skipped = 'the CLI is not in this checkout yet (src/cli/main.ts does not exist)';
+  if (!existsSync(BUILT_CLI)) {
+    result.skipped = 'the built CLI (dist/cli/main.js) does not exist: npm run build';
     log(`cli: skipped: ${result.skipped}`);
     return result;
   }

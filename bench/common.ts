@@ -19,7 +19,12 @@ export type ModelName = (typeof MODELS)[number]['name'];
 
 export const IMAGENET_DIR = path.join(sharedDir, 'images', 'imagenet-marine');
 export const CAMERA_IMAGE = path.join(sharedDir, 'images', 'photos', 'test_image_shark.jpg');
-export const IMAGES_DIR = path.join(sharedDir, 'images');
+/** The 58 labelled photos (shared/images/camera holds camera files for other purposes). */
+export const LABELLED_DIRS = ['photos', 'imagenet-marine', 'imagenet-other'].map((name) =>
+  path.join(sharedDir, 'images', name),
+);
+/** The compiled CLI, what `npm start` and the bin run; run.ts builds it first. */
+export const BUILT_CLI = path.join(repoRoot, 'dist', 'cli', 'main.js');
 
 export function imagenetImages(): string[] {
   return readdirSync(IMAGENET_DIR)

@@ -10,6 +10,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import {
+  BUILT_CLI,
   cpuSnapshot,
   imagenetImages,
   log,
@@ -114,8 +115,7 @@ export function serviceMissing(): string | null {
   const httpDir = path.join(repoRoot, 'src', 'http');
   const sources = existsSync(httpDir) ? readdirSync(httpDir).filter((f) => f.endsWith('.ts')) : [];
   if (sources.length === 0) return 'the HTTP service is not in this checkout yet (src/http has no sources)';
-  if (!existsSync(path.join(repoRoot, 'src', 'cli', 'main.ts')))
-    return 'src/cli/main.ts (the `serve` entry point) does not exist yet';
+  if (!existsSync(BUILT_CLI)) return 'dist/cli/main.js (the built `serve` entry point) does not exist: npm run build';
   return null;
 }
 
@@ -213,7 +213,7 @@ async function startService(
   const fd = openSync(logFile, 'w');
   const started = performance.now();
   // Straight to node (not `npm start`) so the pid is the service's own, for /proc/<pid>/status.
-  const child = spawnTracked(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
+  const child = spawnTracked(process.execPath, [BUILT_CLI, 'serve'], {
     cwd: repoRoot,
     env: {
       ...process.env,

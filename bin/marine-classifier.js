@@ -1,6 +1,4 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources through tsx, so there is no build step between `npm ci` and use.
-import { register } from 'tsx/esm/api';
-
-register();
-await import('../src/cli/main.ts');
+// The compiled CLI (npm run build, run by npm ci through `prepare`). During development:
+// `npm run dev -- <args>` runs the TypeScript sources through tsx instead.
+await import('../dist/cli/main.js');

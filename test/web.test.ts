@@ -390,7 +390,8 @@ describe('web page', () => {
       const keyField = page.getByLabel('API key');
       await keyField.waitFor({ state: 'visible' });
       assert.ok(await keyField.evaluate((el) => el === document.activeElement), 'the key field takes focus');
-      assert.match(await text(page.locator('#progress-text')), /waiting for an API key/);
+      // The form shows as soon as the first chunk is refused; the progress line follows it.
+      await page.locator('#progress-text', { hasText: /waiting for an API key/ }).waitFor();
 
       await keyField.fill(API_KEY);
       const authorised = page.waitForRequest(

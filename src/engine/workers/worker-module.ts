@@ -17,9 +17,9 @@ export function moduleHookFlags(execArgv: readonly string[]): string[] {
 }
 
 /**
- * Where a worker thread's module is and how to start it. The project runs its TypeScript through
- * tsx; a worker thread does not inherit loaders registered at run time, so a .ts worker is
- * started with tsx's loader on its command line.
+ * Where a worker thread's module is and how to start it. The built service runs compiled .js and
+ * needs no loader. Tests and `npm run dev` run the TypeScript through tsx; a worker thread does
+ * not inherit loaders registered at run time, so a .ts worker gets tsx's loader on its command line.
  */
 export function workerModule(url: URL): { filename: string; execArgv: string[] } {
   const filename = fileURLToPath(url);
