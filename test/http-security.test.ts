@@ -3,7 +3,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createClassifier, type Classifier } from '../src/engine/classifier.ts';
 import type { ClassificationResult } from '../src/engine/types.ts';
+import { buildApp } from '../src/http/app.ts';
 import { serviceConfig } from '../src/http/config.ts';
+import type { Routes } from '../src/http/dependencies.ts';
+import { EngineClassifyService } from '../src/queue/classify-service.ts';
+import { createJobQueue } from '../src/queue/create-queue.ts';
 import { serviceClassifierOptions, type RunningService } from '../src/http/service.ts';
 import { closeUrlFetchAgents } from '../src/sources/url.ts';
 import {
@@ -129,6 +133,38 @@ describe('rate limit', () => {
       assert.deepEqual(statuses, [200, 200, 429, 429]);
     } finally {
       await open.close();
+    }
+  });
+});
+
+describe('the API plugin', () => {
+  test('a route added inside it, with no auth code of its own, needs the key and counts against the rate limit', async () => {
+    const config = serviceConfig(
+      { host: '127.0.0.1', port: 0, logLevel: 'silent', webRoot: null, apiKeys: KEYS, rateLimitMax: 2 },
+      {},
+    );
+    const queue = createJobQueue(config, { classifier });
+    // Nothing but a route: no config, no hooks.
+    const extra: Routes = (api) => api.get('/extra', async () => ({ extra: true }));
+    const app = await buildApp({
+      config,
+      classifier: new EngineClassifyService(classifier),
+      queue,
+      extraRoutes: [extra],
+    });
+    try {
+      const url = await app.listen({ host: '127.0.0.1', port: 0 });
+      await expectError(fetch(`${url}/extra`), 401, 'unauthorized');
+      const headers = { 'x-api-key': KEYS[0] };
+      assert.deepEqual(await json(fetch(`${url}/extra`, { headers })), { extra: true });
+      assert.deepEqual(await json(fetch(`${url}/extra`, { headers })), { extra: true });
+      await expectError(fetch(`${url}/extra`, { headers }), 429, 'rate_limited');
+      const health = await fetch(`${url}/healthz`);
+      assert.equal(health.status, 200, 'outside the plugin: open and not limited');
+      await health.arrayBuffer();
+    } finally {
+      await app.close();
+      await queue.close();
     }
   });
 });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ClassifierError } from '../src/errors.ts';
-import { createQueueClassifier } from '../src/queue/redis-classifier.ts';
+import { QueueClassifyService } from '../src/queue/queue-classify-service.ts';
 import { describeQueueUrl, redisQueueSettingsFromEnv, type RedisQueueSettings } from '../src/queue/redis-config.ts';
 import {
   errorOfFailedReason,
@@ -363,9 +363,8 @@ describe('Redis queue with an in-process worker (scripted engine)', () => {
   });
 
   test('POST /classify in Redis mode: a queued job and a wait, 504 classify_timeout when no worker answers', async () => {
-    const remote = createQueueClassifier(queue, { timeoutMs: 5000 });
-    await remote.refresh();
-    assert.equal(remote.model.id, 'fake-model', 'the model the workers announce');
+    const remote = new QueueClassifyService(queue, { timeoutMs: 5000 });
+    assert.equal((await remote.model())?.id, 'fake-model', 'the model the workers announce');
     const result = await remote.classify(Buffer.from('ok:remote'), { topK: 2 });
     assert.equal(result.answer, 'remote');
     await expectError(remote.classify(Buffer.from('bad')), 'not_an_image');
@@ -376,7 +375,8 @@ describe('Redis queue with an in-process worker (scripted engine)', () => {
     assert.equal(fake.calls.get('ok:remote'), callsBefore);
     await remote.close();
 
-    const stuck = createQueueClassifier(idle, { timeoutMs: 300 });
+    const stuck = new QueueClassifyService(idle, { timeoutMs: 300 });
+    assert.equal(await stuck.model(), null, 'no worker serves this queue: no model yet');
     const timeout = await expectError(stuck.classify(Buffer.from('ok:nobody')), 'classify_timeout');
     assert.equal(timeout.status, 504);
     assert.match(timeout.message, /No worker took the image within 300 ms/);

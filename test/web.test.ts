@@ -127,7 +127,7 @@ before(async () => {
   guarded = await startService(
     serviceConfig({ ...base, apiKeys: [API_KEY], maxBodyBytes: 200_000, engine: { modelPath: TEST_MODEL } }),
     {
-      classifier: service.classifier,
+      classifier: service.engine ?? undefined,
     },
   );
   browser = await chromium.launch({

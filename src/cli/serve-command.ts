@@ -3,6 +3,7 @@ import { DEFAULT_MODEL_ID } from '../engine/catalogue.ts';
 import { settingsSummary } from '../engine/classifier.ts';
 import { progressReporter } from '../engine/download-progress.ts';
 import { serviceConfigOf } from '../http/config.ts';
+import { shownModel } from '../http/model-view.ts';
 import { startService } from '../http/service.ts';
 import { addSettingOptions, loadCommandSettings } from '../settings/options.ts';
 
@@ -32,12 +33,11 @@ export function registerServeCommand(program: Command): void {
     const service = await startService(config, { onDownloadProgress: progressReporter(`Downloading ${modelName}`) });
     const log = service.app.log;
     log.info(
-      { url: service.url, model: service.classifier.model.id },
+      { url: service.url, model: shownModel(await service.classifier.model()).id },
       `Marine Classifier listening on ${service.url} (API docs at ${service.url}/docs)`,
     );
-    const { settings } = service.classifier;
-    // With the Redis queue and no local engine the settings are all zero; the workers log their own.
-    if (settings.intraOpThreads > 0) log.info({ engine: settings }, settingsSummary(settings));
+    // With the Redis queue there is no engine here; the workers log their own settings.
+    if (service.engine) log.info({ engine: service.engine.settings }, settingsSummary(service.engine.settings));
 
     const signal = await shutdownSignal();
     log.info({ signal }, 'Shutting down: no new requests; finishing requests and running jobs');

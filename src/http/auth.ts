@@ -1,18 +1,11 @@
 /**
- * Optional API keys. Routes opt in with `config: { requiresKey: true }` (the API: /classify,
- * /jobs, /models, /metrics); health checks, the page and the API docs stay open so that probes
- * and people can reach them without a key.
+ * Optional API keys, for every route of the scope they are installed in: the API plugin (api.ts)
+ * and the /metrics scope. Health checks, the page and the API docs are registered outside both,
+ * so that probes and people can reach them without a key.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ClassifierError } from '../errors.ts';
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** The route answers 401 without a valid API key when API_KEYS is set. */
-    requiresKey?: boolean;
-  }
-}
 
 function digestOf(value: string): Buffer {
   return createHash('sha256').update(value).digest();
@@ -29,12 +22,12 @@ export function presentedKeyOf(request: FastifyRequest): string | null {
   return typeof header === 'string' && header.length > 0 ? header : null;
 }
 
-export function installApiKeys(app: FastifyInstance, apiKeys: readonly string[]): void {
+/** Every route of `scope` (an encapsulated plugin's instance) answers 401 without a valid key; nothing when no keys are set. */
+export function installApiKeys(scope: FastifyInstance, apiKeys: readonly string[]): void {
   if (apiKeys.length === 0) return;
   // Comparing fixed-length digests in constant time keeps key length and prefix from leaking through timing.
   const accepted = apiKeys.map(digestOf);
-  app.addHook('onRequest', async (request) => {
-    if (request.routeOptions.config?.requiresKey !== true) return;
+  scope.addHook('onRequest', async (request) => {
     const key = presentedKeyOf(request);
     const digest = key === null ? null : digestOf(key);
     let valid = false;

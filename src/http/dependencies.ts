@@ -1,24 +1,38 @@
-import type { FastifyContextConfig } from 'fastify';
-import type { Classifier } from '../engine/classifier.ts';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  RawReplyDefaultExpression,
+  RawRequestDefaultExpression,
+  RawServerDefault,
+} from 'fastify';
+import type { ClassifyService } from '../queue/classify-service.ts';
 import type { JobQueue } from '../queue/types.ts';
 import type { ServiceConfig } from './config.ts';
+import type { ClassifyFn } from './metrics.ts';
 
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** Counts against the client's rate limit (RATE_LIMIT_MAX), shared across all such routes. */
-    rateLimited?: boolean;
-  }
-}
+/** A fastify instance whose handlers take their request and reply types from the route's TypeBox schemas. */
+export type TypedInstance = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
 
 /** What the route modules share. */
 export interface RouteDependencies {
   config: ServiceConfig;
-  classifier: Classifier;
+  /** Classifies and describes the model: the engine here, or the workers in Redis mode. */
+  service: ClassifyService;
+  /** The service's classify, counted in the metrics; what POST /classify calls. */
+  classify: ClassifyFn;
   queue: JobQueue;
-  /** Route config for API endpoints: API key and rate limit when configured. */
-  apiRouteConfig: FastifyContextConfig;
   state: ServiceState;
 }
+
+/** Route modules: registered inside the API plugin (protected) or beside it (open), as app.ts decides. */
+export type Routes = (app: TypedInstance, deps: RouteDependencies) => void;
 
 export interface ServiceState {
   /** Set when shutdown begins, so /readyz tells load balancers to stop sending work. */

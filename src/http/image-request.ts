@@ -10,7 +10,14 @@ import { ClassifierError, tooManyImagesError } from '../errors.ts';
 import { engineInputOf } from '../queue/image-spec.ts';
 import type { ImageSpec } from '../queue/types.ts';
 import { validationErrorOf, type ValidationIssue } from './errors.ts';
-import { MultipartFields } from './schemas.ts';
+import {
+  MultipartFields,
+  type ClassifyBody,
+  type ImageValues,
+  type JobsBody,
+  type MultipartValues,
+  type OptionValues,
+} from './schemas.ts';
 
 /** An image as received; uploads stay a Buffer until a job needs them as JSON. */
 export type RequestImage = ImageSpec | { kind: 'bytes'; bytes: Buffer; label: string };
@@ -31,20 +38,13 @@ export interface ImageRequestLimits {
   allowPaths: boolean;
 }
 
-interface OptionFields {
-  top_k?: number;
-  marine_only?: boolean;
-  min_score?: number;
-}
-
-interface ImageFields {
-  image_url?: string;
-  image_base64?: string;
-  image_path?: string;
-}
-
-interface JsonBody extends ImageFields, OptionFields {
-  images?: (string | ImageFields)[];
+/**
+ * What the routes hand over: the query and body as fastify validated them. The body is JSON only
+ * when the request was JSON; a raw image is a Buffer and a multipart form leaves it undefined.
+ */
+export interface ImageRequestInput {
+  query: OptionValues;
+  body: ClassifyBody | JobsBody | Buffer | undefined | null;
 }
 
 const FILE_FIELDS = new Set(['file', 'image', 'files', 'images']);
@@ -58,7 +58,7 @@ export function imageSpecOf(image: RequestImage): ImageSpec {
   return image.kind === 'bytes' ? { kind: 'base64', data: image.bytes.toString('base64'), label: image.label } : image;
 }
 
-function optionsOf(fields: OptionFields, base: ClassifyOptions = {}): ClassifyOptions {
+function optionsOf(fields: OptionValues, base: ClassifyOptions = {}): ClassifyOptions {
   const options = { ...base };
   if (fields.top_k !== undefined) options.topK = fields.top_k;
   if (fields.marine_only !== undefined) options.marineOnly = fields.marine_only;
@@ -109,7 +109,7 @@ function pathImage(text: string, field: string, limits: ImageRequestLimits): Ima
 }
 
 /** The images one object names (image_url / image_base64 / image_path), checked but not fetched. */
-function imagesOf(fields: ImageFields, limits: ImageRequestLimits, item?: string): ImageSpec[] {
+function imagesOf(fields: ImageValues, limits: ImageRequestLimits, item?: string): ImageSpec[] {
   const field = (name: string) => (item ? `${item}.${name}` : name);
   const images: ImageSpec[] = [];
   if (fields.image_url !== undefined) images.push(urlImage(fields.image_url, field('image_url')));
@@ -119,7 +119,7 @@ function imagesOf(fields: ImageFields, limits: ImageRequestLimits, item?: string
   return images;
 }
 
-function batchItemOf(item: string | ImageFields, index: number, limits: ImageRequestLimits): ImageSpec {
+function batchItemOf(item: string | ImageValues, index: number, limits: ImageRequestLimits): ImageSpec {
   const name = `images[${index}]`;
   if (typeof item === 'string') return urlImage(item, name);
   const found = imagesOf(item, limits, name);
@@ -214,9 +214,7 @@ async function multipartRequestOf(
     throw new ClassifierError('invalid_multipart', `The multipart form could not be read: ${(err as Error).message}.`);
   }
 
-  const validate = request.compileValidationSchema(MultipartFields, 'body');
-  if (!validate(fields)) throw validationErrorOf((validate.errors ?? []) as ValidationIssue[], 'body');
-  const formFields = fields as ImageFields & OptionFields;
+  const formFields = validFormFields(request, fields);
   const named = imagesOf(formFields, limits);
   // Several files make a batch; a named image (image_url, image_path) stands alone.
   if (named.length > 1 || (named.length > 0 && files.length > 0)) throw ambiguousImage();
@@ -225,21 +223,33 @@ async function multipartRequestOf(
   return { images, options: optionsOf(formFields, base), batch: images.length > 1 };
 }
 
+/** The form's text fields checked against MultipartFields (ajv coerces the strings in place), or a 400. */
+function validFormFields(request: FastifyRequest, fields: Record<string, string>): MultipartValues {
+  const validate = request.compileValidationSchema(MultipartFields, 'body');
+  if (!validate(fields)) throw validationErrorOf((validate.errors ?? []) as ValidationIssue[], 'body');
+  // ajv has just checked and coerced them; its validate functions are not declared as type guards.
+  return fields as MultipartValues;
+}
+
 /** Reads the request's images and options, or throws the ClassifierError the client should get. */
-export async function imageRequestOf(request: FastifyRequest, limits: ImageRequestLimits): Promise<ImageRequest> {
-  const base = optionsOf((request.query ?? {}) as OptionFields);
+export async function imageRequestOf(
+  request: FastifyRequest,
+  input: ImageRequestInput,
+  limits: ImageRequestLimits,
+): Promise<ImageRequest> {
+  const base = optionsOf(input.query ?? {});
   if (request.isMultipart()) return multipartRequestOf(request, limits, base);
 
-  const body = request.body;
-  if (Buffer.isBuffer(body))
-    return { images: [{ kind: 'bytes', bytes: body, label: 'upload' }], options: base, batch: false };
-  if (body === undefined || body === null) throw missingImage();
+  const json = input.body;
+  if (Buffer.isBuffer(json))
+    return { images: [{ kind: 'bytes', bytes: json, label: 'upload' }], options: base, batch: false };
+  if (json === undefined || json === null) throw missingImage();
 
-  const json = body as JsonBody;
+  const batch = 'images' in json ? json.images : undefined;
   const single = imagesOf(json, limits);
-  if (single.length > 1 || (single.length > 0 && json.images !== undefined)) throw ambiguousImage();
-  if (json.images !== undefined) {
-    const images = json.images.map((item, index) => batchItemOf(item, index, limits));
+  if (single.length > 1 || (single.length > 0 && batch !== undefined)) throw ambiguousImage();
+  if (batch !== undefined) {
+    const images = batch.map((item, index) => batchItemOf(item, index, limits));
     checkCount(images, limits);
     return { images, options: optionsOf(json, base), batch: true };
   }

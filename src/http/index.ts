@@ -1,4 +1,5 @@
 /** The HTTP service, for the `serve` command, tests and benchmarks. */
+export { apiPlugin, type ApiPluginOptions } from './api.ts';
 export { buildApp, type AppOptions } from './app.ts';
 export {
   defaultServiceConfig,
@@ -7,5 +8,6 @@ export {
   type ServiceConfig,
   type ServiceConfigOverrides,
 } from './config.ts';
-export { createMetrics, type ServiceMetrics } from './metrics.ts';
+export type { RouteDependencies, Routes, TypedInstance } from './dependencies.ts';
+export { ServiceMetrics, createMetrics } from './metrics.ts';
 export { serviceClassifierOptions, startService, type RunningService, type StartServiceOptions } from './service.ts';

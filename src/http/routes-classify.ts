@@ -1,12 +1,14 @@
-import type { FastifyInstance } from 'fastify';
 import { createAdmission } from './admission.ts';
-import type { RouteDependencies } from './dependencies.ts';
+import type { Routes } from './dependencies.ts';
 import { engineInputOfRequestImage, imageRequestOf } from './image-request.ts';
 import {
   ClassificationResult,
   ClassifyJsonBody,
   ClassifyQuery,
   documentedImageBody,
+  type ClassifyBody,
+  type ClassificationValues,
+  type ImageRoute,
   errorResponses,
 } from './schemas.ts';
 
@@ -20,8 +22,8 @@ const DESCRIPTION = [
   'When the service already works on QUEUE_LIMIT images it answers 503 `queue_full` with Retry-After.',
 ].join('\n');
 
-export function registerClassifyRoutes(app: FastifyInstance, deps: RouteDependencies): void {
-  const { classifier, config } = deps;
+export const registerClassifyRoutes: Routes = (app, deps) => {
+  const { classify, config } = deps;
   const admission = createAdmission(
     config.queueLimit,
     (limit) => `The service is classifying ${limit} images already; try again shortly.`,
@@ -33,12 +35,11 @@ export function registerClassifyRoutes(app: FastifyInstance, deps: RouteDependen
   };
   const response = { 200: ClassificationResult, ...errorResponses };
 
-  app.post(
+  app.post<ImageRoute<ClassifyBody, ClassificationValues>>(
     '/classify',
     {
       schema: { ...validated, response },
       config: {
-        ...deps.apiRouteConfig,
         swaggerTransform: ({ url }) => ({
           url,
           schema: {
@@ -54,8 +55,8 @@ export function registerClassifyRoutes(app: FastifyInstance, deps: RouteDependen
       onRequest: admission.onRequest,
     },
     async (request) => {
-      const { images, options } = await imageRequestOf(request, limits);
-      return classifier.classify(engineInputOfRequestImage(images[0]), options);
+      const { images, options } = await imageRequestOf(request, request, limits);
+      return classify(engineInputOfRequestImage(images[0]), options);
     },
   );
-}
+};

@@ -1,10 +1,10 @@
-import type { FastifyInstance } from 'fastify';
 import { ClassifierError } from '../errors.ts';
-import type { RouteDependencies } from './dependencies.ts';
+import type { Routes } from './dependencies.ts';
+import { shownModel } from './model-view.ts';
 import { ErrorResponse, HealthResponse, ReadyResponse } from './schemas.ts';
 
 /** Probes: open without an API key and not rate limited, since orchestrators call them constantly. */
-export function registerHealthRoutes(app: FastifyInstance, deps: RouteDependencies): void {
+export const registerHealthRoutes: Routes = (app, deps) => {
   app.get(
     '/healthz',
     { schema: { summary: 'Liveness: the process answers', tags: ['service'], response: { 200: HealthResponse } } },
@@ -21,15 +21,16 @@ export function registerHealthRoutes(app: FastifyInstance, deps: RouteDependenci
       },
     },
     async () => {
-      // The classifier is only handed to the app once its model is loaded and warmed, so its presence is the model check.
+      // In-process the service is only built once its model is loaded and warmed, so its presence is the model check;
+      // in Redis mode the model is the workers' (and "none" until one announces itself).
       if (deps.state.draining) throw new ClassifierError('not_ready', 'The service is shutting down.');
       if (!(await deps.queue.ready())) throw new ClassifierError('not_ready', 'The job queue is not accepting jobs.');
       const stats = await deps.queue.stats();
       return {
-        status: 'ready',
-        model: deps.classifier.model.id,
+        status: 'ready' as const,
+        model: shownModel(await deps.service.model()).id,
         queue: { waiting: stats.waiting, active: stats.active, workers: stats.workers },
       };
     },
   );
-}
+};

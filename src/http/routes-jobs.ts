@@ -1,7 +1,6 @@
-import type { FastifyInstance } from 'fastify';
 import { ClassifierError } from '../errors.ts';
 import { createAdmission } from './admission.ts';
-import type { RouteDependencies } from './dependencies.ts';
+import type { Routes, TypedInstance, RouteDependencies } from './dependencies.ts';
 import { imageRequestOf, imageSpecOf } from './image-request.ts';
 import {
   JobAccepted,
@@ -11,6 +10,9 @@ import {
   documentedImageBody,
   errorResponses,
   jobsJsonBody,
+  type ImageRoute,
+  type JobAcceptedValues,
+  type JobsBody,
 } from './schemas.ts';
 
 const DESCRIPTION = [
@@ -25,7 +27,7 @@ function jobNotFound(id: string): ClassifierError {
   return new ClassifierError('job_not_found', `There is no job ${id}; finished jobs are kept for a limited time.`);
 }
 
-export function registerJobRoutes(app: FastifyInstance, deps: RouteDependencies): void {
+function registerSubmitRoute(app: TypedInstance, deps: RouteDependencies): void {
   const { queue, config } = deps;
   // Bounds the uploads being read at once; the queue itself bounds the jobs waiting.
   const admission = createAdmission(
@@ -40,7 +42,7 @@ export function registerJobRoutes(app: FastifyInstance, deps: RouteDependencies)
   const body = jobsJsonBody(config.maxBatchImages);
   const postResponse = { 202: JobAccepted, ...errorResponses };
 
-  app.post(
+  app.post<ImageRoute<JobsBody, JobAcceptedValues>>(
     '/jobs',
     {
       schema: {
@@ -49,7 +51,6 @@ export function registerJobRoutes(app: FastifyInstance, deps: RouteDependencies)
         response: postResponse,
       },
       config: {
-        ...deps.apiRouteConfig,
         swaggerTransform: ({ url }) => ({
           url,
           schema: {
@@ -65,7 +66,7 @@ export function registerJobRoutes(app: FastifyInstance, deps: RouteDependencies)
       onRequest: admission.onRequest,
     },
     async (request, reply) => {
-      const { images, options, batch } = await imageRequestOf(request, limits);
+      const { images, options, batch } = await imageRequestOf(request, request, limits);
       const job = await queue.submit({ kind: batch ? 'batch' : 'single', images: images.map(imageSpecOf), options });
       const statusUrl = `/jobs/${encodeURIComponent(job.id)}`;
       return reply
@@ -74,7 +75,9 @@ export function registerJobRoutes(app: FastifyInstance, deps: RouteDependencies)
         .send({ id: job.id, status: 'queued', status_url: statusUrl });
     },
   );
+}
 
+function registerJobRecordRoutes(app: TypedInstance, { queue }: RouteDependencies): void {
   app.get(
     '/jobs/:id',
     {
@@ -84,10 +87,9 @@ export function registerJobRoutes(app: FastifyInstance, deps: RouteDependencies)
         params: JobParams,
         response: { 200: JobRecord, ...errorResponses },
       },
-      config: deps.apiRouteConfig,
     },
     async (request) => {
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       const job = await queue.get(id);
       if (!job) throw jobNotFound(id);
       return job;
@@ -104,10 +106,9 @@ export function registerJobRoutes(app: FastifyInstance, deps: RouteDependencies)
         params: JobParams,
         response: { 200: JobRecord, ...errorResponses },
       },
-      config: deps.apiRouteConfig,
     },
     async (request) => {
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       const outcome = await queue.cancel(id);
       if (outcome === 'not_found') throw jobNotFound(id);
       if (outcome === 'not_cancellable') {
@@ -123,3 +124,8 @@ export function registerJobRoutes(app: FastifyInstance, deps: RouteDependencies)
     },
   );
 }
+
+export const registerJobRoutes: Routes = (app, deps) => {
+  registerSubmitRoute(app, deps);
+  registerJobRecordRoutes(app, deps);
+};

@@ -1,9 +1,9 @@
-import type { FastifyInstance } from 'fastify';
 import { CATALOGUE } from '../engine/catalogue.ts';
-import type { RouteDependencies } from './dependencies.ts';
+import type { Routes } from './dependencies.ts';
+import { shownModel } from './model-view.ts';
 import { ModelsResponse, errorResponses } from './schemas.ts';
 
-export function registerModelRoutes(app: FastifyInstance, deps: RouteDependencies): void {
+export const registerModelRoutes: Routes = (app, deps) => {
   app.get(
     '/models',
     {
@@ -12,11 +12,10 @@ export function registerModelRoutes(app: FastifyInstance, deps: RouteDependencie
         tags: ['service'],
         response: { 200: ModelsResponse, ...errorResponses },
       },
-      config: deps.apiRouteConfig,
     },
     async () => {
-      const { id, path, signature, catalogue } = deps.classifier.model;
-      return { model: { id, path, signature, catalogue }, catalogue: CATALOGUE };
+      const { id, path, signature, catalogue } = shownModel(await deps.service.model());
+      return { model: { id, path, signature, catalogue }, catalogue: [...CATALOGUE] };
     },
   );
-}
+};

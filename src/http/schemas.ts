@@ -1,10 +1,11 @@
 /**
  * Request and response schemas. Request schemas are what fastify validates with; together with
  * the response schemas they are also the OpenAPI document served at /openapi.json and /docs.
- * Responses are not serialized through these (see app.ts), so the docs cannot silently change
- * what a client receives.
+ * Handlers take their types from them (Static<...>, through the TypeBox type provider). Responses
+ * are not serialized through these (see app.ts), so the docs cannot silently change what a client
+ * receives; test/http-contract.test.ts checks real answers against them instead.
  */
-import { Type, type TSchema } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { ERROR_CODES, type ErrorCode } from '../errors.ts';
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
@@ -69,14 +70,13 @@ export const MultipartFields = Type.Object(
   { additionalProperties: false },
 );
 
+const ImageObject = Type.Object(imageFields, {
+  additionalProperties: false,
+  description: 'Exactly one of image_url, image_base64 or image_path.',
+});
+
 export const BatchImageItem = Type.Union(
-  [
-    Type.String({ minLength: 1, maxLength: 8192, description: 'An http(s) image URL.' }),
-    Type.Object(imageFields, {
-      additionalProperties: false,
-      description: 'Exactly one of image_url, image_base64 or image_path.',
-    }),
-  ],
+  [Type.String({ minLength: 1, maxLength: 8192, description: 'An http(s) image URL.' }), ImageObject],
   { description: 'An image URL, or an object naming one image.' },
 );
 
@@ -99,6 +99,13 @@ export function jobsJsonBody(maxBatchImages: number) {
     },
   );
 }
+
+export type OptionValues = Static<typeof ClassifyQuery>;
+/** One object naming an image: a batch item, or the image fields of a request. */
+export type ImageValues = Static<typeof ImageObject>;
+export type ClassifyBody = Static<typeof ClassifyJsonBody>;
+export type JobsBody = Static<ReturnType<typeof jobsJsonBody>>;
+export type MultipartValues = Static<typeof MultipartFields>;
 
 export const JobParams = Type.Object({
   id: Type.String({ minLength: 1, maxLength: 128, description: 'The job id POST /jobs returned.' }),
@@ -266,3 +273,16 @@ export const ModelsResponse = Type.Object({
 });
 
 export const errorResponses = { '4xx': ErrorResponse, '5xx': ErrorResponse };
+
+/**
+ * The types of a route that takes an image four ways. The type provider cannot see through a
+ * per-media-type (`content`) body schema, and naming the body means naming the rest too: the JSON
+ * as validated, a raw image's bytes, or nothing for a multipart form (read from the request).
+ */
+export interface ImageRoute<Json, Reply> {
+  Body: Json | Buffer | undefined;
+  Querystring: OptionValues;
+  Reply: Reply | Static<typeof ErrorResponse>;
+}
+export type ClassificationValues = Static<typeof ClassificationResult>;
+export type JobAcceptedValues = Static<typeof JobAccepted>;

@@ -4,11 +4,11 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { createClassifier, type Classifier, type ClassifierOptions } from '../engine/classifier.ts';
-import { createJobQueue, needsLocalModel, queueClassifierOf } from '../queue/create-queue.ts';
+import type { ClassifyService } from '../queue/classify-service.ts';
+import { classifyServiceOf, createJobQueue, needsLocalModel } from '../queue/create-queue.ts';
 import type { LogFn } from '../queue/redis-connection.ts';
 import type { JobQueue } from '../queue/types.ts';
 import { sharedSourceOptions } from '../sources/policy.ts';
-import { closeUrlFetchAgents } from '../sources/url.ts';
 import { buildApp } from './app.ts';
 import type { ServiceConfig } from './config.ts';
 import type { ServiceState } from './dependencies.ts';
@@ -19,7 +19,10 @@ export interface RunningService {
   url: string;
   port: number;
   app: FastifyInstance;
-  classifier: Classifier;
+  /** The model loaded in this process; null in Redis mode, where the workers hold it. */
+  engine: Classifier | null;
+  /** What the routes classify with: the engine, or (Redis mode) the workers through the queue. */
+  classifier: ClassifyService;
   queue: JobQueue;
   metrics: ServiceMetrics;
   /** Stops accepting, lets requests and running jobs finish, then frees the model (if the service loaded it). */
@@ -45,66 +48,82 @@ export function serviceClassifierOptions(
   return { ...config.engine, ...extra, sources: sharedSourceOptions(config) };
 }
 
-export async function startService(config: ServiceConfig, options: StartServiceOptions = {}): Promise<RunningService> {
-  const metrics = options.metrics ?? createMetrics();
-  const ownsClassifier = options.classifier === undefined;
-  // In Redis mode (QUEUE_URL) the workers hold the model; this process loads none.
-  const engine =
-    options.classifier ??
-    (needsLocalModel(config)
-      ? await createClassifier(
-          serviceClassifierOptions(config, {
-            onBatch: metrics.onBatch,
-            onDownloadProgress: options.onDownloadProgress,
-          }),
-        )
-      : null);
-  const state: ServiceState = { draining: false };
+/** The engine this process needs: the one given, a fresh one, or none in Redis mode (the workers hold the model). */
+async function engineFor(
+  config: ServiceConfig,
+  options: StartServiceOptions,
+  metrics: ServiceMetrics,
+): Promise<Classifier | null> {
+  if (options.classifier) return options.classifier;
+  if (!needsLocalModel(config)) return null;
+  return createClassifier(
+    serviceClassifierOptions(config, { onBatch: metrics.onBatch, onDownloadProgress: options.onDownloadProgress }),
+  );
+}
+
+interface Parts {
+  queue: JobQueue;
+  classifier: ClassifyService;
+  app: FastifyInstance;
+}
+
+/** Queue, classify service and listening app around `engine`; on failure closes what it opened (and the engine if owned). */
+async function assemble(
+  config: ServiceConfig,
+  engine: Classifier | null,
+  metrics: ServiceMetrics,
+  state: ServiceState,
+  ownsEngine: boolean,
+): Promise<Parts> {
   let queue: JobQueue | null = null;
   let app: FastifyInstance | null = null;
-  let classifier: Classifier | null = engine;
   const queueLog: LogFn = (level, message) => (app ? app.log[level](message) : console.error(message));
   try {
-    queue = createJobQueue(config, {
-      classifier: engine && metrics.countingClassifier(engine),
-      onEvent: metrics.onQueueEvent,
-      log: queueLog,
-    });
-    // Redis mode: POST /classify queues the image for a worker and waits for it.
-    classifier ??= await queueClassifierOf(queue);
+    const counted = engine && {
+      classify: metrics.countImages(engine.classify.bind(engine)),
+      settings: engine.settings,
+    };
+    queue = createJobQueue(config, { classifier: counted, onEvent: metrics.onQueueEvent, log: queueLog });
+    const classifier = classifyServiceOf(queue, engine);
     app = await buildApp({ config, classifier, queue, metrics, state });
     await app.listen({ host: config.host, port: config.port });
+    return { queue, classifier, app };
   } catch (err) {
     await app?.close();
     await queue?.close();
-    if (ownsClassifier) await classifier?.close();
+    if (ownsEngine) await engine?.close();
     throw err;
   }
+}
+
+export async function startService(config: ServiceConfig, options: StartServiceOptions = {}): Promise<RunningService> {
+  const metrics = options.metrics ?? createMetrics();
+  const owns = options.classifier === undefined;
+  const engine = await engineFor(config, options, metrics);
+  const state: ServiceState = { draining: false };
+  const { app, queue, classifier } = await assemble(config, engine, metrics, state, owns);
 
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   let closing: Promise<void> | null = null;
-  const readyApp = app;
-  const readyQueue = queue;
-  const readyClassifier = classifier;
 
   return {
     url: `http://${host}:${port}`,
     port,
-    app: readyApp,
-    classifier: readyClassifier,
-    queue: readyQueue,
+    app,
+    engine,
+    classifier,
+    queue,
     metrics,
     close() {
       closing ??= (async () => {
         state.draining = true;
         // fastify stops accepting, answers 503 on kept-alive connections, and waits for requests in progress.
-        await readyApp.close();
-        await readyQueue.close();
-        if (ownsClassifier) {
-          await readyClassifier.close();
-        }
+        await app.close();
+        await queue.close();
+        // Closes the engine in-process (its URL connections with it); in Redis mode only refuses further images.
+        if (owns) await classifier.close();
       })();
       return closing;
     },

@@ -6,7 +6,8 @@
 import type { Classifier } from '../engine/classifier.ts';
 import { type Environment, environment } from '../settings/load.ts';
 import { createMemoryQueue } from './memory-queue.ts';
-import { createQueueClassifier, type QueueClassifier } from './redis-classifier.ts';
+import { EngineClassifyService, type ClassifyService } from './classify-service.ts';
+import { QueueClassifyService } from './queue-classify-service.ts';
 import { redisQueueSettingsFromEnv } from './redis-config.ts';
 import type { LogFn } from './redis-connection.ts';
 import { createRedisQueue, type RedisJobQueue } from './redis-queue.ts';
@@ -71,13 +72,12 @@ export function isRedisQueue(queue: JobQueue): queue is RedisJobQueue {
 }
 
 /**
- * What the HTTP app gets as its classifier in Redis mode: POST /classify becomes "queue one image
- * and wait for it" (CLASSIFY_TIMEOUT_MS, then 504 classify_timeout). Reads the workers' model first,
- * so /readyz and /models report it from the start when workers are up.
+ * What the HTTP app classifies with: the engine loaded here, or in Redis mode (no engine) the
+ * workers through the queue: POST /classify becomes "queue one image and wait for it"
+ * (CLASSIFY_TIMEOUT_MS, then 504 classify_timeout).
  */
-export async function queueClassifierOf(queue: JobQueue): Promise<QueueClassifier> {
-  if (!isRedisQueue(queue)) throw new Error('queueClassifierOf: only a Redis queue classifies through workers.');
-  const classifier = createQueueClassifier(queue);
-  await classifier.refresh();
-  return classifier;
+export function classifyServiceOf(queue: JobQueue, engine: Classifier | null): ClassifyService {
+  if (engine) return new EngineClassifyService(engine);
+  if (!isRedisQueue(queue)) throw new Error('classifyServiceOf: without an engine, only a Redis queue classifies.');
+  return new QueueClassifyService(queue);
 }

@@ -1,0 +1,48 @@
+/**
+ * What the HTTP layer needs from "the thing that classifies": one image at a time, and which
+ * model answers. Two implementations: the engine in this process (below), and the Redis queue's
+ * workers (queue-classify-service.ts), so HTTP never holds a stand-in engine.
+ */
+import type { Classifier, ModelDescription } from '../engine/classifier.ts';
+import type { ClassificationResult, ClassifyOptions, ImageInput } from '../engine/types.ts';
+
+export interface ClassifyService {
+  classify(input: ImageInput, options?: ClassifyOptions): Promise<ClassificationResult>;
+  /** The model that answers, read when asked; null while none is known (Redis mode before any worker). */
+  model(): Promise<ModelDescription | null>;
+  /** Images accepted and not yet answered. */
+  inFlight(): number;
+  /** CPU seconds of the model threads in this process; null when the model runs elsewhere or it is unknown. */
+  inferenceCpuSeconds(): number | null;
+  /** Refuses new images and frees what the service holds (the in-process one closes its engine). */
+  close(): Promise<void>;
+}
+
+/** The engine loaded in this process. */
+export class EngineClassifyService implements ClassifyService {
+  readonly #engine: Classifier;
+
+  constructor(engine: Classifier) {
+    this.#engine = engine;
+  }
+
+  classify(input: ImageInput, options?: ClassifyOptions): Promise<ClassificationResult> {
+    return this.#engine.classify(input, options);
+  }
+
+  async model(): Promise<ModelDescription> {
+    return this.#engine.model;
+  }
+
+  inFlight(): number {
+    return this.#engine.inFlight();
+  }
+
+  inferenceCpuSeconds(): number | null {
+    return this.#engine.inferenceCpuSeconds();
+  }
+
+  close(): Promise<void> {
+    return this.#engine.close();
+  }
+}
