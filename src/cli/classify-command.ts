@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { createClassifier } from '../engine/classifier.ts';
+import { type Classifier, createClassifier } from '../engine/classifier.ts';
 import { engineOptionsOf } from '../engine/engine-config.ts';
 import { progressReporter } from '../engine/download-progress.ts';
 import { ClassifierError } from '../errors.ts';
@@ -40,14 +40,21 @@ export function registerClassifyCommand(program: Command): void {
   });
 }
 
-async function runClassify(inputs: string[], flags: ClassifyFlags, settings: Settings): Promise<number> {
-  const { topK, minScore } = settings;
+interface RunPlan {
+  /** Images found on the command line, and those of them not yet in the output (--resume). */
+  found: number;
+  todo: string[];
+  previous: Awaited<ReturnType<typeof readPreviousReports>>;
+  /** Nothing found and some arguments matched nothing: the run cannot start. */
+  nothingThere: boolean;
+}
+
+async function planRun(inputs: string[], flags: ClassifyFlags, topK: number, log: Log): Promise<RunPlan> {
   if (flags.resume && !flags.output)
     throw new ClassifierError(
       'resume_needs_output',
       '--resume needs --output FILE: the file holds what was already done.',
     );
-
   const collected = await collectImages(inputs);
   for (const arg of collected.missing) console.error(`warning: nothing found at ${arg}`);
   const previous =
@@ -55,19 +62,65 @@ async function runClassify(inputs: string[], flags: ClassifyFlags, settings: Set
       ? await readPreviousReports(flags.output, flags.format, topK)
       : { keys: new Set<string>(), jsonRecords: [] };
   const todo = collected.images.filter((item) => !previous.keys.has(reportKey(item)));
-  const log = (line: string) => !flags.quiet && console.error(line);
-  log(
-    `${collected.images.length} images found${collected.skipped ? `, ${collected.skipped} other files skipped` : ''}${previous.keys.size ? `, ${collected.images.length - todo.length} already in ${flags.output}` : ''}.`,
-  );
-  if (collected.images.length === 0 && collected.missing.length > 0) return EXIT_FATAL;
+  const skipped = collected.skipped ? `, ${collected.skipped} other files skipped` : '';
+  const done = previous.keys.size ? `, ${collected.images.length - todo.length} already in ${flags.output}` : '';
+  log(`${collected.images.length} images found${skipped}${done}.`);
+  const nothingThere = collected.images.length === 0 && collected.missing.length > 0;
+  return { found: collected.images.length, todo, previous, nothingThere };
+}
 
+type Log = (line: string) => void;
+
+/** Stops feeding new images on Ctrl-C; those in flight finish and are written, so --resume continues cleanly. */
+class Interruption {
+  stopped = false;
+  readonly #stop = () => {
+    this.stopped = true;
+  };
+
+  constructor() {
+    process.once('SIGINT', this.#stop);
+    process.once('SIGTERM', this.#stop);
+  }
+
+  async *feed(items: string[]): AsyncGenerator<string> {
+    for (const item of items) {
+      if (this.stopped) return;
+      yield item;
+    }
+  }
+
+  release(): void {
+    process.off('SIGINT', this.#stop);
+    process.off('SIGTERM', this.#stop);
+  }
+}
+
+async function openClassifier(settings: Settings, quiet: boolean): Promise<Classifier> {
+  const engine = engineOptionsOf(settings);
+  return createClassifier({
+    ...engine,
+    // A folder keeps every lane busy, and one image costs less on one thread than loading one more
+    // session: the CLI has no use for the low-latency solo session unless asked for it.
+    soloSession: engine.soloSession ?? false,
+    onDownloadProgress: quiet ? undefined : progressReporter('model'),
+    sources: localSourceOptions(settings),
+  });
+}
+
+async function runClassify(inputs: string[], flags: ClassifyFlags, settings: Settings): Promise<number> {
+  const { topK, minScore } = settings;
+  const log: Log = (line) => !flags.quiet && console.error(line);
+  const plan = await planRun(inputs, flags, topK, log);
+  if (plan.nothingThere) return EXIT_FATAL;
+  const { todo } = plan;
   const progress = flags.quiet || todo.length === 0 ? null : startProgress(todo.length);
   const writer = openReportWriter({
     format: flags.format,
     topK,
     output: flags.output ?? null,
     append: Boolean(flags.resume),
-    previous,
+    previous: plan.previous,
     stdout: (line) => (progress ? progress.log(line) : process.stdout.write(`${line}\n`)),
   });
   if (todo.length === 0) {
@@ -75,50 +128,28 @@ async function runClassify(inputs: string[], flags: ClassifyFlags, settings: Set
     return 0;
   }
 
-  const engine = engineOptionsOf(settings);
-  const classifier = await createClassifier({
-    ...engine,
-    // A folder keeps every lane busy, and one image costs less on one thread than loading one more
-    // session: the CLI has no use for the low-latency solo session unless asked for it.
-    soloSession: engine.soloSession ?? false,
-    onDownloadProgress: flags.quiet ? undefined : progressReporter('model'),
-    sources: localSourceOptions(settings),
-  });
+  const classifier = await openClassifier(settings, Boolean(flags.quiet));
+  const interruption = new Interruption();
   let failures = 0;
-  let interrupted = false;
-  const stopTaking = () => {
-    interrupted = true;
-  };
-  process.once('SIGINT', stopTaking);
-  process.once('SIGTERM', stopTaking);
-  // Stop feeding new images on Ctrl-C; those in flight finish and are written, so --resume continues cleanly.
-  async function* pending() {
-    for (const item of todo) {
-      if (interrupted) return;
-      yield item;
-    }
-  }
   try {
-    const concurrency = settings.classifyConcurrency;
-    for await (const outcome of classifier.classifyMany(pending(), {
+    const options = {
       topK,
       minScore,
       marineOnly: Boolean(flags.marineOnly),
-      concurrency,
-    })) {
-      const path = String(outcome.input);
+      concurrency: settings.classifyConcurrency,
+    };
+    for await (const outcome of classifier.classifyMany(interruption.feed(todo), options)) {
       if (outcome.error) failures++;
-      writer.write({ path, result: outcome.result, error: outcome.error });
+      writer.write({ path: String(outcome.input), result: outcome.result, error: outcome.error });
       progress?.tick(Boolean(outcome.error));
     }
   } finally {
     progress?.stop();
     await writer.close();
     await classifier.close();
-    process.off('SIGINT', stopTaking);
-    process.off('SIGTERM', stopTaking);
+    interruption.release();
   }
-  if (interrupted) {
+  if (interruption.stopped) {
     log(`Interrupted; rerun with --resume --output ${flags.output ?? 'FILE'} to continue.`);
     return 130;
   }

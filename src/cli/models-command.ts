@@ -8,7 +8,12 @@ import { addSettingOptions, loadCommandSettings } from '../settings/options.ts';
 
 export function registerModelsCommand(program: Command): void {
   const models = program.command('models').description('List, fetch and inspect models');
+  registerList(models);
+  registerFetch(models);
+  registerInfo(models);
+}
 
+function registerList(models: Command): void {
   const list = models
     .command('list')
     .description('The model catalogue and what is already downloaded')
@@ -29,13 +34,15 @@ export function registerModelsCommand(program: Command): void {
     }
     console.log(`Model cache: ${cacheDir}`);
     for (const r of rows) {
-      console.log(
-        `${r.default ? '*' : ' '} ${r.id.padEnd(22)} ${(r.bytes / 1e6).toFixed(1).padStart(6)} MB  ${r.cached ? 'downloaded' : 'not downloaded'}  ${r.description}`,
-      );
+      const size = `${(r.bytes / 1e6).toFixed(1).padStart(6)} MB`;
+      const state = r.cached ? 'downloaded' : 'not downloaded';
+      console.log(`${r.default ? '*' : ' '} ${r.id.padEnd(22)} ${size}  ${state}  ${r.description}`);
     }
     console.log('* default. Any other ImageNet ONNX classifier: --model-path FILE or MODEL_PATH.');
   });
+}
 
+function registerFetch(models: Command): void {
   const fetch = models
     .command('fetch')
     .description('Download a catalogue model (verified by size and sha256)')
@@ -45,7 +52,9 @@ export function registerModelsCommand(program: Command): void {
     const location = await resolveModel({ modelId: id, cacheDir, onProgress: progressReporter(id) });
     console.log(`${location.id}: ${location.path}`);
   });
+}
 
+function registerInfo(models: Command): void {
   const info = models
     .command('info')
     .description('Load the configured model and show its inputs, outputs and file hash');
@@ -62,18 +71,14 @@ export function registerModelsCommand(program: Command): void {
       intraOpThreads: options.intraOpThreads ?? 1,
       executionProvider: options.executionProvider ?? 'cpu',
     });
-    console.log(
-      JSON.stringify(
-        {
-          id: location.id,
-          path: location.path,
-          sha256: await sha256File(location.path),
-          catalogue: location.entry,
-          signature: session.signature,
-        },
-        null,
-        2,
-      ),
-    );
+    const sha256 = await sha256File(location.path);
+    const described = {
+      id: location.id,
+      path: location.path,
+      sha256,
+      catalogue: location.entry,
+      signature: session.signature,
+    };
+    console.log(JSON.stringify(described, null, 2));
   });
 }

@@ -55,5 +55,5 @@ export interface ClassificationResult {
   sha256: string;
 }
 
-/** What a caller may hand to classify(): raw bytes, a local path, or an http(s) URL. */
-export type ImageInput = Buffer | Uint8Array | string | URL;
+// The input type belongs to the sources layer below; the engine's callers get it from here too.
+export type { ImageInput } from '../sources/input.ts';

@@ -158,13 +158,14 @@ function checkCount(images: RequestImage[], limits: ImageRequestLimits): void {
   }
 }
 
-async function multipartRequestOf(
-  request: FastifyRequest,
-  limits: ImageRequestLimits,
-  base: ClassifyOptions,
-): Promise<ImageRequest> {
-  const files: RequestImage[] = [];
-  const fields: Record<string, string> = {};
+interface MultipartParts {
+  files: RequestImage[];
+  fields: Record<string, string>;
+}
+
+/** The form's files and text fields, within the limits; the rest of a refused form is drained. */
+async function readMultipart(request: FastifyRequest, limits: ImageRequestLimits): Promise<MultipartParts> {
+  const form: MultipartParts = { files: [], fields: {} };
   let totalBytes = 0;
   try {
     const parts = request.parts({
@@ -177,31 +178,20 @@ async function multipartRequestOf(
       },
     });
     for await (const part of parts) {
-      if (part.type === 'file') {
-        if (!FILE_FIELDS.has(part.fieldname)) {
-          throw new ClassifierError(
-            'invalid_request',
-            `Unknown file field '${part.fieldname}'; name it "file" or "image".`,
-          );
-        }
-        if (files.length >= limits.maxImages) {
-          if (limits.maxImages === 1) throw ambiguousImage();
-          throw tooManyImagesError(limits.maxImages);
-        }
-        const bytes = await part.toBuffer();
-        totalBytes += bytes.length;
-        if (totalBytes > limits.maxBodyBytes) {
-          throw new ClassifierError(
-            'body_too_large',
-            `The uploaded files together are larger than the limit of ${limits.maxBodyBytes} bytes.`,
-          );
-        }
-        files.push({ kind: 'bytes', bytes, label: part.filename || 'upload' });
-      } else {
-        if (Object.hasOwn(fields, part.fieldname))
-          throw new ClassifierError('invalid_request', `The form field '${part.fieldname}' appears more than once.`);
-        fields[part.fieldname] = String(part.value);
+      if (part.type !== 'file') {
+        addField(form.fields, part.fieldname, String(part.value));
+        continue;
       }
+      checkFilePart(part.fieldname, form.files.length, limits);
+      const bytes = await part.toBuffer();
+      totalBytes += bytes.length;
+      if (totalBytes > limits.maxBodyBytes) {
+        throw new ClassifierError(
+          'body_too_large',
+          `The uploaded files together are larger than the limit of ${limits.maxBodyBytes} bytes.`,
+        );
+      }
+      form.files.push({ kind: 'bytes', bytes, label: part.filename || 'upload' });
     }
   } catch (err) {
     // The rest of the form is still arriving. Reading it to the end (and dropping it) keeps the
@@ -213,7 +203,31 @@ async function multipartRequestOf(
     // busboy's own complaints (no boundary, malformed headers, cut-off body) are the client's form.
     throw new ClassifierError('invalid_multipart', `The multipart form could not be read: ${(err as Error).message}.`);
   }
+  return form;
+}
 
+function checkFilePart(fieldname: string, filesSoFar: number, limits: ImageRequestLimits): void {
+  if (!FILE_FIELDS.has(fieldname)) {
+    throw new ClassifierError('invalid_request', `Unknown file field '${fieldname}'; name it "file" or "image".`);
+  }
+  if (filesSoFar >= limits.maxImages) {
+    if (limits.maxImages === 1) throw ambiguousImage();
+    throw tooManyImagesError(limits.maxImages);
+  }
+}
+
+function addField(fields: Record<string, string>, name: string, value: string): void {
+  if (Object.hasOwn(fields, name))
+    throw new ClassifierError('invalid_request', `The form field '${name}' appears more than once.`);
+  fields[name] = value;
+}
+
+async function multipartRequestOf(
+  request: FastifyRequest,
+  limits: ImageRequestLimits,
+  base: ClassifyOptions,
+): Promise<ImageRequest> {
+  const { files, fields } = await readMultipart(request, limits);
   const formFields = validFormFields(request, fields);
   const named = imagesOf(formFields, limits);
   // Several files make a batch; a named image (image_url, image_path) stands alone.

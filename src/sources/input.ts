@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import { ClassifierError } from '../errors.ts';
-import type { ImageInput } from '../engine/types.ts';
 import { UrlFetcher, type UrlFetchOptions } from './url.ts';
 import { readImageFile } from './file.ts';
+
+/** What a caller may hand to classify(): raw bytes, a local path, or an http(s) URL. */
+export type ImageInput = Buffer | Uint8Array | string | URL;
 
 export interface SourceOptions {
   /** Largest image accepted from any source, in bytes. */
