@@ -324,12 +324,12 @@ describe('micro-batching under concurrency', () => {
           result.predictions.map((p) => p.index),
           want.predictions.map((p) => p.index),
         );
-        result.predictions.forEach((p, k) =>
+        result.predictions.forEach((p, k) => {
           assert.ok(
             Math.abs(p.probability - want.predictions[k].probability) < 1e-6,
             `${keys[i === 0 ? 0 : i - 1]}: ${p.probability} vs ${want.predictions[k].probability}`,
-          ),
-        );
+          );
+        });
       }
     } finally {
       await Promise.all([single.close(), laned.close()]);

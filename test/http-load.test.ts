@@ -75,9 +75,9 @@ test('64 concurrent uploads each get their own image’s answer', async () => {
       expected.predictions.map((p) => p.index),
       image.name,
     );
-    answer.predictions.forEach((p, k) =>
-      assert.ok(Math.abs(p.probability - expected.predictions[k].probability) < 1e-4, image.name),
-    );
+    answer.predictions.forEach((p, k) => {
+      assert.ok(Math.abs(p.probability - expected.predictions[k].probability) < 1e-4, image.name);
+    });
   });
 
   // The engine's micro-batcher was fed: on average more than one image per model run.

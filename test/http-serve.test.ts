@@ -48,8 +48,7 @@ function waitForLog(
     let buffered = '';
     const onData = (chunk: Buffer) => {
       buffered += chunk.toString();
-      let newline;
-      while ((newline = buffered.indexOf('\n')) >= 0) {
+      for (let newline = buffered.indexOf('\n'); newline >= 0; newline = buffered.indexOf('\n')) {
         const text = buffered.slice(0, newline);
         buffered = buffered.slice(newline + 1);
         let line: Record<string, unknown>;

@@ -42,7 +42,7 @@ test('WebAssembly and TypeScript resampling agree byte for byte on every shared 
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true })
       .catch(() => null);
-    if (!decoded || decoded.info.channels !== 3) continue; // the shared set has a few deliberately broken files
+    if (decoded?.info.channels !== 3) continue; // the shared set has a few deliberately broken files
     const src: RgbImage = { data: decoded.data, width: decoded.info.width, height: decoded.info.height };
     const size = resizedSize(src.width, src.height, 256);
     const crop = centerCropBox(size.width, size.height, 224);

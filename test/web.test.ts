@@ -320,7 +320,7 @@ describe('web page', () => {
       }
       assert.ok(reached, 'the file picker opener is reachable by Tab');
       const outline = await picker.evaluate(
-        (el) => getComputedStyle(el).outlineStyle + ' ' + getComputedStyle(el).outlineWidth,
+        (el) => `${getComputedStyle(el).outlineStyle} ${getComputedStyle(el).outlineWidth}`,
       );
       assert.match(outline, /^solid [1-9]/, 'a visible focus ring');
 
@@ -395,7 +395,7 @@ describe('web page', () => {
 
       await keyField.fill(API_KEY);
       const authorised = page.waitForRequest(
-        (r) => r.method() === 'POST' && r.headers()['authorization'] === `Bearer ${API_KEY}`,
+        (r) => r.method() === 'POST' && r.headers().authorization === `Bearer ${API_KEY}`,
       );
       await keyField.press('Enter');
       await authorised;

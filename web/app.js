@@ -351,11 +351,6 @@ function el(tag, className, text) {
   return node;
 }
 
-/** @param {string} s */
-function capitalise(s) {
-  return s ? s[0].toUpperCase() + s.slice(1) : s;
-}
-
 /** @param {Entry} entry */
 function renderState(entry) {
   if (!entries.has(entry.id)) return;

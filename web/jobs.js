@@ -128,7 +128,7 @@ async function errorOf(response) {
     code: `http_${response.status}`,
     message:
       GENERIC_MESSAGES[response.status] ??
-      `The service answered ${response.status} ${response.statusText || ''}`.trim() + '.',
+      `${`The service answered ${response.status} ${response.statusText || ''}`.trim()}.`,
     status: response.status,
   };
 }

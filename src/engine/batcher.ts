@@ -198,14 +198,14 @@ export class MicroBatcher<T extends BatchItem> implements Batcher<T> {
       const inference_ms = performance.now() - started;
       const queue_ms = batch.map((item) => started - item.enqueuedAt);
       this.#onBatch?.({ lane, size: batch.length, inference_ms, queue_ms });
-      batch.forEach((item, i) =>
+      batch.forEach((item, i) => {
         item.resolve({
           scores: output.subarray(i * outputLength, (i + 1) * outputLength),
           queue_ms: queue_ms[i],
           inference_ms,
           batch_size: batch.length,
-        }),
-      );
+        });
+      });
     } catch (err) {
       for (const item of batch) item.reject(err);
     } finally {

@@ -1,5 +1,5 @@
 import { Piscina } from 'piscina';
-import { errorFromReply } from '../errors.ts';
+import { ClassifierError, errorFromReply } from '../errors.ts';
 import type { ModelSignature, SessionOptions } from './session.ts';
 import { siblingWorker, workerModule } from './workers/worker-module.ts';
 import type { InferenceReply, InferenceTask } from './workers/inference-worker.ts';
@@ -29,7 +29,7 @@ export async function startInferenceLane(modelPath: string, session: SessionOpti
     throw errorFromReply(reply.error);
   }
   return {
-    signature: reply.signature!,
+    signature: answered(reply.signature, 'its model signature'),
     threads: reply.threads ?? [],
     async run(images) {
       // Every image's pixels own their buffer (made by the decoding thread), so they move, not copy.
@@ -38,8 +38,15 @@ export async function startInferenceLane(modelPath: string, session: SessionOpti
         { transferList: images.map((pixels) => pixels.buffer as ArrayBuffer) },
       );
       if (!result.ok) throw errorFromReply(result.error);
-      return result.scores!;
+      return answered(result.scores, 'scores');
     },
     close: () => pool.destroy(),
   };
+}
+
+/** A field the inference thread's protocol always fills for this kind of task. */
+function answered<T>(value: T | undefined, what: string): T {
+  if (value === undefined)
+    throw new ClassifierError('internal_error', `The inference thread answered without ${what}.`);
+  return value;
 }

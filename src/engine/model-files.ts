@@ -49,7 +49,7 @@ export function cachedModelPath(entry: CatalogueEntry, cacheDir: string): string
 /** Size only: the hash was verified before the file was renamed into place, and re-hashing 100 MB on every start is slow. */
 export async function isCachedModelValid(entry: CatalogueEntry, cacheDir: string): Promise<boolean> {
   const info = await stat(cachedModelPath(entry, cacheDir)).catch(() => null);
-  return info !== null && info.isFile() && info.size === entry.bytes;
+  return info?.isFile() === true && info.size === entry.bytes;
 }
 
 export async function sha256File(filePath: string): Promise<string> {

@@ -80,11 +80,11 @@ function putInts(heap: Uint8Array, offset: number, values: Int32Array): void {
  * `crop` region, packed RGB, in a buffer of its own.
  */
 export function resizeAndCrop(src: RgbImage, outWidth: number, outHeight: number, crop: CropBox): Uint8Array {
-  if (!wasmResampleAvailable() || outWidth === src.width || outHeight === src.height) {
+  const exports = wasmResampleAvailable() ? wasm : null;
+  if (!exports || outWidth === src.width || outHeight === src.height) {
     // A pass that is a plain copy is rare (the image is already the target size on one side).
     return resizeAndCropLikePillow(src, outWidth, outHeight, crop);
   }
-  const exports = wasm!;
   const h = coefficients(src.width, outWidth, crop.left, crop.width);
   const v = coefficients(src.height, outHeight, crop.top, crop.height);
   const rowFirst = v.start[0];

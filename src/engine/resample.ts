@@ -61,7 +61,7 @@ export function coefficients(inSize: number, outSize: number, first: number, len
 
 function clip8(value: number): number {
   const v = value >> PRECISION_BITS;
-  return v < 0 ? 0 : v > 255 ? 255 : v;
+  return Math.min(Math.max(v, 0), 255);
 }
 
 export interface RgbImage {

@@ -14,6 +14,7 @@ import {
   type CancelOutcome,
   type ErrorBody,
   type ImageSpec,
+  type JobItemResult,
   type JobQueue,
   type JobRecord,
   type JobSpec,
@@ -82,22 +83,29 @@ function snapshot(entry: Entry): JobRecord {
 }
 
 /** Records one image's outcome on its job. */
+/** A batch job's per-image results, created with its first one. */
+function resultsOf(record: JobRecord): JobItemResult[] {
+  record.results ??= [];
+  return record.results;
+}
+
 function recordOutcome(record: JobRecord, index: number, image: ImageSpec, outcome: Outcome): void {
   if ('error' in outcome) {
     record.progress.failed++;
     if (record.kind === 'single') record.error = outcome.error;
-    else record.results!.push({ index, source: sourceLabelOf(image), error: outcome.error });
+    else resultsOf(record).push({ index, source: sourceLabelOf(image), error: outcome.error });
   } else if (record.kind === 'single') record.result = outcome.result;
-  else record.results!.push({ index, source: sourceLabelOf(image), result: outcome.result });
+  else resultsOf(record).push({ index, source: sourceLabelOf(image), result: outcome.result });
 }
 
 /** Sets a job's final status from its images' outcomes. */
 function settle(record: JobRecord): void {
   const { failed, total } = record.progress;
   if (record.kind === 'batch') {
-    record.results!.sort((a, b) => a.index - b.index);
+    const results = resultsOf(record);
+    results.sort((a, b) => a.index - b.index);
     // A batch fails only when nothing in it could be classified; partial failures are per image.
-    if (failed === total) record.error = record.results![0]?.error ?? null;
+    if (failed === total) record.error = results[0]?.error ?? null;
   }
   record.status = failed === total ? 'failed' : 'succeeded';
 }
@@ -269,7 +277,8 @@ export class MemoryQueue implements JobQueue {
 
   #startImage(entry: Entry): void {
     const { record } = entry;
-    const spec = entry.spec!;
+    const spec = entry.spec;
+    if (!spec) return; // finished or cancelled meanwhile
     if (record.status === 'queued') {
       record.status = 'running';
       record.started_at = new Date().toISOString();
@@ -308,7 +317,10 @@ export class MemoryQueue implements JobQueue {
     entry.heldBytes = 0;
     entry.spec = null;
     this.#finishedAt.set(record.id, Date.now());
-    while (this.#finishedAt.size > this.#maxRetained) this.#evict(this.#finishedAt.keys().next().value!);
+    for (const id of this.#finishedAt.keys()) {
+      if (this.#finishedAt.size <= this.#maxRetained) break;
+      this.#evict(id);
+    }
     for (const wake of entry.waiters) wake();
     this.#emit({ type: 'finished', job: snapshot(entry) });
   }

@@ -388,7 +388,10 @@ export class RedisQueue implements RedisJobQueue {
   #rememberLocal(id: string): void {
     if (!this.#onEvent) return;
     this.#localJobs.set(id, Date.now());
-    if (this.#localJobs.size > MAX_LOCAL_JOBS) this.#localJobs.delete(this.#localJobs.keys().next().value!);
+    for (const oldest of this.#localJobs.keys()) {
+      if (this.#localJobs.size <= MAX_LOCAL_JOBS) break;
+      this.#localJobs.delete(oldest);
+    }
   }
 
   async #emitStarted(id: string): Promise<void> {

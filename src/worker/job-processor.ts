@@ -159,8 +159,8 @@ class JobRun {
     }
     const failed = this.#failedCount();
     if (failed === total) {
-      const first = [...this.#finished.values()].sort((a, b) => a.index - b.index).find((item) => item.error)!.error!;
-      throw new UnrecoverableError(`${first.code}: ${first.message}`);
+      const first = [...this.#finished.values()].sort((a, b) => a.index - b.index).find((item) => item.error)?.error;
+      throw new UnrecoverableError(first ? `${first.code}: ${first.message}` : 'every image failed');
     }
     return {
       worker: this.#deps.workerId,

@@ -78,7 +78,7 @@ export function createFakeClassifier(): FakeClassifier {
     settings: SETTINGS,
     calls,
     classify,
-    // eslint-disable-next-line require-yield
+    // biome-ignore lint/correctness/useYield: an async generator that only throws: the worker never calls it
     async *classifyMany() {
       throw new Error('not used by the worker');
     },

@@ -40,7 +40,9 @@ async function scoresOf(images: Uint8Array[]): Promise<Float32Array> {
   // A model with a fixed batch dimension gets a full batch; the extra slots' answers are dropped.
   const batch = fixedBatch ?? images.length;
   if (input.length < batch * imageLength) input = new Float32Array(batch * imageLength);
-  images.forEach((pixels, i) => writeTensor(pixels, size, layout, input, i * imageLength));
+  images.forEach((pixels, i) => {
+    writeTensor(pixels, size, layout, input, i * imageLength);
+  });
   const scores = await session.run(input, batch);
   return batch === images.length ? scores : scores.slice(0, images.length * classes);
 }
