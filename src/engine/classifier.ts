@@ -14,6 +14,7 @@ import { DEFAULT_PREPROCESS_OPTIONS, type PreprocessOptions } from './preprocess
 import type { ModelSignature, SessionOptions } from './session.ts';
 import { threadsCpuSeconds } from './thread-cpu.ts';
 import type { ClassificationResult, ClassifyOptions, ImageInput } from './types.ts';
+import { SETTINGS } from '../settings/table.ts';
 
 export type { ManyOutcome };
 
@@ -97,7 +98,7 @@ export function threadsPerSession(intraOpThreads: number, parallelSessions: numb
   return Math.max(1, Math.floor(intraOpThreads / parallelSessions));
 }
 
-/** Defaults chosen from `npm run bench` on a 2-core machine; see README "Performance". */
+/** The settings table's defaults (chosen from `npm run bench` on a 2-core machine; docs/performance.md). */
 function settingsOf(options: ClassifierOptions): ClassifierSettings {
   const cores = availableParallelism();
   const intraOpThreads = options.intraOpThreads ?? cores;
@@ -111,8 +112,8 @@ function settingsOf(options: ClassifierOptions): ClassifierSettings {
     sessionThreads: threadsPerSession(intraOpThreads, parallelSessions),
     soloSession: options.soloSession ?? parallelSessions > 1,
     decodeThreads: options.decodeThreads ?? cores,
-    maxBatch: options.maxBatch ?? 8,
-    maxWaitMs: options.maxWaitMs ?? 2,
+    maxBatch: options.maxBatch ?? SETTINGS.maxBatch.default,
+    maxWaitMs: options.maxWaitMs ?? SETTINGS.maxWaitMs.default,
     maxPixels: options.maxPixels ?? DEFAULT_PREPROCESS_OPTIONS.maxPixels,
     shrinkOnLoad: options.shrinkOnLoad ?? DEFAULT_PREPROCESS_OPTIONS.shrinkOnLoad,
     maxImageBytes: options.sources?.maxBytes ?? DEFAULT_URL_FETCH_OPTIONS.maxBytes,
@@ -131,8 +132,8 @@ export function settingsSummary(settings: ClassifierSettings): string {
 }
 
 export function validateClassifyOptions(options: ClassifyOptions = {}): Required<ClassifyOptions> {
-  const topK = options.topK ?? 5;
-  const minScore = options.minScore ?? 0;
+  const topK = options.topK ?? SETTINGS.topK.default;
+  const minScore = options.minScore ?? SETTINGS.minScore.default;
   if (!Number.isInteger(topK) || topK < 1 || topK > 1000) {
     throw new ClassifierError('invalid_top_k', `top_k must be a whole number from 1 to 1000, not ${topK}.`);
   }
@@ -151,7 +152,7 @@ function sessionOptionsFor(options: ClassifierOptions, intraOpThreads: number): 
   return {
     intraOpThreads,
     executionProvider: options.executionProvider ?? 'cpu',
-    allowSpinning: options.allowSpinning ?? false,
+    allowSpinning: options.allowSpinning ?? SETTINGS.allowSpinning.default,
   };
 }
 

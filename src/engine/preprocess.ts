@@ -6,6 +6,7 @@ import { centerCropBox, resizedSize } from './resample.ts';
 import { resizeAndCrop } from './resample-wasm.ts';
 import { sniffImageFormat } from '../sources/sniff.ts';
 import { tensorOf, type Layout } from './tensor.ts';
+import { SETTINGS } from '../settings/table.ts';
 
 export interface PreprocessOptions {
   /** Crop size the model takes (224 for every catalogue model). */
@@ -27,8 +28,8 @@ export const DEFAULT_PREPROCESS_OPTIONS: PreprocessOptions = {
   size: 224,
   resizeShortSide: 256,
   layout: 'NCHW',
-  maxPixels: 100_000_000,
-  shrinkOnLoad: false,
+  maxPixels: SETTINGS.maxPixels.default,
+  shrinkOnLoad: SETTINGS.shrinkOnLoad.default,
 };
 
 /** The decoded, resized and cropped image: packed 8-bit RGB, size x size (4x smaller than its tensor). */

@@ -38,7 +38,7 @@ export interface Setting<S extends TSchema = TSchema, V = unknown> extends Setti
 
 export function setting<S extends TSchema>(
   declaration: SettingDeclaration<S> & { default: Static<S> },
-): Setting<S, Static<S>> {
+): Setting<S, Static<S>> & { default: Static<S> } {
   return declaration;
 }
 
