@@ -19,7 +19,8 @@ import {
 } from '../src/queue/redis-job.ts';
 import { QUEUE_NAME } from '../src/queue/redis-keys.ts';
 import { createRedisQueue, type RedisJobQueue } from '../src/queue/redis-queue.ts';
-import { createJobQueue, needsLocalModel, queueUrlOf } from '../src/queue/create-queue.ts';
+import { serviceConfig } from '../src/http/config.ts';
+import { createJobQueue, needsLocalModel } from '../src/queue/create-queue.ts';
 import { createLimiter } from '../src/worker/limiter.ts';
 import { startWorker, type RunningWorker } from '../src/worker/start-worker.ts';
 import { createFakeClassifier, scripted, type FakeClassifier } from './helpers/redis-fakes.ts';
@@ -40,14 +41,14 @@ async function expectError(promise: Promise<unknown>, code: string): Promise<Cla
 
 describe('settings and mode switch', () => {
   test('QUEUE_URL switches to Redis mode and the API then needs no model', () => {
-    assert.equal(needsLocalModel({}, {}), true);
-    assert.equal(needsLocalModel({}, { QUEUE_URL: 'redis://r:6379' }), false);
+    assert.equal(needsLocalModel(serviceConfig({}, {})), true);
+    assert.equal(needsLocalModel(serviceConfig({}, { QUEUE_URL: 'redis://r:6379' })), false);
     assert.equal(
-      needsLocalModel({ queueUrl: null }, { QUEUE_URL: 'redis://r:6379' }),
+      needsLocalModel(serviceConfig({ queueUrl: null }, { QUEUE_URL: 'redis://r:6379' })),
       true,
       'an explicit null wins over the environment',
     );
-    assert.equal(queueUrlOf({ queueUrl: 'redis://a:1' }, { QUEUE_URL: 'redis://b:2' }), 'redis://a:1');
+    assert.equal(serviceConfig({ queueUrl: 'redis://a:1' }, { QUEUE_URL: 'redis://b:2' }).queueUrl, 'redis://a:1');
   });
 
   test('environment settings, defaults and refusals', () => {
@@ -386,9 +387,11 @@ describe('Redis queue with an in-process worker (scripted engine)', () => {
 
   test('createJobQueue builds the Redis queue from QUEUE_URL', async () => {
     const q = createJobQueue(
-      { queueLimit: 10, jobConcurrency: null, jobRetentionSeconds: 60, queueMaxBytes: 1000 },
+      serviceConfig(
+        { queueLimit: 10, jobConcurrency: null, jobRetentionSeconds: 60, queueMaxBytes: 1000 },
+        { QUEUE_URL: SHARED_REDIS_URL, QUEUE_PREFIX: prefix },
+      ),
       { log: quiet },
-      { QUEUE_URL: SHARED_REDIS_URL, QUEUE_PREFIX: prefix },
     );
     try {
       await until('connect', () => q.ready(), 5000);

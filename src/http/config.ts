@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ClassifierOptions } from '../engine/classifier.ts';
 import { engineOptionsOf } from '../engine/engine-config.ts';
+import { REDIS_QUEUE_KEYS, type RedisSettingValues } from '../queue/redis-config.ts';
 import { type Environment, environment, loadSettings } from '../settings/load.ts';
 import { LOG_LEVELS, type LogLevel, type Settings } from '../settings/table.ts';
 
@@ -20,6 +21,8 @@ export interface ServiceConfig {
   engine: ClassifierOptions;
   /** redis://... : jobs go to Redis and `worker` processes classify them (no model in this process); null: in-process. */
   queueUrl: string | null;
+  /** The Redis queue's settings (QUEUE_PREFIX, JOB_ATTEMPTS, ...), loaded with the rest; used in Redis mode. */
+  redis: RedisSettingValues;
   /** Images POST /classify works on at once, and jobs that may wait; past it: 503 queue_full. */
   queueLimit: number;
   /** Images the job queue classifies at once; null: derived from the engine's threads and batch size. */
@@ -59,6 +62,7 @@ export function serviceConfigOf(settings: Settings): ServiceConfig {
     port: settings.port,
     engine: engineOptionsOf(settings),
     queueUrl: settings.queueUrl ?? null,
+    redis: Object.fromEntries(REDIS_QUEUE_KEYS.map((key) => [key, settings[key]])) as RedisSettingValues,
     queueLimit: settings.queueLimit,
     jobConcurrency: settings.jobConcurrency ?? null,
     jobRetentionSeconds: settings.jobRetentionSeconds,

@@ -4,19 +4,20 @@
  * them, so the API process loads no model.
  */
 import type { Classifier } from '../engine/classifier.ts';
-import { type Environment, environment } from '../settings/load.ts';
 import { createMemoryQueue } from './memory-queue.ts';
 import { EngineClassifyService, type ClassifyService } from './classify-service.ts';
 import { QueueClassifyService } from './queue-classify-service.ts';
-import { redisQueueSettingsFromEnv } from './redis-config.ts';
+import { type RedisSettingValues, redisQueueSettingsOf } from './redis-config.ts';
 import type { LogFn } from './redis-connection.ts';
 import { createRedisQueue, type RedisJobQueue } from './redis-queue.ts';
 import type { JobQueue, QueueEvent } from './types.ts';
 
 /** The queue-related part of the service's settings (ServiceConfig has these fields). */
 export interface JobQueueConfig {
-  /** redis://... for Redis mode; null for in-process; undefined: QUEUE_URL decides. */
-  queueUrl?: string | null;
+  /** redis://... for Redis mode; null for in-process. */
+  queueUrl: string | null;
+  /** The Redis queue's settings as the process loaded them at start (QUEUE_PREFIX, JOB_ATTEMPTS, ...). */
+  redis: RedisSettingValues;
   /** Jobs that may wait (in-process mode). */
   queueLimit: number;
   /** Images classified at once (in-process mode). */
@@ -33,24 +34,15 @@ export interface JobQueueDeps {
   log?: LogFn;
 }
 
-export function queueUrlOf(config: Pick<JobQueueConfig, 'queueUrl'>, env: Environment = environment()): string | null {
-  if (config.queueUrl !== undefined) return config.queueUrl || null;
-  return env.QUEUE_URL || null;
-}
-
 /** False in Redis mode: workers hold the model, and the API process must not spend memory and start-up time on it. */
-export function needsLocalModel(config: Pick<JobQueueConfig, 'queueUrl'>, env: Environment = environment()): boolean {
-  return queueUrlOf(config, env) === null;
+export function needsLocalModel(config: Pick<JobQueueConfig, 'queueUrl'>): boolean {
+  return !config.queueUrl;
 }
 
-export function createJobQueue(
-  config: JobQueueConfig,
-  deps: JobQueueDeps = {},
-  env: Environment = environment(),
-): JobQueue {
-  const url = queueUrlOf(config, env);
+export function createJobQueue(config: JobQueueConfig, deps: JobQueueDeps = {}): JobQueue {
+  const url = config.queueUrl;
   if (url) {
-    const settings = redisQueueSettingsFromEnv(url, env, {
+    const settings = redisQueueSettingsOf(url, config.redis, {
       retentionSeconds: config.jobRetentionSeconds,
       maxJobBytes: config.queueMaxBytes,
     });
