@@ -105,6 +105,11 @@ export const ERROR_CATALOGUE = {
   image_too_large_bytes: { status: 413, retryable: false, meaning: 'The image file is larger than the byte limit.' },
   image_too_many_pixels: { status: 413, retryable: false, meaning: 'The image has more pixels than the limit.' },
   job_too_large: { status: 413, retryable: false, meaning: "The job's images are larger than the queue holds." },
+  uri_too_long: {
+    status: 414,
+    retryable: false,
+    meaning: 'A part of the request path is longer than any valid value (e.g. a job id over 128 characters).',
+  },
   not_an_image: { status: 415, retryable: false, meaning: 'The data is not an image in a supported format.' },
   unsupported_format: {
     status: 415,
@@ -117,6 +122,11 @@ export const ERROR_CATALOGUE = {
     status: 429,
     retryable: true,
     meaning: 'Too many requests from this client; retry after `Retry-After`.',
+  },
+  headers_too_large: {
+    status: 431,
+    retryable: false,
+    meaning: 'The request headers are larger than the server reads (16 KiB in all).',
   },
 
   // The service, its settings and its model

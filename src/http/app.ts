@@ -17,7 +17,8 @@ import { apiPlugin } from './api.ts';
 import type { ServiceConfig } from './config.ts';
 import type { RouteDependencies, Routes, ServiceState } from './dependencies.ts';
 import { registerDocs, registerOpenApiRoute } from './docs.ts';
-import { installErrorHandling } from './errors.ts';
+import { clientErrorHandler, frameworkErrorsOf, installErrorHandling } from './errors.ts';
+import { MAX_JOB_ID_LENGTH } from './schemas.ts';
 import { createMetrics, type ServiceMetrics } from './metrics.ts';
 import { registerHealthRoutes } from './routes-health.ts';
 import { metricsRoute } from './routes-metrics.ts';
@@ -50,6 +51,9 @@ function createFastify(config: ServiceConfig) {
     requestIdHeader: false,
     genReqId: requestIdOf,
     trustProxy: config.trustProxy,
+    routerOptions: { maxParamLength: MAX_JOB_ID_LENGTH },
+    frameworkErrors: frameworkErrorsOf({ maxBodyBytes: config.maxBodyBytes }),
+    clientErrorHandler,
     // Fastify's default is no limit; a client trickling a body would hold an admission slot forever.
     // Five minutes still lets a 25 MiB upload through a slow mobile link.
     requestTimeout: 300_000,

@@ -3,9 +3,13 @@
  * Fastify's and its plugins' own errors are translated to stable codes here, so a client never
  * sees FST_* codes or a 500 for input it got wrong.
  */
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES as STATUS_CODES_TEXT } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ClassifierError, type ErrorCode, errorFromReply, tooManyImagesError } from '../errors.ts';
 import type { ErrorBody } from '../queue/types.ts';
+import { MAX_JOB_ID_LENGTH } from './schemas.ts';
 
 export interface ErrorResponseBody {
   error: ErrorBody;
@@ -99,6 +103,13 @@ const FASTIFY_ERRORS: Record<string, Translator> = {
   FST_PROTO_VIOLATION: () => new ClassifierError('invalid_request', 'A form field name is not allowed.'),
   FST_MP_PREMATURE_CLOSE: () =>
     new ClassifierError('invalid_multipart', 'The multipart body ended before it was complete.'),
+  FST_ERR_BAD_URL: () =>
+    new ClassifierError('invalid_request', 'The request path is not a valid URL (a broken %-escape).'),
+  FST_ERR_MAX_PARAM_LENGTH: () =>
+    new ClassifierError(
+      'uri_too_long',
+      `A part of the request path is longer than ${MAX_JOB_ID_LENGTH} characters, which no id is.`,
+    ),
 };
 
 const STATUS_CODES: Record<number, ErrorCode> = {
@@ -108,8 +119,10 @@ const STATUS_CODES: Record<number, ErrorCode> = {
   405: 'method_not_allowed',
   408: 'request_timeout',
   413: 'body_too_large',
+  414: 'uri_too_long',
   415: 'unsupported_media_type',
   429: 'rate_limited',
+  431: 'headers_too_large',
 };
 
 /** Any thrown value as the ClassifierError the client is answered with. */
@@ -147,6 +160,54 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: C
     .code(error.status)
     .type('application/json; charset=utf-8')
     .send(errorResponseOf(error, String(request.id)));
+}
+
+/**
+ * Fastify's `frameworkErrors` option: errors found before routing (a bad %-escape, an over-long
+ * path parameter) answered like any other. Such a request has passed no hook, so its request id
+ * header is set here.
+ */
+export function frameworkErrorsOf(
+  context: TranslationContext,
+): (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => void {
+  return (err, request, reply) => {
+    const error = httpErrorOf(err, context);
+    request.log.info({ code: error.code, status: error.status }, error.message);
+    reply.header('x-request-id', request.id);
+    sendError(request, reply, error);
+  };
+}
+
+const CLIENT_ERRORS: Record<string, ErrorCode> = {
+  ERR_HTTP_REQUEST_TIMEOUT: 'request_timeout',
+  HPE_HEADER_OVERFLOW: 'headers_too_large',
+};
+
+/**
+ * Fastify's `clientErrorHandler` option: Node's parser refused the request (a malformed or
+ * oversized header, a timeout) before there is a request object, so the answer is written to the
+ * socket directly, in the same shape, under a fresh request id.
+ */
+export function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const code = CLIENT_ERRORS[err.code ?? ''] ?? 'invalid_request';
+  const message =
+    code === 'request_timeout'
+      ? 'The request did not arrive in time.'
+      : code === 'headers_too_large'
+        ? 'The request headers are larger than the server reads.'
+        : 'The request is not valid HTTP (a malformed request line or header).';
+  const error = new ClassifierError(code, message);
+  const requestId = randomUUID();
+  const body = JSON.stringify(errorResponseOf(error, requestId));
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${error.status} ${STATUS_CODES_TEXT[error.status] ?? 'Error'}\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `X-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
 }
 
 export function installErrorHandling(app: FastifyInstance, context: TranslationContext): void {

@@ -107,8 +107,11 @@ export type ClassifyBody = Static<typeof ClassifyJsonBody>;
 export type JobsBody = Static<ReturnType<typeof jobsJsonBody>>;
 export type MultipartValues = Static<typeof MultipartFields>;
 
+/** Also the router's limit for any path parameter (app.ts): a longer one is 414 before routing. */
+export const MAX_JOB_ID_LENGTH = 128;
+
 export const JobParams = Type.Object({
-  id: Type.String({ minLength: 1, maxLength: 128, description: 'The job id POST /jobs returned.' }),
+  id: Type.String({ minLength: 1, maxLength: MAX_JOB_ID_LENGTH, description: 'The job id POST /jobs returned.' }),
 });
 
 // Documentation only: fastify does not validate these media types (the handler reads them).
