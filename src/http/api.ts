@@ -10,6 +10,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ClassifierError } from '../errors.ts';
 import { installApiKeys, presentedKeyOf } from './auth.ts';
+import type { AuthFailures } from './auth-failures.ts';
 import type { ServiceConfig } from './config.ts';
 import type { RouteDependencies, Routes } from './dependencies.ts';
 import { registerClassifyRoutes } from './routes-classify.ts';
@@ -19,6 +20,8 @@ import { registerModelRoutes } from './routes-models.ts';
 export interface ApiPluginOptions extends RouteDependencies {
   /** More route modules to serve inside the API, after the built-in ones, protected like them. */
   extraRoutes?: readonly Routes[];
+  /** Failed key checks per address (app.ts shares it with /metrics); null: not limited. */
+  authFailures?: AuthFailures | null;
 }
 
 /**
@@ -51,9 +54,9 @@ async function installRateLimit(scope: FastifyInstance, config: ServiceConfig): 
 
 /** Register with `app.register(apiPlugin, options)`; fastify gives it a scope of its own. */
 export async function apiPlugin(scope: FastifyInstance, options: ApiPluginOptions): Promise<void> {
-  const { extraRoutes = [], ...deps } = options;
+  const { extraRoutes = [], authFailures = null, ...deps } = options;
   await installRateLimit(scope, deps.config);
-  installApiKeys(scope, deps.config.apiKeys);
+  installApiKeys(scope, deps.config.apiKeys, authFailures);
   const api = scope.withTypeProvider<TypeBoxTypeProvider>();
   for (const routes of [registerClassifyRoutes, registerJobRoutes, registerModelRoutes, ...extraRoutes])
     routes(api, deps);

@@ -14,6 +14,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { ClassifyService } from '../queue/classify-service.ts';
 import type { JobQueue } from '../queue/types.ts';
 import { apiPlugin } from './api.ts';
+import { authFailuresOf } from './auth-failures.ts';
 import type { ServiceConfig } from './config.ts';
 import type { RouteDependencies, Routes, ServiceState } from './dependencies.ts';
 import { registerDocs, registerOpenApiRoute } from './docs.ts';
@@ -110,8 +111,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   metrics.watch(service, queue);
   metrics.observeRequests(app);
 
-  await app.register(metricsRoute, { metrics, apiKeys: config.apiKeys });
-  await app.register(apiPlugin, { ...deps, extraRoutes: options.extraRoutes });
+  const authFailures = authFailuresOf(config);
+  await app.register(metricsRoute, { metrics, apiKeys: config.apiKeys, authFailures });
+  await app.register(apiPlugin, { ...deps, extraRoutes: options.extraRoutes, authFailures });
   registerHealthRoutes(app, deps);
   registerOpenApiRoute(app);
   await registerPage(app, config);

@@ -6,6 +6,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ClassifierError } from '../errors.ts';
+import type { AuthFailures } from './auth-failures.ts';
 
 function digestOf(value: string): Buffer {
   return createHash('sha256').update(value).digest();
@@ -22,17 +23,38 @@ export function presentedKeyOf(request: FastifyRequest): string | null {
   return typeof header === 'string' && header.length > 0 ? header : null;
 }
 
-/** Every route of `scope` (an encapsulated plugin's instance) answers 401 without a valid key; nothing when no keys are set. */
-export function installApiKeys(scope: FastifyInstance, apiKeys: readonly string[]): void {
+/**
+ * Every route of `scope` (an encapsulated plugin's instance) answers 401 without a valid key;
+ * nothing when no keys are set. With `failures`, an address that failed too often is answered 429.
+ */
+export function installApiKeys(
+  scope: FastifyInstance,
+  apiKeys: readonly string[],
+  failures: AuthFailures | null = null,
+): void {
   if (apiKeys.length === 0) return;
   // Comparing fixed-length digests in constant time keeps key length and prefix from leaking through timing.
   const accepted = apiKeys.map(digestOf);
-  scope.addHook('onRequest', async (request) => {
+  scope.addHook('onRequest', async (request, reply) => {
+    const waitMs = failures?.waitMs(request.ip) ?? 0;
+    if (waitMs > 0) {
+      const seconds = Math.ceil(waitMs / 1000);
+      reply.header('retry-after', String(seconds));
+      throw new ClassifierError(
+        'rate_limited',
+        `Too many failed API key checks from this address: at most ${failures?.max} per window; try again in ${seconds} s.`,
+      );
+    }
     const key = presentedKeyOf(request);
     const digest = key === null ? null : digestOf(key);
     let valid = false;
     for (const candidate of accepted) if (digest !== null && timingSafeEqual(candidate, digest)) valid = true;
     if (!valid) {
+      // Only a wrong key is a guess; a request without one learns nothing and keeps its plain 401.
+      if (key !== null) {
+        const count = failures?.record(request.ip);
+        request.log.warn({ ip: request.ip, failures: count, limit: failures?.max }, 'wrong API key');
+      }
       throw new ClassifierError(
         'unauthorized',
         key === null

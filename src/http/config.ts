@@ -38,6 +38,8 @@ export interface ServiceConfig {
   /** Requests per client per window; 0 turns rate limiting off. */
   rateLimitMax: number;
   rateLimitWindowMs: number;
+  /** Wrong API keys per client address per rate limit window; 0 for no limit (RATE_LIMIT_MAX still caps it). */
+  authFailureMax: number;
   /** Host names, IPs and CIDRs that image URLs may reach even though private. */
   urlAllowHosts: string[];
   urlTimeoutMs: number;
@@ -72,6 +74,7 @@ export function serviceConfigOf(settings: Settings): ServiceConfig {
     apiKeys: settings.apiKeys,
     rateLimitMax: settings.rateLimitMax,
     rateLimitWindowMs: settings.rateLimitWindowMs,
+    authFailureMax: settings.authFailureMax,
     urlAllowHosts: settings.urlAllowHosts,
     urlTimeoutMs: settings.urlTimeoutMs,
     imageRoot: settings.imageRoot ?? null,

@@ -253,6 +253,15 @@ export const SETTINGS = {
     group: 'HTTP service',
     commands: ['serve'],
   }),
+  authFailureMax: setting({
+    env: 'AUTH_FAILURE_MAX',
+    flag: '--auth-failure-max <n>',
+    schema: int(0, 1_000_000_000),
+    default: 10,
+    help: 'wrong API keys per client address per rate limit window before 429 (at most RATE_LIMIT_MAX when set); 0 for no limit',
+    group: 'HTTP service',
+    commands: ['serve'],
+  }),
   webRoot: optional({
     env: 'WEB_ROOT',
     flag: '--web-root <dir>',
