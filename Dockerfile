@@ -8,12 +8,14 @@
 ARG NODE_IMAGE=node:20-bookworm-slim
 
 # --- build: all dependencies, compile TypeScript to dist/ (npm ci runs `prepare`, the build), then
-# drop the dev dependencies (TypeScript, tsx, test tools). .npmrc (onnxruntime-node-install=skip) comes
-# along, so npm ci downloads nothing from outside the registry and onnxruntime-node uses the CPU
-# binaries in its package.
+# drop the dev dependencies (TypeScript, tsx, test tools). onnxruntime-node's install script would fetch
+# its CUDA libraries from NuGet on linux/x64: ONNXRUNTIME_NODE_INSTALL=skip stops it (the npm 10 of this
+# image does not read package.json's allowScripts), so npm ci downloads nothing from outside the registry
+# and onnxruntime-node uses the CPU binaries in its package.
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
-COPY package.json package-lock.json .npmrc tsconfig.json tsconfig.build.json ./
+ENV ONNXRUNTIME_NODE_INSTALL=skip
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY scripts/copy-assets.mjs ./scripts/
 COPY src ./src
 RUN npm ci --no-audit --no-fund --loglevel=error && npm prune --omit=dev --no-audit --no-fund --loglevel=error

@@ -3,6 +3,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -72,6 +74,43 @@ describe('POST /classify', () => {
     );
     assert.ok(images.hits.includes('/shark.jpg'), 'the image was fetched from the allow-listed host');
     assert.match(res.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
+  });
+
+  test('a client that disconnects cancels the fetch of its image_url', async () => {
+    // An image host that sends headers and a few bytes, then holds the rest (the fetch timeout is 15 s).
+    let hostClosed: () => void = () => {};
+    const hostSawClose = new Promise<void>((resolve) => {
+      hostClosed = resolve;
+    });
+    let requested: () => void = () => {};
+    const hostSawRequest = new Promise<void>((resolve) => {
+      requested = resolve;
+    });
+    const host = createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': String(shark.length) });
+      res.write(shark.subarray(0, 100));
+      req.socket.once('close', hostClosed);
+      requested();
+    });
+    await new Promise<void>((resolve) => host.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = host.address() as AddressInfo;
+      const client = httpRequest(`${service.url}/classify`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+      });
+      client.on('error', () => {});
+      client.end(JSON.stringify({ image_url: `http://127.0.0.1:${port}/slow.jpg` }));
+      await hostSawRequest;
+      const goneAt = performance.now();
+      client.destroy();
+      const within = new Promise<'timeout'>((resolve) => setTimeout(resolve, 2000, 'timeout').unref());
+      assert.notEqual(await Promise.race([hostSawClose, within]), 'timeout', 'the image fetch still runs after 2 s');
+      assert.ok(performance.now() - goneAt < 2000);
+    } finally {
+      host.closeAllConnections();
+      await new Promise<void>((resolve) => host.close(() => resolve()));
+    }
   });
 
   test('multipart upload (field "file" or "image") with top_k=3 as a form field', async () => {

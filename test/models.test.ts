@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -180,6 +180,22 @@ describe('download', () => {
     await assert.rejects(resolveModel({ modelId: fakeEntry.id, catalogue: [fakeEntry], cacheDir, download: false }), {
       code: 'model_not_available',
     });
+  });
+
+  test('a download removes .part files of killed downloads, not those of a live one', async () => {
+    const cacheDir = await newCacheDir();
+    const killed = 'other-model.onnx.4242.aaaaaaaaaaaa.part';
+    const live = 'other-model.onnx.4343.bbbbbbbbbbbb.part';
+    await mkdir(cacheDir, { recursive: true });
+    await writeFile(path.join(cacheDir, killed), 'half a model');
+    await writeFile(path.join(cacheDir, live), 'being written');
+    const twoDaysAgo = new Date(Date.now() - 2 * 24 * 60 * 60 * 1000);
+    await utimes(path.join(cacheDir, killed), twoDaysAgo, twoDaysAgo);
+    await downloadModel(fakeEntry, cacheDir, { urlOverride: `${base}/model.onnx` });
+    assert.deepEqual(
+      (await listDir(cacheDir)).sort(),
+      [live, path.basename(cachedModelPath(fakeEntry, cacheDir))].sort(),
+    );
   });
 
   test('wrong sha256 -> model_download_failed, nothing left behind', async () => {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ClassifierError } from '../src/errors.ts';
-import { closeUrlFetchAgents, fetchImageFromUrl, isForbiddenAddress } from '../src/sources/url.ts';
+import { closeUrlFetchAgents, fetchImageFromUrl, isForbiddenAddress, UrlFetcher } from '../src/sources/url.ts';
 
 interface TestServer {
   server: http.Server;
@@ -271,6 +271,21 @@ test('a body that stalls times out', async () => {
     status: 504,
     retryable: true,
   });
+});
+
+test('a cancelled fetch stops at once, told apart from a timeout', async () => {
+  const fetcher = new UrlFetcher();
+  try {
+    const started = Date.now();
+    const cancel = AbortSignal.timeout(200);
+    await assert.rejects(fetcher.fetch(mainUrl('/slow-body'), ALLOW_LOCAL, cancel), {
+      code: 'fetch_failed',
+      message: /cancelled/,
+    });
+    assert.ok(Date.now() - started < 5000);
+  } finally {
+    await fetcher.close();
+  }
 });
 
 test('a remote 404 is a non-retryable fetch_failed', async () => {

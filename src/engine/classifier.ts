@@ -75,7 +75,8 @@ export interface ClassifierSettings {
 export interface Classifier {
   readonly model: ModelDescription;
   readonly settings: ClassifierSettings;
-  classify(input: ImageInput, options?: ClassifyOptions): Promise<ClassificationResult>;
+  /** `cancel` stops work on the image early, today its URL fetch (the client that asked went away). */
+  classify(input: ImageInput, options?: ClassifyOptions, cancel?: AbortSignal): Promise<ClassificationResult>;
   /** Classifies many inputs with bounded concurrency; yields each outcome as it completes. A failure is an outcome, never a throw. */
   classifyMany(
     inputs: Iterable<ImageInput> | AsyncIterable<ImageInput>,
@@ -305,7 +306,11 @@ class OnnxClassifier implements Classifier {
     );
   }
 
-  async classify(input: ImageInput, classifyOptions?: ClassifyOptions): Promise<ClassificationResult> {
+  async classify(
+    input: ImageInput,
+    classifyOptions?: ClassifyOptions,
+    cancel?: AbortSignal,
+  ): Promise<ClassificationResult> {
     if (this.#closed) throw shuttingDownError();
     const started = performance.now();
     const rank = validateClassifyOptions(classifyOptions);
@@ -313,7 +318,7 @@ class OnnxClassifier implements Classifier {
     this.#arriving++;
     let submitted = false;
     try {
-      const { bytes, fetch_ms } = await this.#reader.read(input);
+      const { bytes, fetch_ms } = await this.#reader.read(input, cancel);
       const decodeStarted = performance.now();
       const prepared = await this.#decoders.prepare(bytes);
       const decode_ms = performance.now() - decodeStarted;

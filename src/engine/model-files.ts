@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fetch } from 'undici';
 import { ClassifierError } from '../errors.ts';
@@ -41,6 +41,28 @@ export interface DownloadOptions {
 }
 
 export const DEFAULT_FETCH_TIMEOUT_MS = 60_000;
+
+/**
+ * A download that is alive writes its .part file continuously (and gives up after the fetch
+ * timeout), so a .part file untouched for this long belongs to a killed process. Age rather than
+ * the pid in the name, because a cache dir shared between containers sees other pid namespaces.
+ */
+export const STALE_PART_MS = 24 * 60 * 60 * 1000;
+
+/** Removes the .part files of killed downloads in `cacheDir`; returns the names removed. */
+export async function removeStalePartFiles(cacheDir: string, now = Date.now()): Promise<string[]> {
+  const names = await readdir(cacheDir).catch(() => [] as string[]);
+  const removed: string[] = [];
+  for (const name of names) {
+    if (!name.endsWith('.part')) continue;
+    const file = path.join(cacheDir, name);
+    const info = await stat(file).catch(() => null);
+    if (!info?.isFile() || now - info.mtimeMs < STALE_PART_MS) continue;
+    await rm(file, { force: true });
+    removed.push(name);
+  }
+  return removed;
+}
 
 export function cachedModelPath(entry: CatalogueEntry, cacheDir: string): string {
   return path.join(cacheDir, `${entry.id}.onnx`);
@@ -120,6 +142,7 @@ export async function downloadModel(
   const partPath = `${finalPath}.${process.pid}.${randomBytes(6).toString('hex')}.part`;
   try {
     await mkdir(cacheDir, { recursive: true });
+    await removeStalePartFiles(cacheDir);
     await fetchToFile(url, partPath, entry, options);
     await renameIntoPlace(partPath, finalPath, entry, cacheDir);
     return finalPath;

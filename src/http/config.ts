@@ -49,6 +49,8 @@ export interface ServiceConfig {
   webRoot: string | null;
   /** Take the client address from X-Forwarded-For (only behind a proxy you run). */
   trustProxy: boolean;
+  /** On shutdown, how long requests in progress may take before their connections are closed. */
+  shutdownGraceMs: number;
   logLevel: LogLevel;
 }
 
@@ -81,6 +83,7 @@ export function serviceConfigOf(settings: Settings): ServiceConfig {
     // Unset: the bundled page; set empty: no page.
     webRoot: settings.webRoot === undefined ? defaultWebRoot() : settings.webRoot || null,
     trustProxy: settings.trustProxy,
+    shutdownGraceMs: settings.shutdownGraceMs,
     logLevel: settings.logLevel,
   };
 }

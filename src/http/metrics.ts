@@ -15,7 +15,11 @@ import { EngineMetrics } from './metrics-engine.ts';
 import { RequestMetrics } from './metrics-requests.ts';
 import { watchAtScrape } from './metrics-scrape.ts';
 
-export type ClassifyFn = (input: ImageInput, options?: ClassifyOptions) => Promise<ClassificationResult>;
+export type ClassifyFn = (
+  input: ImageInput,
+  options?: ClassifyOptions,
+  cancel?: AbortSignal,
+) => Promise<ClassificationResult>;
 
 export class ServiceMetrics {
   readonly registry = new Registry();
@@ -55,9 +59,9 @@ export class ServiceMetrics {
 
   /** `classify`, counting every image's outcome and timings. */
   countImages(classify: ClassifyFn): ClassifyFn {
-    return async (input, options) => {
+    return async (input, options, cancel) => {
       try {
-        const result = await classify(input, options);
+        const result = await classify(input, options, cancel);
         this.#engine.succeeded(result);
         return result;
       } catch (err) {

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import { createAdmission } from './admission.ts';
 import type { Routes } from './dependencies.ts';
 import { engineInputOfRequestImage, imageRequestOf } from './image-request.ts';
@@ -21,6 +22,15 @@ const DESCRIPTION = [
   'Options: `top_k` (1..1000, default 5), `marine_only`, `min_score` (0..1).',
   'When the service already works on QUEUE_LIMIT images it answers 503 `queue_full` with Retry-After.',
 ].join('\n');
+
+/** Aborts when the connection closes before the answer is sent: a URL fetch for nobody stops. */
+function abortedOnClientGone(response: ServerResponse): AbortSignal {
+  const controller = new AbortController();
+  response.once('close', () => {
+    if (!response.writableFinished) controller.abort();
+  });
+  return controller.signal;
+}
 
 export const registerClassifyRoutes: Routes = (app, deps) => {
   const { classify, config } = deps;
@@ -54,9 +64,9 @@ export const registerClassifyRoutes: Routes = (app, deps) => {
       },
       onRequest: admission.onRequest,
     },
-    async (request) => {
+    async (request, reply) => {
       const { images, options } = await imageRequestOf(request, request, limits);
-      return classify(engineInputOfRequestImage(images[0]), options);
+      return classify(engineInputOfRequestImage(images[0]), options, abortedOnClientGone(reply.raw));
     },
   );
 };

@@ -96,6 +96,17 @@ async function assemble(
   }
 }
 
+/** The grace period is over: whatever is still connected is closed, and the log says how much. */
+function cutShort(app: FastifyInstance, graceMs: number): void {
+  app.server.getConnections((_err, open) => {
+    app.log.warn(
+      { connections: open, grace_ms: graceMs },
+      `Shutdown grace period of ${graceMs} ms is over: closing ${open} connection(s) still open`,
+    );
+    app.server.closeAllConnections();
+  });
+}
+
 export async function startService(config: ServiceConfig, options: StartServiceOptions = {}): Promise<RunningService> {
   const metrics = options.metrics ?? createMetrics();
   const owns = options.classifier === undefined;
@@ -119,8 +130,11 @@ export async function startService(config: ServiceConfig, options: StartServiceO
     close() {
       closing ??= (async () => {
         state.draining = true;
-        // fastify stops accepting, answers 503 on kept-alive connections, and waits for requests in progress.
+        // fastify stops accepting, answers 503 on kept-alive connections, and waits for requests in
+        // progress; a client trickling its body would hold that wait forever, so it has a deadline.
+        const deadline = setTimeout(() => cutShort(app, config.shutdownGraceMs), config.shutdownGraceMs);
         await app.close();
+        clearTimeout(deadline);
         await queue.close();
         // Closes the engine in-process (its URL connections with it); in Redis mode only refuses further images.
         if (owns) await classifier.close();

@@ -7,7 +7,8 @@ import type { Classifier, ModelDescription } from '../engine/classifier.ts';
 import type { ClassificationResult, ClassifyOptions, ImageInput } from '../engine/types.ts';
 
 export interface ClassifyService {
-  classify(input: ImageInput, options?: ClassifyOptions): Promise<ClassificationResult>;
+  /** `cancel`: the caller went away; the in-process engine stops fetching the image (a worker's fetch runs on). */
+  classify(input: ImageInput, options?: ClassifyOptions, cancel?: AbortSignal): Promise<ClassificationResult>;
   /** The model that answers, read when asked; null while none is known (Redis mode before any worker). */
   model(): Promise<ModelDescription | null>;
   /** Images accepted and not yet answered. */
@@ -26,8 +27,8 @@ export class EngineClassifyService implements ClassifyService {
     this.#engine = engine;
   }
 
-  classify(input: ImageInput, options?: ClassifyOptions): Promise<ClassificationResult> {
-    return this.#engine.classify(input, options);
+  classify(input: ImageInput, options?: ClassifyOptions, cancel?: AbortSignal): Promise<ClassificationResult> {
+    return this.#engine.classify(input, options, cancel);
   }
 
   async model(): Promise<ModelDescription> {

@@ -273,6 +273,15 @@ export const SETTINGS = {
     group: 'HTTP service',
     commands: ['serve'],
   }),
+  shutdownGraceMs: setting({
+    env: 'SHUTDOWN_GRACE_MS',
+    flag: '--shutdown-grace-ms <ms>',
+    schema: int(0, 24 * 3_600_000),
+    default: 30_000,
+    help: 'on SIGTERM, how long requests in progress may take to finish before their connections are closed',
+    group: 'HTTP service',
+    commands: ['serve'],
+  }),
   trustProxy: setting({
     env: 'TRUST_PROXY',
     flag: '--trust-proxy',

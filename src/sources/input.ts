@@ -36,8 +36,8 @@ export class ImageReader {
     this.#options = options;
   }
 
-  /** Read an image's bytes from whatever the caller handed us. */
-  async read(input: ImageInput): Promise<ImageBytes> {
+  /** Read an image's bytes from whatever the caller handed us; `cancel` aborts a URL fetch. */
+  async read(input: ImageInput, cancel?: AbortSignal): Promise<ImageBytes> {
     const options = this.#options;
     const started = performance.now();
     const done = (bytes: Buffer, source: string): ImageBytes => ({
@@ -50,10 +50,11 @@ export class ImageReader {
       return done(checkedBytes(input, options.maxBytes), 'upload');
     const text = input instanceof URL ? input.href : input;
     if (input instanceof URL || isHttpUrl(text) || /^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
-      const fetched = await this.#fetcher.fetch(text, {
-        ...options.url,
-        maxBytes: Math.min(options.url.maxBytes ?? Infinity, options.maxBytes),
-      });
+      const fetched = await this.#fetcher.fetch(
+        text,
+        { ...options.url, maxBytes: Math.min(options.url.maxBytes ?? Infinity, options.maxBytes) },
+        cancel,
+      );
       return done(fetched.bytes, text);
     }
     if (!options.allowFiles) {

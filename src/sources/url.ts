@@ -189,12 +189,28 @@ function guardedConnector(policy: AddressPolicy): buildConnector.connector {
 export class UrlFetcher {
   readonly #agents = new Map<string, Agent>();
 
-  /** Fetches an image by URL through the guards above; `options` fill in DEFAULT_URL_FETCH_OPTIONS. */
-  async fetch(url: string, options: Partial<UrlFetchOptions> = {}): Promise<FetchedImage> {
+  /**
+   * Fetches an image by URL through the guards above; `options` fill in DEFAULT_URL_FETCH_OPTIONS.
+   * `cancel` aborts the fetch early (the client that asked for it went away).
+   */
+  async fetch(url: string, options: Partial<UrlFetchOptions> = {}, cancel?: AbortSignal): Promise<FetchedImage> {
     const settings: UrlFetchOptions = { ...DEFAULT_URL_FETCH_OPTIONS, ...options };
+    const timeout = AbortSignal.timeout(settings.timeoutMs);
+    try {
+      return await this.#fetch(url, settings, cancel ? AbortSignal.any([timeout, cancel]) : timeout);
+    } catch (err) {
+      if (cancel?.aborted && !timeout.aborted) {
+        throw new ClassifierError('fetch_failed', 'Fetching the image URL was cancelled: the request went away.', {
+          cause: err,
+        });
+      }
+      throw err;
+    }
+  }
+
+  async #fetch(url: string, settings: UrlFetchOptions, signal: AbortSignal): Promise<FetchedImage> {
     const policy = buildPolicy(settings.allowedHosts);
     const agent = this.#agentFor(settings, policy);
-    const signal = AbortSignal.timeout(settings.timeoutMs);
 
     let current = parseImageUrl(url);
     for (let redirects = 0; ; redirects++) {

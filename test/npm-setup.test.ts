@@ -1,0 +1,24 @@
+// The project's npm setup: no warning on every npm command, and npm ci downloads nothing from
+// outside the registry (onnxruntime-node's install script fetches CUDA libraries from NuGet on linux/x64).
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+
+const root = path.resolve(import.meta.dirname, '..');
+
+test('npm commands in the project print no warning about its config', () => {
+  const run = spawnSync('npm', ['--version'], { cwd: root, encoding: 'utf8' });
+  assert.equal(run.status, 0, run.stderr);
+  assert.doesNotMatch(run.stderr, /warn/i);
+  const config = execFileSync('npm', ['config', 'list', '--json'], { cwd: root, encoding: 'utf8', stdio: 'pipe' });
+  assert.equal(JSON.parse(config)['onnxruntime-node-install'], undefined);
+});
+
+test("npm ci never runs onnxruntime-node's install script (npm 11 allowScripts, ONNXRUNTIME_NODE_INSTALL before)", () => {
+  const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+  assert.equal(pkg.allowScripts?.['onnxruntime-node'], false);
+  assert.match(readFileSync(path.join(root, 'Dockerfile'), 'utf8'), /^ENV ONNXRUNTIME_NODE_INSTALL=skip$/m);
+  assert.match(readFileSync(path.join(root, '.ci/run'), 'utf8'), /^ONNXRUNTIME_NODE_INSTALL=skip npm ci /m);
+});
