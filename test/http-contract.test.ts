@@ -12,7 +12,6 @@ import addFormatsModule from 'ajv-formats';
 import { createClassifier, type Classifier } from '../src/engine/classifier.ts';
 import { serviceConfig } from '../src/http/config.ts';
 import { serviceClassifierOptions, type RunningService } from '../src/http/service.ts';
-import { closeUrlFetchAgents } from '../src/sources/url.ts';
 import {
   TEST_MODEL,
   marineImage,
@@ -118,7 +117,6 @@ after(async () => {
   await redisDown?.close();
   await images?.close();
   await classifier?.close();
-  await closeUrlFetchAgents();
 });
 
 async function pollFinished(id: string): Promise<void> {

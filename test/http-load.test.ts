@@ -9,7 +9,6 @@ import type { ClassificationResult } from '../src/engine/types.ts';
 import { createMetrics } from '../src/http/metrics.ts';
 import { serviceClassifierOptions, type RunningService } from '../src/http/service.ts';
 import { serviceConfig } from '../src/http/config.ts';
-import { closeUrlFetchAgents } from '../src/sources/url.ts';
 import {
   TEST_MODEL,
   expectError,
@@ -41,7 +40,6 @@ after(async () => {
   await roomy?.close();
   await tight?.close();
   await classifier?.close();
-  await closeUrlFetchAgents();
 });
 
 function sha256(bytes: Buffer): string {

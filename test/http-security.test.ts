@@ -9,7 +9,6 @@ import type { Routes } from '../src/http/dependencies.ts';
 import { EngineClassifyService } from '../src/queue/classify-service.ts';
 import { createJobQueue } from '../src/queue/create-queue.ts';
 import { serviceClassifierOptions, type RunningService } from '../src/http/service.ts';
-import { closeUrlFetchAgents } from '../src/sources/url.ts';
 import {
   TEST_MODEL,
   expectError,
@@ -43,7 +42,6 @@ after(async () => {
   await keyed?.close();
   await limited?.close();
   await classifier?.close();
-  await closeUrlFetchAgents();
 });
 
 describe('API keys', () => {

@@ -178,10 +178,15 @@ export function frameworkErrorsOf(
   };
 }
 
-const CLIENT_ERRORS: Record<string, ErrorCode> = {
-  ERR_HTTP_REQUEST_TIMEOUT: 'request_timeout',
-  HPE_HEADER_OVERFLOW: 'headers_too_large',
+/** Node's parser errors by code; anything else it refuses is a malformed request. */
+const CLIENT_ERRORS: Record<string, { code: ErrorCode; message: string }> = {
+  ERR_HTTP_REQUEST_TIMEOUT: { code: 'request_timeout', message: 'The request did not arrive in time.' },
+  HPE_HEADER_OVERFLOW: { code: 'headers_too_large', message: 'The request headers are larger than the server reads.' },
 };
+const MALFORMED_REQUEST = {
+  code: 'invalid_request',
+  message: 'The request is not valid HTTP (a malformed request line or header).',
+} as const;
 
 /**
  * Fastify's `clientErrorHandler` option: Node's parser refused the request (a malformed or
@@ -190,13 +195,7 @@ const CLIENT_ERRORS: Record<string, ErrorCode> = {
  */
 export function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  const code = CLIENT_ERRORS[err.code ?? ''] ?? 'invalid_request';
-  const message =
-    code === 'request_timeout'
-      ? 'The request did not arrive in time.'
-      : code === 'headers_too_large'
-        ? 'The request headers are larger than the server reads.'
-        : 'The request is not valid HTTP (a malformed request line or header).';
+  const { code, message } = CLIENT_ERRORS[err.code ?? ''] ?? MALFORMED_REQUEST;
   const error = new ClassifierError(code, message);
   const requestId = randomUUID();
   const body = JSON.stringify(errorResponseOf(error, requestId));

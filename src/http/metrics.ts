@@ -7,7 +7,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BatchReport } from '../engine/batcher.ts';
-import type { ClassificationResult, ClassifyOptions, ImageInput } from '../engine/types.ts';
 import { toClassifierError } from '../errors.ts';
 import type { ClassifyService } from '../queue/classify-service.ts';
 import type { JobQueue, QueueEvent } from '../queue/types.ts';
@@ -15,11 +14,8 @@ import { EngineMetrics } from './metrics-engine.ts';
 import { RequestMetrics } from './metrics-requests.ts';
 import { watchAtScrape } from './metrics-scrape.ts';
 
-export type ClassifyFn = (
-  input: ImageInput,
-  options?: ClassifyOptions,
-  cancel?: AbortSignal,
-) => Promise<ClassificationResult>;
+/** One image through the classify service: what countImages wraps. */
+export type ClassifyFn = ClassifyService['classify'];
 
 export class ServiceMetrics {
   readonly registry = new Registry();
