@@ -20,7 +20,15 @@ import {
   writeExportFile,
 } from '../src/classes/index.ts';
 import { examples, MODEL_A } from './helpers/class-sets.ts';
-import { deleteKeys, SHARED_REDIS_URL, uniquePrefix, until } from './helpers/redis-processes.ts';
+import {
+  deleteKeys,
+  killAll,
+  SHARED_REDIS_URL,
+  startPrivateRedis,
+  uniquePrefix,
+  until,
+} from './helpers/redis-processes.ts';
+import { ClassifierError } from '../src/errors.ts';
 import { REPO_ROOT } from './helpers/shared.ts';
 
 const CHILD = path.join(REPO_ROOT, 'test', 'helpers', 'class-set-child.ts');
@@ -99,8 +107,9 @@ before(async () => {
   await writeExportFile(bigSet(), exportFile);
 });
 
-after(() => {
+after(async () => {
   for (const child of children) child.kill('SIGKILL');
+  await killAll();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -293,4 +302,33 @@ describe('Redis store with real processes', () => {
     assertOverlapped(a, b);
     t.diagnostic(`600 rows, the writer changes ${switchesOf(matrix.labelOfRow)} times along them`);
   });
+});
+
+test('Redis with an append-only file: a set survives redis-server crashing; while it is down the store says so (503)', async () => {
+  const server = await startPrivateRedis();
+  // As the API connects: no offline queue, so a command fails at once while Redis is away.
+  const redis = new Redis(server.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: () => 50 });
+  redis.on('error', () => undefined);
+  try {
+    await until('the connection', () => redis.status === 'ready', 10_000);
+    const store = new RedisClassSetStore({ redis, prefix: 'mc' });
+    await store.create({ name: 'lasting', model: MODEL_A, dim: 32, examples: examples('turtle', 3, 32) });
+    const before = await snapshot(store, 'lasting');
+
+    await server.kill();
+    await assert.rejects(store.get('lasting'), (err: unknown) => {
+      assert.ok(err instanceof ClassifierError && err.code === 'class_store_unavailable', String(err));
+      assert.equal(err.status, 503);
+      assert.equal(err.retryable, true);
+      return true;
+    });
+
+    await server.start();
+    await until('the connection to come back', () => redis.status === 'ready', 10_000);
+    const after = new RedisClassSetStore({ redis, prefix: 'mc' });
+    assert.deepEqual(await snapshot(after, 'lasting'), before);
+  } finally {
+    redis.disconnect();
+    await server.destroy();
+  }
 });

@@ -3,14 +3,17 @@
  * against the real Redis on 127.0.0.1:6379 under a key prefix of this run (deleted after).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import {
+  CLASS_SETS_FILE,
   type ClassSetStore,
   readExportFile,
+  SCHEMA_VERSION,
   RedisClassSetStore,
   SqliteClassSetStore,
   writeExportFile,
@@ -331,3 +334,49 @@ for (const backend of [sqliteBackend(), redisBackend()]) {
     });
   });
 }
+
+describe('SQLite store: the file itself', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'mc-class-file-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('DATA_DIR is made when missing; the file is in WAL mode with its schema version', async () => {
+    const dataDir = path.join(dir, 'new', 'deeper');
+    const store = new SqliteClassSetStore({ dataDir });
+    await store.create({ name: 'x', model: MODEL_A, dim: DIM });
+    await store.close();
+    const db = new Database(path.join(dataDir, CLASS_SETS_FILE), { readonly: true });
+    assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+    assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+    db.close();
+  });
+
+  test('a DATA_DIR that cannot be used, or a file that is not SQLite, is class_store_unavailable naming it', () => {
+    const notADir = path.join(dir, 'a-file');
+    writeFileSync(notADir, 'x');
+    assert.throws(
+      () => new SqliteClassSetStore({ dataDir: notADir }),
+      rejectsWith('class_store_unavailable', /a-file/),
+    );
+    const garbage = mkdtempSync(path.join(dir, 'garbage-'));
+    writeFileSync(
+      path.join(garbage, CLASS_SETS_FILE),
+      'this is not a database, but it is long enough to be read as one '.repeat(20),
+    );
+    assert.throws(
+      () => new SqliteClassSetStore({ dataDir: garbage }),
+      rejectsWith('class_store_unavailable', new RegExp(CLASS_SETS_FILE)),
+    );
+  });
+
+  test('a file from a newer version is refused, not changed', () => {
+    const dataDir = path.join(dir, 'newer');
+    void new SqliteClassSetStore({ dataDir }).close();
+    const db = new Database(path.join(dataDir, CLASS_SETS_FILE));
+    db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    db.close();
+    assert.throws(() => new SqliteClassSetStore({ dataDir }), /written by a newer marine-classifier/);
+  });
+});
