@@ -18,22 +18,50 @@ export interface MatrixHead {
   stamp: string;
 }
 
-/** Builds the matrix from (label, vector bytes) rows. */
-export function buildMatrix(head: MatrixHead, rows: readonly { label: string; vector: Uint8Array }[]): ClassMatrix {
-  const labels = [...new Set(rows.map((row) => row.label))].sort();
-  const indexOf = new Map(labels.map((label, i) => [label, i]));
-  const vectors = new Float32Array(rows.length * head.dim);
-  const labelOfRow = new Uint32Array(rows.length);
-  rows.forEach((row, i) => {
-    if (row.vector.byteLength !== head.dim * 4)
+/**
+ * Fills a matrix row by row straight from the store's bytes: no per-row objects, so a set of
+ * 100,000 examples costs its rows × dim × 4 bytes and little more.
+ */
+export class MatrixBuilder {
+  private readonly indexOf: Map<string, number>;
+  private readonly labels: string[];
+  private readonly labelOfRow: Uint32Array;
+  private readonly vectors: Float32Array;
+  private filled = 0;
+
+  constructor(
+    private readonly head: MatrixHead,
+    labels: Iterable<string>,
+    private readonly rows: number,
+  ) {
+    this.labels = [...new Set(labels)].sort();
+    this.indexOf = new Map(this.labels.map((label, i) => [label, i]));
+    this.labelOfRow = new Uint32Array(rows);
+    this.vectors = new Float32Array(rows * head.dim);
+  }
+
+  add(label: string, vector: Uint8Array): void {
+    const index = this.indexOf.get(label);
+    if (index === undefined || vector.byteLength !== this.head.dim * 4 || this.filled >= this.rows)
       throw new ClassifierError(
         'internal_error',
-        `The class set "${head.name}" holds an embedding of ${row.vector.byteLength} bytes; its dimension is ${head.dim}.`,
+        `The class set "${this.head.name}" changed while it was read, or holds an embedding of the wrong size.`,
       );
-    copyInto(vectors, i, row.vector);
-    labelOfRow[i] = indexOf.get(row.label) as number;
-  });
-  return { ...head, labels, labelOfRow, vectors, rows: rows.length };
+    copyInto(this.vectors, this.filled, vector);
+    this.labelOfRow[this.filled++] = index;
+  }
+
+  finish(): ClassMatrix {
+    if (this.filled !== this.rows)
+      throw new ClassifierError('internal_error', `The class set "${this.head.name}" changed while it was read.`);
+    return {
+      ...this.head,
+      labels: this.labels,
+      labelOfRow: this.labelOfRow,
+      vectors: this.vectors,
+      rows: this.rows,
+    };
+  }
 }
 
 interface Entry {

@@ -1,6 +1,6 @@
 /**
- * The Lua scripts behind the Redis store: Redis runs each one whole, so every write (and the
- * reads that must see one moment) is atomic whichever API or worker sends it.
+ * The Lua scripts behind the Redis store: Redis runs each one whole, so every write is atomic
+ * whichever API or worker sends it. Reads are plain commands, checked by the set's stamp.
  *
  * Keys, under the deployment's prefix P (so deleting `P:*` removes the sets with the rest):
  *   P:class-sets               hash  name -> uid (a set's keys are named by uid, so a replace can
@@ -132,26 +132,6 @@ if not uid then return 'not_found' end
 redis.call('HSET', key(uid, 'meta'), 'threshold', threshold)
 bump(uid, name, now)
 return 'ok'
-`;
-
-/**
- * ARGV: prefix, name, "1" to include sources and times. One moment's view of a set:
- * {meta pairs, sha256s in order, labelof pairs, info pairs, vectors pairs, uid}, or {} when there is none.
- */
-export const READ = `${PRELUDE}
-local name, withInfo = ARGV[2], ARGV[3] == '1'
-local uid = redis.call('HGET', KEYS[1], name)
-if not uid then return {} end
-local info = {}
-if withInfo then info = redis.call('HGETALL', key(uid, 'info')) end
-return {
-  redis.call('HGETALL', key(uid, 'meta')),
-  redis.call('ZRANGE', key(uid, 'order'), 0, -1),
-  redis.call('HGETALL', key(uid, 'labelof')),
-  info,
-  redis.call('HGETALL', key(uid, 'vectors')),
-  uid,
-}
 `;
 
 /** ARGV: prefix, name. {meta pairs, labels pairs, uid} of one set, or {} when there is none. */

@@ -20,8 +20,8 @@ import {
   notFound,
   sameModel,
 } from './checks.ts';
-import { buildMatrix, MATRIX_RECHECK_MS, MatrixCache } from './matrix.ts';
-import { ADD, COMMIT, READ, REMOVE, REMOVE_LABEL, SET_THRESHOLD, STAGE, SUMMARY } from './redis-scripts.ts';
+import { MATRIX_RECHECK_MS, MatrixBuilder, MatrixCache } from './matrix.ts';
+import { ADD, COMMIT, REMOVE, REMOVE_LABEL, SET_THRESHOLD, STAGE, SUMMARY } from './redis-scripts.ts';
 import { compareText } from './sqlite-store.ts';
 import type {
   AddResult,
@@ -50,8 +50,11 @@ export interface RedisStoreOptions {
 
 /** Examples per staging script: each call stays short, so Redis keeps answering others between them. */
 const STAGE_CHUNK = 256;
-
-type Pairs = Map<string, Buffer>;
+/** Embeddings per HMGET when a set is read, and HMGETs per round trip. */
+const READ_CHUNK = 500;
+const READ_CHUNKS_PER_TRIP = 20;
+/** Reads of a set that changed under them, retried before giving up. */
+const READ_ATTEMPTS = 5;
 
 export class RedisClassSetStore implements ClassSetStore {
   readonly where: string;
@@ -155,21 +158,25 @@ export class RedisClassSetStore implements ClassSetStore {
 
   async exportSet(name: string): Promise<ClassSetExport> {
     checkSetName(name);
-    const view = await this.read(name, true);
-    if (!view) throw notFound(name);
-    const { meta, order, labelOf, info, vectors } = view;
-    const dim = Number(text(meta, 'dim'));
-    const examples: StoredExample[] = order.map((sha256) => {
-      const details = JSON.parse(text(info, sha256)) as { source: string; addedAt: string };
-      return {
-        label: text(labelOf, sha256),
-        sha256,
-        source: details.source,
-        addedAt: details.addedAt,
-        vector: vectorFromBytes(vectors.get(sha256) ?? Buffer.alloc(0), dim) ?? corrupt(name),
-      };
+    const exported = await this.consistentRead(name, async (uid) => {
+      const { meta, order, labelOf } = await this.readIndex(uid);
+      const info = new Map(Object.entries(await this.guard(() => this.redis.hgetall(`${this.setPrefix}${uid}:info`))));
+      const dim = Number(meta.get('dim'));
+      const examples: StoredExample[] = [];
+      await this.readVectors(uid, order, (sha256, bytes) => {
+        const details = JSON.parse(info.get(sha256) ?? '{}') as { source: string; addedAt: string };
+        examples.push({
+          label: labelOf.get(sha256) ?? '',
+          sha256,
+          source: details.source,
+          addedAt: details.addedAt,
+          vector: vectorFromBytes(bytes ?? Buffer.alloc(0), dim) ?? corrupt(name),
+        });
+      });
+      return { name, ...headOf(meta), createdAt: meta.get('created_at') ?? '', examples };
     });
-    return { name, ...headOf(meta), createdAt: text(meta, 'created_at'), examples };
+    if (!exported) throw notFound(name);
+    return exported;
   }
 
   async importSet(data: ClassSetExport, options: ImportOptions = {}): Promise<ClassSetSummary> {
@@ -246,32 +253,76 @@ export class RedisClassSetStore implements ClassSetStore {
     }
   }
 
-  private async read(
-    name: string,
-    withInfo: boolean,
-  ): Promise<{ meta: Pairs; order: string[]; labelOf: Pairs; info: Pairs; vectors: Pairs; stamp: string } | null> {
-    const reply = (await this.guard(() =>
-      this.redis.callBuffer('EVAL', READ, 2, this.index, this.stamps, this.setPrefix, name, withInfo ? '1' : '0'),
-    )) as [Buffer[], Buffer[], Buffer[], Buffer[], Buffer[], Buffer] | [];
-    if (reply.length === 0) return null;
-    const [meta, order, labelOf, info, vectors, uid] = reply;
-    const metaPairs = pairs(meta);
-    return {
-      meta: metaPairs,
-      stamp: `${uid.toString('utf8')}:${text(metaPairs, 'version')}`,
-      order: order.map((sha) => sha.toString('utf8')),
-      labelOf: pairs(labelOf),
-      info: pairs(info),
-      vectors: pairs(vectors),
-    };
+  /**
+   * Reads a set in several commands (a large set in one reply would hold Redis up for seconds):
+   * the stamp is read before and after, and a read that a write slipped into is done again.
+   */
+  private async consistentRead<T>(name: string, body: (uid: string, stamp: string) => Promise<T>): Promise<T | null> {
+    for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
+      const before = await this.guard(() => this.redis.hget(this.stamps, name));
+      if (before === null) return null;
+      let result: T;
+      try {
+        result = await body(before.slice(0, before.lastIndexOf(':')), before);
+      } catch (err) {
+        // Half of a set removed under the read looks like damage: it is only damage if the set did not change.
+        if ((await this.guard(() => this.redis.hget(this.stamps, name))) === before) throw err;
+        continue;
+      }
+      if ((await this.guard(() => this.redis.hget(this.stamps, name))) === before) return result;
+    }
+    throw new ClassifierError(
+      'class_store_unavailable',
+      `The class set "${name}" kept changing while it was read (${READ_ATTEMPTS} times); try again.`,
+    );
+  }
+
+  private async readIndex(
+    uid: string,
+  ): Promise<{ meta: Map<string, string>; order: string[]; labelOf: Map<string, string> }> {
+    const base = `${this.setPrefix}${uid}:`;
+    const [meta, order, labelOf] = await this.guard(() =>
+      Promise.all([
+        this.redis.hgetall(`${base}meta`),
+        this.redis.zrange(`${base}order`, '0', '-1'),
+        this.redis.hgetall(`${base}labelof`),
+      ]),
+    );
+    return { meta: new Map(Object.entries(meta)), order, labelOf: new Map(Object.entries(labelOf)) };
+  }
+
+  /** Calls `each` with every embedding in `order`, a few thousand per round trip. */
+  private async readVectors(
+    uid: string,
+    order: string[],
+    each: (sha256: string, bytes: Buffer | null) => void,
+  ): Promise<void> {
+    const key = `${this.setPrefix}${uid}:vectors`;
+    const trip = READ_CHUNK * READ_CHUNKS_PER_TRIP;
+    for (let start = 0; start < order.length; start += trip) {
+      const shas = order.slice(start, start + trip);
+      const pipeline = this.redis.pipeline();
+      for (let i = 0; i < shas.length; i += READ_CHUNK) pipeline.hmgetBuffer(key, ...shas.slice(i, i + READ_CHUNK));
+      const replies = (await this.guard(() => pipeline.exec())) ?? [];
+      let i = 0;
+      for (const [err, values] of replies) {
+        if (err) throw err;
+        for (const bytes of values as (Buffer | null)[]) each(shas[i++], bytes);
+      }
+    }
   }
 
   private async readMatrix(name: string): Promise<ClassMatrix> {
-    const view = await this.read(name, false);
-    if (!view) throw notFound(name);
-    const { meta, order, labelOf, vectors, stamp } = view;
-    const rows = order.map((sha) => ({ label: text(labelOf, sha), vector: vectors.get(sha) ?? Buffer.alloc(0) }));
-    return buildMatrix({ name, ...headOf(meta), stamp }, rows);
+    const matrix = await this.consistentRead(name, async (uid, stamp) => {
+      const { meta, order, labelOf } = await this.readIndex(uid);
+      const builder = new MatrixBuilder({ name, ...headOf(meta), stamp }, labelOf.values(), order.length);
+      await this.readVectors(uid, order, (sha256, bytes) =>
+        builder.add(labelOf.get(sha256) ?? '', bytes ?? Buffer.alloc(0)),
+      );
+      return builder.finish();
+    });
+    if (!matrix) throw notFound(name);
+    return matrix;
   }
 
   private async summaryOrNull(name: string): Promise<ClassSetSummary | null> {
@@ -285,7 +336,7 @@ export class RedisClassSetStore implements ClassSetStore {
       .filter(({ count }) => count > 0)
       .sort((a, b) => compareText(a.label, b.label));
     const version = meta.get('version') ?? '0';
-    const head = headOf(new Map([...meta].map(([k, v]) => [k, Buffer.from(v)])));
+    const head = headOf(meta);
     return {
       name,
       ...head,
@@ -329,27 +380,17 @@ function fours(examples: readonly (ExampleInput & { addedAt?: string })[], now?:
   ]);
 }
 
-function pairs(flat: Buffer[]): Pairs {
-  const map: Pairs = new Map();
-  for (let i = 0; i + 1 < flat.length; i += 2) map.set(flat[i].toString('utf8'), flat[i + 1]);
-  return map;
-}
-
 function stringPairs(flat: string[]): Map<string, string> {
   const map = new Map<string, string>();
   for (let i = 0; i + 1 < flat.length; i += 2) map.set(flat[i], flat[i + 1]);
   return map;
 }
 
-function text(map: Pairs, key: string): string {
-  return map.get(key)?.toString('utf8') ?? '';
-}
-
-function headOf(meta: Pairs): { model: ModelFingerprint; dim: number; threshold: number | null } {
-  const threshold = text(meta, 'threshold');
+function headOf(meta: Map<string, string>): { model: ModelFingerprint; dim: number; threshold: number | null } {
+  const threshold = meta.get('threshold') ?? '';
   return {
-    model: { id: text(meta, 'model_id'), sha256: text(meta, 'model_sha256') },
-    dim: Number(text(meta, 'dim')),
+    model: { id: meta.get('model_id') ?? '', sha256: meta.get('model_sha256') ?? '' },
+    dim: Number(meta.get('dim')),
     threshold: threshold === '' ? null : Number(threshold),
   };
 }
