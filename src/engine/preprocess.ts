@@ -96,6 +96,15 @@ export function mayHaveExif(bytes: Buffer, format: string): boolean {
   return true;
 }
 
+/**
+ * A GPS coordinate in degrees, rounded to 6 decimals (about 0.1 m, finer than any camera's GPS) so
+ * every output states the same figure; null when missing or out of range (broken EXIF).
+ */
+function coordinateOf(value: unknown, limit: number): number | null {
+  if (typeof value !== 'number' || !Number.isFinite(value) || Math.abs(value) > limit) return null;
+  return Math.round(value * 1e6) / 1e6;
+}
+
 async function captureMetadata(
   bytes: Buffer,
   format: string,
@@ -110,11 +119,10 @@ async function captureMetadata(
       pick: ['DateTimeOriginal', 'CreateDate', 'GPSLatitude', 'GPSLatitudeRef', 'GPSLongitude', 'GPSLongitudeRef'],
     });
     if (!exif) return { taken_at: null, latitude: null, longitude: null };
-    const finite = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
     return {
       taken_at: exifTimeToIso(exif.DateTimeOriginal ?? exif.CreateDate),
-      latitude: finite(exif.latitude),
-      longitude: finite(exif.longitude),
+      latitude: coordinateOf(exif.latitude, 90),
+      longitude: coordinateOf(exif.longitude, 180),
     };
   } catch {
     // Broken EXIF must not fail an otherwise good photo.
