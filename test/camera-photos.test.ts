@@ -10,7 +10,8 @@ import { promisify } from 'node:util';
 import { parse } from 'csv-parse/sync';
 import sharp from 'sharp';
 import { createClassifier } from '../src/engine/classifier.ts';
-import { preparePixels } from '../src/engine/preprocess.ts';
+import { DEFAULT_PREPROCESS_OPTIONS, preparePixels } from '../src/engine/preprocess.ts';
+import { sniffImageFormat } from '../src/sources/sniff.ts';
 import { isClassifierError } from '../src/errors.ts';
 import { REPO_ROOT, TEST_MODEL, sharedPath } from './helpers/shared.ts';
 
@@ -90,4 +91,50 @@ test('photos with broken EXIF (type errors, empty values, bad offsets) each clas
   } finally {
     await classifier.close();
   }
+});
+
+test('an iPhone HEIC photo classifies upright, with its EXIF capture time and GPS', async () => {
+  const bytes = readFileSync(sharedPath('images', 'camera', 'heic', 'IMG_5195.HEIC'));
+  const classifier = await createClassifier({ modelPath: TEST_MODEL, parallelSessions: 1 });
+  try {
+    const result = await classifier.classify(bytes);
+    assert.deepEqual(result.image, {
+      width: 2566,
+      height: 3313,
+      format: 'heic',
+      taken_at: '2021-04-11T15:47:53',
+      latitude: 39.051344,
+      longitude: -94.288772,
+    });
+    // A violet flower in leaves: the model's answer is among plants and insects, not a refusal.
+    assert.ok(result.predictions[0].probability > 0.1);
+  } finally {
+    await classifier.close();
+  }
+});
+
+test('a HEIC photo over MAX_PIXELS is refused from its header, naming its size', async () => {
+  const bytes = readFileSync(sharedPath('images', 'camera', 'heic', 'IMG_5195.HEIC'));
+  await assert.rejects(preparePixels(bytes, { ...DEFAULT_PREPROCESS_OPTIONS, maxPixels: 1_000_000 }), (err) => {
+    assert.ok(isClassifierError(err));
+    assert.equal(err.code, 'image_too_many_pixels');
+    assert.match(err.message, /2566x3313/);
+    return true;
+  });
+});
+
+test('HEIF brands: HEVC-coded files are HEIC, AV1-coded are AVIF, whichever brand comes first', () => {
+  const ftyp = (major: string, ...compatible: string[]) => {
+    const size = 16 + 4 * compatible.length;
+    const box = Buffer.alloc(size);
+    box.writeUInt32BE(size, 0);
+    box.write(`ftyp${major}\0\0\0\0${compatible.join('')}`, 4, 'latin1');
+    return box;
+  };
+  assert.equal(sniffImageFormat(ftyp('heic', 'mif1', 'heic')), 'heic');
+  assert.equal(sniffImageFormat(ftyp('mif1', 'mif1', 'heic')), 'heic');
+  assert.equal(sniffImageFormat(ftyp('avif', 'mif1', 'miaf')), 'avif');
+  assert.equal(sniffImageFormat(ftyp('mif1', 'avif', 'mif1')), 'avif');
+  assert.equal(sniffImageFormat(ftyp('mif1', 'jpeg')), null);
+  assert.equal(sniffImageFormat(ftyp('isom', 'mp41')), null, 'an MP4 video is no image');
 });
