@@ -256,6 +256,10 @@ const CatalogueEntry = Type.Object({
   inputSize: Type.Integer(),
   preprocessing: Type.String(),
   license: Type.String(),
+  accuracy: Type.Object(
+    { top1: Type.Number(), top5: Type.Number() },
+    { description: 'ImageNet validation accuracy (%) as the ONNX Model Zoo publishes it' },
+  ),
 });
 
 export const ModelsResponse = Type.Object({
@@ -271,6 +275,9 @@ export const ModelsResponse = Type.Object({
       classes: Type.Integer(),
     }),
     catalogue: Nullable(CatalogueEntry),
+    choice: Nullable(
+      Type.String({ description: 'Why this model, when the service chose it because none was configured' }),
+    ),
   }),
   catalogue: Type.Array(CatalogueEntry),
 });

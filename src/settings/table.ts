@@ -39,7 +39,7 @@ export const SETTINGS = {
     env: 'MODEL_ID',
     flag: '--model <id>',
     schema: Type.String({ minLength: 1 }),
-    defaultText: 'resnet50-v1-12',
+    defaultText: 'resnet50-v1-12-int8 on CPUs with int8 dot products (VNNI, AMX), else resnet50-v1-12',
     help: 'catalogue model id, downloaded and verified on first use',
     group: 'Engine',
     commands: ENGINE,
