@@ -1,4 +1,5 @@
 /** The class → taxon table of docs/taxa.md, generated from marine.ts (`npm run docs`). */
+import { markdownTable } from '../settings/markdown.ts';
 import { labelOf } from './labels.ts';
 import { MARINE_CLASS_INDICES, TAXON_ID_SOURCES, marineTaxonOf } from './marine.ts';
 
@@ -8,7 +9,7 @@ function cell(text: string): string {
 }
 
 function nameCell(name: string, rank: string): string {
-  return rank === 'genus' || rank === 'species' ? `*${name}*` : name;
+  return rank === 'genus' || rank === 'species' ? `_${name}_` : name;
 }
 
 export function taxaTableMarkdown(): string {
@@ -38,7 +39,7 @@ export function taxaTableMarkdown(): string {
     'source',
     'why this taxon',
   ];
-  const lines = [header, header.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`);
+  const lines = [markdownTable(header, rows)];
   const verified = rows.filter((r) => r[5] !== '—').length;
   const notes = Object.values(TAXON_ID_SOURCES).map((text, i) => `${i + 1}. ${text}`);
   return [
