@@ -18,7 +18,7 @@ export const TAXON_RANKS: readonly TaxonRank[] = [
 
 /** Where a WoRMS AphiaID below was read. Each pairs the name with the ID in public text. */
 export const TAXON_ID_SOURCES = {
-  amp: 'Add-my-Pet (AmP) collection entry mydata_<Genus_species>.m, `metaData.links.id_WoRMS` (public GitHub copy)',
+  amp: 'Add-my-Pet (AmP) collection entry `mydata_<Genus_species>.m`, `metaData.links.id_WoRMS` (public GitHub copy)',
   obisMareano:
     'OBIS API checklist/occurrence responses for the MAREANO datasets, kept verbatim in ogcincubator/bblocks-seadots (OBIS MAREANO Checklist example)',
   obisTraining:
