@@ -212,6 +212,8 @@ export class RedisClassSetStore implements ClassSetStore {
     examples: readonly (ExampleInput & { addedAt?: string })[],
     replace: boolean,
   ): Promise<void> {
+    // Checked again when committing; here so a refused name costs no upload of its examples.
+    if (!replace && (await this.guard(() => this.redis.hexists(this.index, name)))) throw exists(name);
     const uid = randomUUID();
     const now = new Date().toISOString();
     for (let start = 0; start < examples.length; start += STAGE_CHUNK) {
