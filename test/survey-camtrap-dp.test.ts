@@ -9,6 +9,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { parse } from 'csv-parse/sync';
+import { XMLParser } from 'fast-xml-parser';
+import { unzipSync, strFromU8 } from 'fflate';
 import { DEPLOYMENT_COLUMNS, MEDIA_COLUMNS, OBSERVATION_COLUMNS } from '../src/survey/columns.ts';
 import { camtrapDpProblems } from './helpers/camtrap-dp-validator.ts';
 import { REPO_ROOT, TEST_MODEL, sharedPath } from './helpers/shared.ts';
@@ -158,4 +160,52 @@ test('what the standard needs and the run cannot know is a clear error, and no p
     assert.match(result.stderr, expected, what);
     assert.equal(existsSync(target), false, `${what}: nothing written`);
   }
+});
+
+test('the Darwin Core Archive of the same survey: meta.xml maps every column, one occurrence per animal observation', async () => {
+  const survey = surveyFolder();
+  const dir = mkdtempSync(path.join(tmpdir(), 'mc-dwca-'));
+  const deployments = deploymentsCsv('deploymentID,latitude,longitude,cameraDepth\nreef-a,-16.2864,145.7731,12.5\n');
+  const common = [...META, '--deployments', deployments, '--utc-offset', '+10:00'];
+  const zip = path.join(dir, 'survey.zip');
+  const packageDir = path.join(dir, 'package');
+  assert.equal((await classify([survey, '--format', 'dwc-a', '--output', zip, ...common])).code, 0);
+  assert.equal((await classify([survey, '--format', 'camtrap-dp', '--output', packageDir, ...common])).code, 0);
+
+  const files = unzipSync(readFileSync(zip));
+  assert.deepEqual(Object.keys(files).sort(), ['eml.xml', 'meta.xml', 'occurrence.txt']);
+  const xml = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' });
+  const meta = xml.parse(strFromU8(files['meta.xml'])).archive;
+  assert.equal(meta.core.rowType, 'http://rs.tdwg.org/dwc/terms/Occurrence');
+  assert.equal(meta.core.files.location, 'occurrence.txt');
+  assert.equal(meta.core.ignoreHeaderLines, '1');
+  const [header, ...lines] = strFromU8(files['occurrence.txt'])
+    .trimEnd()
+    .split('\n')
+    .map((line) => line.split('\t'));
+  const fields = meta.core.field as { index: string; term: string }[];
+  // Every column has its term, in order, and each term names its column.
+  assert.deepEqual(
+    fields.map((f) => Number(f.index)),
+    header.map((_, i) => i),
+  );
+  assert.deepEqual(
+    fields.map((f) => f.term.split('/').at(-1)),
+    header,
+  );
+  assert.ok(lines.every((cells) => cells.length === header.length));
+
+  const animals = rows(path.join(packageDir, 'observations.csv')).filter((o) => o.observationType === 'animal');
+  assert.equal(lines.length, animals.length, 'one occurrence per animal observation');
+  const occurrences = lines.map((cells) => Object.fromEntries(header.map((name, i) => [name, cells[i]])));
+  const shark = occurrences.find((o) => o.scientificName === 'Carcharodon carcharias');
+  assert.ok(shark, 'the great white shark is an occurrence');
+  assert.equal(shark.basisOfRecord, 'MachineObservation');
+  assert.equal(shark.identificationVerificationStatus, 'unverified');
+  assert.equal(shark.occurrenceStatus, 'present');
+  assert.equal(shark.decimalLatitude, '-16.2864');
+  assert.equal(shark.minimumDepthInMeters, '12.5');
+  assert.equal(shark.taxonRank, 'species');
+  assert.match(shark.identifiedBy, /^mobilenetv2-12-int8/);
+  assert.ok(xml.parse(strFromU8(files['eml.xml']))['eml:eml'].dataset.title === 'Reef survey 2026');
 });

@@ -15,11 +15,11 @@ import {
   type OutputFormat,
   type ReportWriter,
 } from './report-writer.ts';
-import { openSurveyWriter, surveyMetadataOf, surveyRootsOf } from './survey-writer.ts';
+import { openSurveyWriter, type SurveyFormat, surveyMetadataOf, surveyRootsOf } from './survey-writer.ts';
 
 /** The flags that are not settings (those are read through the settings table). */
 interface ClassifyFlags {
-  format: OutputFormat | 'camtrap-dp';
+  format: OutputFormat | SurveyFormat;
   output?: string;
   resume?: boolean;
   marineOnly?: boolean;
@@ -37,10 +37,13 @@ export function registerClassifyCommand(program: Command): void {
     .argument('<inputs...>', 'files, folders, globs or URLs')
     .addOption(
       new Option('-f, --format <format>', 'output format')
-        .choices(['table', 'json', 'jsonl', 'csv', 'camtrap-dp'])
+        .choices(['table', 'json', 'jsonl', 'csv', 'camtrap-dp', 'dwc-a'])
         .default('table'),
     )
-    .option('-o, --output <path>', 'write results to a file instead of standard output (camtrap-dp: a folder)')
+    .option(
+      '-o, --output <path>',
+      'write results to a file instead of standard output (camtrap-dp: a folder; dwc-a: a .zip)',
+    )
     .option('--resume', 'skip images already in --output (csv, jsonl or json)')
     .option('--marine-only', 'rank only the marine animal classes')
     .option('-q, --quiet', 'no progress output');
@@ -67,7 +70,7 @@ async function planRun(inputs: string[], flags: ClassifyFlags, topK: number, log
   const collected = await collectImages(inputs);
   for (const arg of collected.missing) console.error(`warning: nothing found at ${arg}`);
   const previous =
-    flags.output && flags.resume && flags.format !== 'camtrap-dp'
+    flags.output && flags.resume && !isSurveyFormat(flags.format)
       ? await readPreviousReports(flags.output, flags.format, topK)
       : { keys: new Set<string>(), jsonRecords: [] };
   const todo = collected.images.filter((item) => !previous.keys.has(reportKey(item)));
@@ -80,12 +83,19 @@ async function planRun(inputs: string[], flags: ClassifyFlags, topK: number, log
 
 type Log = (line: string) => void;
 
-/** For --format camtrap-dp: the package's metadata and the survey folders, checked before any work. */
+function isSurveyFormat(format: ClassifyFlags['format']): format is SurveyFormat {
+  return format === 'camtrap-dp' || format === 'dwc-a';
+}
+
+/** For --format camtrap-dp / dwc-a: the package's metadata and the survey folders, checked before any work. */
 async function surveyPlanOf(inputs: string[], flags: ClassifyFlags, settings: Settings) {
   if (!flags.output)
-    throw new ClassifierError('survey_incomplete', '--format camtrap-dp needs --output DIR: the package is a folder.');
+    throw new ClassifierError(
+      'survey_incomplete',
+      `--format ${flags.format} needs --output ${flags.format === 'dwc-a' ? 'FILE.zip' : 'DIR'}.`,
+    );
   if (flags.resume)
-    throw new ClassifierError('resume_unsupported', '--resume works with csv, jsonl or json, not camtrap-dp.');
+    throw new ClassifierError('resume_unsupported', `--resume works with csv, jsonl or json, not ${flags.format}.`);
   return { meta: await surveyMetadataOf(settings), roots: await surveyRootsOf(inputs) };
 }
 
@@ -129,7 +139,7 @@ async function openClassifier(settings: Settings, quiet: boolean): Promise<Class
 async function runClassify(inputs: string[], flags: ClassifyFlags, settings: Settings): Promise<number> {
   const { topK, minScore } = settings;
   const log: Log = (line) => !flags.quiet && console.error(line);
-  const survey = flags.format === 'camtrap-dp' ? await surveyPlanOf(inputs, flags, settings) : null;
+  const survey = isSurveyFormat(flags.format) ? await surveyPlanOf(inputs, flags, settings) : null;
   const plan = await planRun(inputs, flags, topK, log);
   if (plan.nothingThere) return EXIT_FATAL;
   const { todo } = plan;
@@ -138,10 +148,10 @@ async function runClassify(inputs: string[], flags: ClassifyFlags, settings: Set
   const classifier = todo.length === 0 ? null : await openClassifier(settings, Boolean(flags.quiet));
   const progress = flags.quiet || todo.length === 0 ? null : startProgress(todo.length);
   const writer: ReportWriter =
-    survey && flags.output
-      ? openSurveyWriter(flags.output, survey.roots, survey.meta)
+    survey && flags.output && isSurveyFormat(flags.format)
+      ? openSurveyWriter(flags.format, flags.output, survey.roots, survey.meta)
       : openReportWriter({
-          format: flags.format === 'camtrap-dp' ? 'json' : flags.format,
+          format: isSurveyFormat(flags.format) ? 'json' : flags.format,
           topK,
           output: flags.output ?? null,
           append: Boolean(flags.resume),

@@ -1,9 +1,9 @@
 /**
- * `classify --format camtrap-dp --output DIR`: collects every photo's outcome, then writes the
+ * `classify --format camtrap-dp --output DIR` (or `--format dwc-a --output FILE.zip`): collects every photo's outcome, then writes the
  * survey as a Camtrap DP package when the run ends (the package's tables and metadata need all of
  * them: deployment coordinates and time spans, the taxonomic and temporal coverage).
  */
-import { stat } from 'node:fs/promises';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ClassifierError } from '../errors.ts';
 import type { Settings } from '../settings/table.ts';
@@ -13,6 +13,7 @@ import {
   type SurveyMetadata,
   writeCamtrapPackage,
 } from '../survey/camtrap-dp.ts';
+import { darwinCoreArchiveOf } from '../survey/darwin-core.ts';
 import { deploymentOf, readDeploymentsCsv } from '../survey/deployments.ts';
 import type { ReportWriter } from './report-writer.ts';
 
@@ -55,7 +56,15 @@ export async function surveyRootsOf(inputs: string[]): Promise<string[]> {
   return roots;
 }
 
-export function openSurveyWriter(output: string, roots: string[], meta: SurveyMetadata): ReportWriter {
+export type SurveyFormat = 'camtrap-dp' | 'dwc-a';
+
+/** camtrap-dp: the package in the folder `output`; dwc-a: the Darwin Core Archive in the zip file `output`. */
+export function openSurveyWriter(
+  format: SurveyFormat,
+  output: string,
+  roots: string[],
+  meta: SurveyMetadata,
+): ReportWriter {
   const media: Promise<SurveyMedia>[] = [];
   return {
     write(report) {
@@ -72,7 +81,10 @@ export function openSurveyWriter(output: string, roots: string[], meta: SurveyMe
     async close() {
       const all = await Promise.all(media);
       if (all.length === 0) return;
-      await writeCamtrapPackage(output, buildCamtrapPackage(all, meta));
+      const pkg = buildCamtrapPackage(all, meta);
+      if (format === 'camtrap-dp') return writeCamtrapPackage(output, pkg);
+      await mkdir(path.dirname(path.resolve(output)), { recursive: true });
+      await writeFile(output, darwinCoreArchiveOf(pkg));
     },
   };
 }
