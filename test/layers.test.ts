@@ -1,5 +1,5 @@
 /**
- * The layers import one way: cli -> http | worker -> queue -> engine -> sources, with settings and
+ * The layers import one way: cli -> http | worker -> queue -> classes -> engine -> sources, with settings and
  * errors at the bottom. A file may import from its own layer and the ones below, never above or
  * sideways (http and worker do not import each other).
  */
@@ -13,10 +13,11 @@ const SRC = path.join(REPO_ROOT, 'src');
 
 /** What each layer may import besides itself. */
 const ALLOWED: Record<string, string[]> = {
-  cli: ['http', 'worker', 'queue', 'engine', 'sources', 'settings', 'errors'],
-  http: ['queue', 'engine', 'sources', 'settings', 'errors'],
-  worker: ['queue', 'engine', 'sources', 'settings', 'errors'],
-  queue: ['engine', 'sources', 'settings', 'errors'],
+  cli: ['http', 'worker', 'queue', 'classes', 'engine', 'sources', 'settings', 'errors'],
+  http: ['queue', 'classes', 'engine', 'sources', 'settings', 'errors'],
+  worker: ['queue', 'classes', 'engine', 'sources', 'settings', 'errors'],
+  queue: ['classes', 'engine', 'sources', 'settings', 'errors'],
+  classes: ['engine', 'sources', 'settings', 'errors'],
   engine: ['sources', 'settings', 'errors'],
   sources: ['settings', 'errors'],
   settings: ['errors'],
