@@ -211,7 +211,7 @@ export class MicroBatcher<T extends BatchItem> implements Batcher<T> {
       batch.forEach((item, i) => {
         item.resolve({
           scores: scores.subarray(i * outputLength, (i + 1) * outputLength),
-          embedding: embeddings && embeddings.subarray(i * features, (i + 1) * features),
+          embedding: embeddings ? embeddings.subarray(i * features, (i + 1) * features) : null,
           queue_ms: queue_ms[i],
           inference_ms,
           batch_size: batch.length,

@@ -61,7 +61,7 @@ async function outputOf(images: Uint8Array[]): Promise<SessionOutput> {
   const features = embeddings ? embeddings.length / batch : 0;
   return {
     scores: scores.slice(0, images.length * classes),
-    embeddings: embeddings && embeddings.slice(0, images.length * features),
+    embeddings: embeddings ? embeddings.slice(0, images.length * features) : null,
   };
 }
 
