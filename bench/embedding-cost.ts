@@ -1,13 +1,16 @@
 /**
- * Issue 15: what the embedding output costs classify(). The same images through two engines,
- * one with the pooled features as a second output and one with the model file as it is,
- * alternating rounds so a noisy machine hurts both alike. Prints images per second of each.
+ * Issue 15: what the embedding output costs. First the model alone: one ONNX Runtime session of
+ * the file as it is and one with the added output, a batch of 8 on one thread, alternating runs.
+ * Then classify() end to end: the same images through two engines (with and without), in
+ * alternating rounds so a noisy machine hurts both alike.
  *
  *   node --import tsx bench/embedding-cost.ts     # MODEL_PATH overrides the shared MobileNetV2
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import * as ort from 'onnxruntime-node';
 import { createClassifier, type Classifier } from '../src/engine/classifier.ts';
+import { withEmbeddingOutput } from '../src/engine/embedding-graph.ts';
 
 const SHARED = path.resolve(import.meta.dirname, '..', '..', 'shared');
 const MODEL = process.env.MODEL_PATH ?? path.join(SHARED, 'models', 'mobilenetv2-12-int8.onnx');
@@ -22,6 +25,36 @@ async function throughput(classifier: Classifier, copies: number): Promise<numbe
   return inputs.length / ((performance.now() - started) / 1000);
 }
 
+const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+
+async function modelAlone(): Promise<void> {
+  const bytes = readFileSync(MODEL);
+  const edited = withEmbeddingOutput(bytes);
+  if (!edited.ok) throw new Error(edited.why);
+  const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', intraOpNumThreads: 1 };
+  const sessions = [
+    await ort.InferenceSession.create(bytes, options),
+    await ort.InferenceSession.create(edited.model, options),
+  ];
+  const batch = 8;
+  const input = new Float32Array(batch * 3 * 224 * 224).map((_, i) => Math.sin(i * 0.37));
+  const feeds = { [sessions[0].inputNames[0]]: new ort.Tensor('float32', input, [batch, 3, 224, 224]) };
+  const times: number[][] = [[], []];
+  for (let run = 0; run < Number(process.env.RUNS ?? 20); run++) {
+    for (const [i, session] of sessions.entries()) {
+      const started = performance.now();
+      await session.run(feeds);
+      times[i].push(performance.now() - started);
+    }
+  }
+  const [plain, withOutput] = times.map(median);
+  console.log(
+    `model alone, batch of ${batch}, 1 thread: ${plain.toFixed(1)} ms as it is, ${withOutput.toFixed(1)} ms with the embedding output (median of ${times[0].length}; ${((withOutput / plain - 1) * 100).toFixed(1)} %)`,
+  );
+  await Promise.all(sessions.map((s) => s.release()));
+}
+
+await modelAlone();
 const withEmbeddings = await createClassifier({ modelPath: MODEL });
 const without = await createClassifier({ modelPath: MODEL, embeddings: false });
 const copies = Number(process.env.COPIES ?? 5);
@@ -33,7 +66,6 @@ for (let round = 0; round < ROUNDS; round++) {
   rates.with.push(await throughput(withEmbeddings, copies));
 }
 await Promise.all([withEmbeddings.close(), without.close()]);
-const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 console.log(`model ${path.basename(MODEL)}, ${images.length * copies} images a round, ${ROUNDS} rounds each`);
 console.log(
   `without the embedding output: ${rates.without.map((r) => r.toFixed(1)).join(', ')} images/s (median ${median(rates.without).toFixed(1)})`,

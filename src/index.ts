@@ -10,12 +10,15 @@ export type {
 export type {
   ClassificationResult,
   ClassifyOptions,
+  EmbedOptions,
+  EmbeddingResult,
   ImageInfo,
   ImageInput,
   MarineInfo,
   Prediction,
   Timings,
 } from './engine/types.ts';
+export type { EmbeddingSupport } from './engine/session.ts';
 export { CATALOGUE, DEFAULT_MODEL_ID, findCatalogueEntry } from './engine/catalogue.ts';
 export type { CatalogueEntry } from './engine/catalogue.ts';
 export { MARINE_CLASS_INDICES, OCEAN_SCENE_INDICES, marineInfoOf } from './engine/marine.ts';
