@@ -28,7 +28,6 @@ export const METHODS: [string, MatchMethod][] = [
   ['kNN (k=5) + flips', { kind: 'knn', flips: true, k: 5 }],
   ['linear', { kind: 'linear', flips: false }],
   ['linear + flips', { kind: 'linear', flips: true }],
-  ['linear + prototype + flips', { kind: 'linear+prototype', flips: true }],
 ];
 
 /** Every photo of the set, embedded with its mirror image, in folder order. */

@@ -5,22 +5,18 @@ import type { Example, LabelScore } from './vectors.ts';
 
 /**
  * How a photo is matched against a set's examples. `prototype`: nearest normalised mean;
- * `linear`: softmax regression fitted on the examples; `knn`: votes of the k nearest examples;
- * `linear+prototype`: the mean of the linear model's probabilities and the prototypes' softmax.
+ * `linear`: softmax regression fitted on the examples; `knn`: votes of the k nearest examples.
  * `flips` adds each example's mirror image as one more example.
  */
 export interface MatchMethod {
-  kind: 'prototype' | 'linear' | 'knn' | 'linear+prototype';
+  kind: 'prototype' | 'linear' | 'knn';
   flips: boolean;
   /** Neighbours that vote (knn). */
   k?: number;
 }
 
 /** What point 5 of issue 15 measured best on the shared fish set (bench/fewshot.ts, docs/custom-classes.md). */
-export const DEFAULT_METHOD: MatchMethod = { kind: 'linear+prototype', flips: true };
-
-/** Turns prototype similarities into probabilities; 16 is the linear model's own scale. */
-const PROTOTYPE_SCALE = 16;
+export const DEFAULT_METHOD: MatchMethod = { kind: 'linear', flips: true };
 
 export type Matcher = (query: Float32Array) => LabelScore[];
 
@@ -30,9 +26,9 @@ export type Matcher = (query: Float32Array) => LabelScore[];
  */
 export function matcherOf(examples: readonly Example[], method: MatchMethod = DEFAULT_METHOD): Matcher {
   const prototypes = prototypesOf(examples, method.flips);
-  const withSimilarities = (query: Float32Array, score: (label: string, similarity: number) => number) =>
+  const withSimilarities = (query: Float32Array, score: (label: string) => number) =>
     rankByPrototype(prototypes, query)
-      .map(({ label, similarity }) => ({ label, similarity, score: score(label, similarity) }))
+      .map(({ label, similarity }) => ({ label, similarity, score: score(label) }))
       .sort((a, b) => b.score - a.score);
   switch (method.kind) {
     case 'prototype':
@@ -49,20 +45,6 @@ export function matcherOf(examples: readonly Example[], method: MatchMethod = DE
       return (query) => {
         const probabilities = linearProbabilities(model, query);
         return withSimilarities(query, (label) => probabilities.get(label) ?? 0);
-      };
-    }
-    case 'linear+prototype': {
-      const model = fitLinear(examples, { withFlips: method.flips });
-      return (query) => {
-        const probabilities = linearProbabilities(model, query);
-        const sims = rankByPrototype(prototypes, query);
-        const max = sims[0]?.similarity ?? 0;
-        const exps = new Map(sims.map((s) => [s.label, Math.exp(PROTOTYPE_SCALE * (s.similarity - max))]));
-        const total = [...exps.values()].reduce((sum, v) => sum + v, 0);
-        return withSimilarities(
-          query,
-          (label) => ((probabilities.get(label) ?? 0) + (exps.get(label) ?? 0) / total) / 2,
-        );
       };
     }
   }
