@@ -132,7 +132,8 @@ async function createSession(path: string, model: string | Uint8Array, options: 
 
 /** Load an ONNX classifier, read its signature and warm it up so the first request is not slow. */
 export async function loadSession(path: string, options: SessionOptions): Promise<LoadedSession> {
-  let { model, embedding: embeddingOutput, feature, why } = await modelOf(path, options.embeddings ?? true);
+  const { model, feature, ...found } = await modelOf(path, options.embeddings ?? true);
+  let { embedding: embeddingOutput, why } = found;
   let session: ort.InferenceSession;
   try {
     session = await createSession(path, model, options);
@@ -142,7 +143,6 @@ export async function loadSession(path: string, options: SessionOptions): Promis
     session = await createSession(path, path, options);
     why = `ONNX Runtime refused the graph with the added output (${(err as Error).message})`;
     embeddingOutput = null;
-    model = path;
   }
   const signature = signatureOf(session, path);
   const imageLength = 3 * signature.size * signature.size;
