@@ -18,11 +18,15 @@ const ROUNDS = Number(process.env.ROUNDS ?? 4);
 const folder = path.join(SHARED, 'images', 'imagenet-marine');
 const images = readdirSync(folder).map((f) => readFileSync(path.join(folder, f)));
 
-async function throughput(classifier: Classifier, copies: number): Promise<number> {
+/** Images per second, and the inference threads' CPU milliseconds per image (null where unknown). */
+async function throughput(classifier: Classifier, copies: number): Promise<[number, number | null]> {
   const inputs = Array.from({ length: copies }, () => images).flat();
   const started = performance.now();
+  const cpuStarted = classifier.inferenceCpuSeconds();
   for await (const outcome of classifier.classifyMany(inputs)) if (outcome.error) throw outcome.error;
-  return inputs.length / ((performance.now() - started) / 1000);
+  const cpuEnded = classifier.inferenceCpuSeconds();
+  const cpu = cpuStarted === null || cpuEnded === null ? null : ((cpuEnded - cpuStarted) * 1000) / inputs.length;
+  return [inputs.length / ((performance.now() - started) / 1000), cpu];
 }
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
@@ -72,9 +76,16 @@ const copies = Number(process.env.COPIES ?? 5);
 await throughput(withEmbeddings, 1);
 await throughput(without, 1);
 const rates: { with: number[]; without: number[] } = { with: [], without: [] };
+const cpu: { with: number[]; without: number[] } = { with: [], without: [] };
 for (let round = 0; round < ROUNDS; round++) {
-  rates.without.push(await throughput(without, copies));
-  rates.with.push(await throughput(withEmbeddings, copies));
+  for (const [key, classifier] of [
+    ['without', without],
+    ['with', withEmbeddings],
+  ] as const) {
+    const [rate, ms] = await throughput(classifier, copies);
+    rates[key].push(rate);
+    if (ms !== null) cpu[key].push(ms);
+  }
 }
 await Promise.all([withEmbeddings.close(), without.close()]);
 console.log(`model ${path.basename(MODEL)}, ${images.length * copies} images a round, ${ROUNDS} rounds each`);
@@ -85,3 +96,7 @@ console.log(
   `with the embedding output:    ${rates.with.map((r) => r.toFixed(1)).join(', ')} images/s (median ${median(rates.with).toFixed(1)})`,
 );
 console.log(`cost: ${((1 - median(rates.with) / median(rates.without)) * 100).toFixed(1)} % of throughput`);
+if (cpu.with.length > 0)
+  console.log(
+    `inference CPU per image: ${median(cpu.without).toFixed(2)} ms without, ${median(cpu.with).toFixed(2)} ms with (${((median(cpu.with) / median(cpu.without) - 1) * 100).toFixed(1)} %)`,
+  );
