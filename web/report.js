@@ -4,7 +4,8 @@
 // that they agree. Pure functions, no DOM: usable in the browser and in Node.
 
 /**
- * @typedef {{ group: string, scientific_name: string | null }} MarineInfo
+ * @typedef {{ group: string, scientific_name: string, taxon_rank: string, vernacular_name: string,
+ *   taxon_id: string | null }} MarineInfo
  * @typedef {{ index: number, synset: string, label: string, probability: number, marine: MarineInfo | null }} Prediction
  * @typedef {{ answer: string, unknown: boolean, top1: Prediction | null, predictions: Prediction[],
  *   image: { width: number, height: number, format: string, taken_at: string | null, latitude: number | null, longitude: number | null },
@@ -54,6 +55,14 @@ function text(value) {
 }
 
 /**
+ * Degrees with 6 decimals, as the engine rounds them ("-3.724753"); empty when unknown.
+ * @param {number | null | undefined} value
+ */
+function coordinate(value) {
+  return typeof value === 'number' ? value.toFixed(6) : '';
+}
+
+/**
  * The flat row for one image; columns as in csvColumns(topK).
  * @param {ImageReport} report
  * @param {number} topK
@@ -80,8 +89,8 @@ export function csvRow(report, topK) {
     text(r?.image.width),
     text(r?.image.height),
     text(r?.image.taken_at),
-    text(r?.image.latitude),
-    text(r?.image.longitude),
+    coordinate(r?.image.latitude),
+    coordinate(r?.image.longitude),
     text(r?.sha256),
     text(r?.model),
     text(report.error?.code),

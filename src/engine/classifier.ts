@@ -63,6 +63,8 @@ export interface ModelDescription {
   path: string;
   catalogue: CatalogueEntry | null;
   signature: ModelSignature;
+  /** Why this model, when the engine chose it because none was named (see default-model.ts). */
+  choice?: string | null;
   /** The pooled tensor embed() reads and its length, or why the model has none. */
   embedding: EmbeddingSupport;
 }
@@ -323,6 +325,7 @@ class OnnxClassifier implements Classifier {
         path: location.path,
         catalogue: location.entry,
         signature,
+        choice: location.choice,
         embedding: lanes.parallel[0].embedding,
       },
       settings,
