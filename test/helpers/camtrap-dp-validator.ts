@@ -124,7 +124,10 @@ function tableProblems(name: string, csvText: string, schema: TableSchema): { pr
         return;
       }
       const parsed = typed(field, text);
-      if ('problem' in parsed) return void problems.push(`${where}: ${parsed.problem}`);
+      if ('problem' in parsed) {
+        problems.push(`${where}: ${parsed.problem}`);
+        return;
+      }
       const problem = constraintProblem(field, parsed.value);
       if (problem) problems.push(`${where}: ${problem}`);
       if (field.constraints?.unique) {
