@@ -116,7 +116,11 @@ function figuresOf(tally: Tally, examples: Map<string, number>, top1PerSplit: nu
   };
 }
 
-/** Each example answered by a matcher fitted on all the others (labels with one example cannot be tested). */
+/**
+ * Each example answered by a matcher fitted on all the others (labels with one example cannot be
+ * tested). That is one fit per example: cheap for prototypes, but with the linear method N fits
+ * of a second or more each for sets of hundreds; repeated K-shot splits cost `splits` fits.
+ */
 export function evaluateLeaveOneOut(examples: readonly Example[], method: MatchMethod = DEFAULT_METHOD): Evaluation {
   const labels = labelsOf(examples);
   const tally = tallyOf(labels);
