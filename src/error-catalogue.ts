@@ -159,6 +159,13 @@ export const ERROR_CATALOGUE = {
     meaning: 'The model file is not an ImageNet image classifier this service can run.',
   },
   model_unloadable: { status: 500, retryable: false, meaning: 'ONNX Runtime could not load the model file.' },
+  embeddings_unavailable: {
+    status: 422,
+    retryable: false,
+    meaning:
+      'The model in use has no pooled feature vector the service could find before its classifier, so it still ' +
+      'classifies but cannot give embeddings or custom classes; use a catalogue model.',
+  },
   model_not_available: {
     status: 503,
     retryable: false,

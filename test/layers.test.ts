@@ -1,7 +1,7 @@
 /**
- * The layers import one way: cli -> http | worker -> queue -> classes -> engine -> sources, with settings and
- * errors at the bottom; survey (the Camtrap DP and Darwin Core exports) sits beside queue, used by
- * cli and http. A file may import from its own layer and the ones below, never above or
+ * The layers import one way: cli -> http | worker -> queue -> classes -> engine -> sources, with
+ * settings and errors at the bottom; survey (the Camtrap DP and Darwin Core exports) sits beside
+ * queue, used by cli and http. A file may import from its own layer and the ones below, never above or
  * sideways (http and worker do not import each other).
  */
 import assert from 'node:assert/strict';

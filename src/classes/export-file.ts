@@ -18,7 +18,7 @@ import { createInterface } from 'node:readline';
 import { ClassifierError } from '../errors.ts';
 import { checkDim, checkExample, checkLabel, checkModel, checkSetName, checkThreshold } from './checks.ts';
 import type { ClassSetExport, StoredExample } from './types.ts';
-import { vectorBytes, vectorFromBytes } from './vectors.ts';
+import { vectorBytes, vectorFromBytes } from './vector-bytes.ts';
 
 export const EXPORT_FORMAT = 'marine-classifier-class-set';
 export const EXPORT_VERSION = 1;

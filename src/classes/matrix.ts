@@ -4,7 +4,7 @@
  * (one small read); only a changed stamp reloads the rows.
  */
 import { ClassifierError } from '../errors.ts';
-import { copyInto } from './vectors.ts';
+import { copyInto } from './vector-bytes.ts';
 import type { ClassMatrix, ModelFingerprint } from './types.ts';
 
 /** How long a change made by another process may go unseen by a process's cached matrix. */

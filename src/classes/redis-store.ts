@@ -36,7 +36,7 @@ import type {
   ModelFingerprint,
   StoredExample,
 } from './types.ts';
-import { vectorBytes, vectorFromBytes } from './vectors.ts';
+import { vectorBytes, vectorFromBytes } from './vector-bytes.ts';
 
 export interface RedisStoreOptions {
   /** A connection the caller owns (and closes); commands should fail rather than wait while Redis is away. */

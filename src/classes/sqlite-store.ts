@@ -35,7 +35,7 @@ import type {
   ModelFingerprint,
   StoredExample,
 } from './types.ts';
-import { vectorBytes, vectorFromBytes } from './vectors.ts';
+import { vectorBytes, vectorFromBytes } from './vector-bytes.ts';
 
 export const CLASS_SETS_FILE = 'class-sets.sqlite';
 /** Raise with a migration in MIGRATIONS when the schema changes. */
