@@ -14,6 +14,8 @@ export {
   writeExportFile,
 } from './export-file.ts';
 export { MATRIX_RECHECK_MS } from './matrix.ts';
+export { modelFingerprintOf } from './model-fingerprint.ts';
+export { customClassesOf, type CustomClassesOptions, examplesOf, STORED_SET_METHOD } from './custom-classes.ts';
 export { openClassSetStore, type StoreLocation } from './open-store.ts';
 export { RedisClassSetStore, type RedisStoreOptions } from './redis-store.ts';
 export { CLASS_SETS_FILE, SCHEMA_VERSION, SqliteClassSetStore, type SqliteStoreOptions } from './sqlite-store.ts';

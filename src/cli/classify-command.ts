@@ -1,5 +1,7 @@
 import { Option, type Command } from 'commander';
+import { customClassesOf, modelFingerprintOf, openClassSetStore } from '../classes/index.ts';
 import { type Classifier, createClassifier } from '../engine/classifier.ts';
+import type { CustomClasses } from '../engine/types.ts';
 import { engineOptionsOf } from '../engine/engine-config.ts';
 import { progressReporter } from '../engine/download-progress.ts';
 import { ClassifierError } from '../errors.ts';
@@ -61,7 +63,25 @@ interface RunPlan {
   nothingThere: boolean;
 }
 
-async function planRun(inputs: string[], flags: ClassifyFlags, topK: number, log: Log): Promise<RunPlan> {
+/** Custom labels per image in the CSV: the answer and two runners-up when a class set is used. */
+function customTopKOf(settings: Settings): number {
+  return settings.classSet ? 3 : 0;
+}
+
+/** The class set named by --classes, fitted for this run; null without one. */
+async function customClassesFor(settings: Settings, classifier: Classifier): Promise<CustomClasses | null> {
+  if (!settings.classSet) return null;
+  const store = openClassSetStore({ dataDir: settings.dataDir as string });
+  try {
+    const matrix = await store.loadMatrix(settings.classSet, { model: await modelFingerprintOf(classifier.model) });
+    return customClassesOf(matrix, { threshold: settings.classThreshold ?? null, topK: customTopKOf(settings) });
+  } finally {
+    await store.close();
+  }
+}
+
+async function planRun(inputs: string[], flags: ClassifyFlags, settings: Settings, log: Log): Promise<RunPlan> {
+  const { topK } = settings;
   if (flags.resume && !flags.output)
     throw new ClassifierError(
       'resume_needs_output',
@@ -71,7 +91,7 @@ async function planRun(inputs: string[], flags: ClassifyFlags, topK: number, log
   for (const arg of collected.missing) console.error(`warning: nothing found at ${arg}`);
   const previous =
     flags.output && flags.resume && !isSurveyFormat(flags.format)
-      ? await readPreviousReports(flags.output, flags.format, topK)
+      ? await readPreviousReports(flags.output, flags.format, topK, customTopKOf(settings))
       : { keys: new Set<string>(), jsonRecords: [] };
   const todo = collected.images.filter((item) => !previous.keys.has(reportKey(item)));
   const skipped = collected.skipped ? `, ${collected.skipped} other files skipped` : '';
@@ -140,12 +160,18 @@ async function runClassify(inputs: string[], flags: ClassifyFlags, settings: Set
   const { topK, minScore } = settings;
   const log: Log = (line) => !flags.quiet && console.error(line);
   const survey = isSurveyFormat(flags.format) ? await surveyPlanOf(inputs, flags, settings) : null;
-  const plan = await planRun(inputs, flags, topK, log);
+  const plan = await planRun(inputs, flags, settings, log);
   if (plan.nothingThere) return EXIT_FATAL;
   const { todo } = plan;
   // The model first: if it cannot load, nothing has been written (not half a JSON array on
   // standard output, not a truncated --output file).
   const classifier = todo.length === 0 ? null : await openClassifier(settings, Boolean(flags.quiet));
+  const classes = classifier
+    ? await customClassesFor(settings, classifier).catch(async (err: unknown) => {
+        await classifier.close();
+        throw err;
+      })
+    : null;
   const progress = flags.quiet || todo.length === 0 ? null : startProgress(todo.length);
   const writer: ReportWriter =
     survey && flags.output && isSurveyFormat(flags.format)
@@ -153,6 +179,7 @@ async function runClassify(inputs: string[], flags: ClassifyFlags, settings: Set
       : openReportWriter({
           format: isSurveyFormat(flags.format) ? 'json' : flags.format,
           topK,
+          customTopK: customTopKOf(settings),
           output: flags.output ?? null,
           append: Boolean(flags.resume),
           previous: plan.previous,
@@ -171,6 +198,7 @@ async function runClassify(inputs: string[], flags: ClassifyFlags, settings: Set
       minScore,
       marineOnly: Boolean(flags.marineOnly),
       concurrency: settings.classifyConcurrency,
+      classes,
     };
     for await (const outcome of classifier.classifyMany(interruption.feed(todo), options)) {
       if (outcome.error) failures++;

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { isClassifierError } from '../errors.ts';
 import { registerClassifyCommand, EXIT_FATAL } from './classify-command.ts';
 import { registerModelsCommand } from './models-command.ts';
+import { registerClassesCommand } from './classes-command.ts';
 import { registerServeCommand } from './serve-command.ts';
 import { registerWorkerCommand } from './worker-command.ts';
 
@@ -11,6 +12,7 @@ const program = new Command()
   .showHelpAfterError();
 registerClassifyCommand(program);
 registerModelsCommand(program);
+registerClassesCommand(program);
 registerServeCommand(program);
 registerWorkerCommand(program);
 

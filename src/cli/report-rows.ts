@@ -14,9 +14,12 @@ function coordinate(value: number | null | undefined): string {
 }
 
 /** CSV columns for a given top-k; the web page's CSV download uses the same list. */
-export function csvColumns(topK: number): string[] {
+export function csvColumns(topK: number, customTopK = 0): string[] {
   const ranks: string[] = [];
   for (let k = 2; k <= topK; k++) ranks.push(`top${k}_label`, `top${k}_probability`);
+  // With a class set: its answer and best labels (cosine similarities), after ImageNet's.
+  const custom: string[] = customTopK > 0 ? ['custom_set', 'custom_label', 'custom_similarity'] : [];
+  for (let k = 2; k <= customTopK; k++) custom.push(`custom_top${k}_label`, `custom_top${k}_similarity`);
   return [
     'path',
     'status',
@@ -28,6 +31,7 @@ export function csvColumns(topK: number): string[] {
     'marine_group',
     'scientific_name',
     ...ranks,
+    ...custom,
     'width',
     'height',
     'taken_at',
@@ -45,8 +49,17 @@ function round(value: number): string {
 }
 
 /** The flat CSV row for one image; columns as in csvColumns(topK). */
-export function csvRow(report: ImageReport, topK: number): string[] {
+export function csvRow(report: ImageReport, topK: number, customTopK = 0): string[] {
   const r = report.result;
+  const custom: string[] = [];
+  if (customTopK > 0) {
+    const c = r?.custom;
+    custom.push(c?.set ?? '', c?.label ?? '', c ? round(c.similarity) : '');
+    for (let k = 2; k <= customTopK; k++) {
+      const label = c?.top[k - 1];
+      custom.push(label?.label ?? '', label ? round(label.similarity) : '');
+    }
+  }
   const best = r?.predictions[0];
   const ranks: string[] = [];
   for (let k = 2; k <= topK; k++) {
@@ -65,6 +78,7 @@ export function csvRow(report: ImageReport, topK: number): string[] {
     text(best?.marine?.group),
     text(best?.marine?.scientific_name),
     ...ranks,
+    ...custom,
     text(r?.image.width),
     text(r?.image.height),
     text(r?.image.taken_at),
@@ -93,6 +107,17 @@ export function tableLine(report: ImageReport): string {
   const r = report.result;
   const best = r.predictions[0];
   const marine = best?.marine ? `  [marine: ${best.marine.group}, ${best.marine.scientific_name}]` : '';
+  if (r.custom) {
+    const c = r.custom;
+    const others = c.top
+      .slice(1)
+      .map((t) => `${t.label} ${t.similarity.toFixed(2)}`)
+      .join(', ');
+    const said = c.unknown
+      ? `unknown (best: ${c.top[0]?.label} ${c.similarity.toFixed(2)})`
+      : `${c.label} ${c.similarity.toFixed(2)}`;
+    return `${report.path}\t${said}${others ? ` | ${others}` : ''}\t[ImageNet: ${best?.label} ${best ? percent(best.probability) : ''}]`;
+  }
   const head = r.unknown
     ? `unknown (best: ${best?.label} ${best ? percent(best.probability) : ''})`
     : `${best.label} ${percent(best.probability)}${marine}`;

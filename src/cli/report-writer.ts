@@ -33,7 +33,12 @@ export interface PreviousReports {
 }
 
 /** What an existing output file already holds, for --resume. */
-export async function readPreviousReports(file: string, format: OutputFormat, topK: number): Promise<PreviousReports> {
+export async function readPreviousReports(
+  file: string,
+  format: OutputFormat,
+  topK: number,
+  customTopK = 0,
+): Promise<PreviousReports> {
   const none: PreviousReports = { keys: new Set(), jsonRecords: [] };
   if (!(await stat(file).catch(() => null))) return none;
   if (format === 'table') {
@@ -56,11 +61,11 @@ export async function readPreviousReports(file: string, format: OutputFormat, to
     return { keys, jsonRecords: [] };
   }
   const rows = parseCsv(text, { relax_column_count: true }) as string[][];
-  const expected = csvColumns(topK);
+  const expected = csvColumns(topK, customTopK);
   if (rows.length > 0 && rows[0].join(',') !== expected.join(',')) {
     throw new ClassifierError(
       'resume_mismatch',
-      `${file} has other columns than this run would write (different --top-k?); resume with the same options or choose a new --output.`,
+      `${file} has other columns than this run would write (different --top-k or --classes?); resume with the same options or choose a new --output.`,
     );
   }
   return { keys: new Set(rows.slice(1).map((row) => reportKey(row[0]))), jsonRecords: [] };
@@ -69,6 +74,8 @@ export async function readPreviousReports(file: string, format: OutputFormat, to
 export interface WriterOptions {
   format: OutputFormat;
   topK: number;
+  /** Custom labels per image in the CSV (0: no class set, no custom columns). */
+  customTopK?: number;
   /** null writes to `stdout`. */
   output: string | null;
   append: boolean;
@@ -78,6 +85,7 @@ export interface WriterOptions {
 
 export function openReportWriter(options: WriterOptions): ReportWriter {
   const { format, topK } = options;
+  const customTopK = options.customTopK ?? 0;
   let stream: WriteStream | null = null;
   let emit: (text: string) => void;
   if (options.output) {
@@ -86,10 +94,10 @@ export function openReportWriter(options: WriterOptions): ReportWriter {
     const s = createWriteStream(options.output, { flags: append ? 'a' : 'w' });
     stream = s;
     emit = (text) => void s.write(text);
-    if (format === 'csv' && !append) emit(stringifyCsv([csvColumns(topK)]));
+    if (format === 'csv' && !append) emit(stringifyCsv([csvColumns(topK, customTopK)]));
   } else {
     emit = (text) => options.stdout(text.replace(/\n$/, ''));
-    if (format === 'csv') emit(stringifyCsv([csvColumns(topK)]));
+    if (format === 'csv') emit(stringifyCsv([csvColumns(topK, customTopK)]));
   }
 
   let jsonCount = 0;
@@ -100,7 +108,7 @@ export function openReportWriter(options: WriterOptions): ReportWriter {
 
   return {
     write(report) {
-      if (format === 'csv') emit(stringifyCsv([csvRow(report, topK)]));
+      if (format === 'csv') emit(stringifyCsv([csvRow(report, topK, customTopK)]));
       else if (format === 'jsonl') emit(`${JSON.stringify(jsonRecord(report))}\n`);
       else if (format === 'json') emit(`${jsonCount++ ? ',\n' : ''}${JSON.stringify(jsonRecord(report))}`);
       else emit(`${tableLine(report)}\n`);

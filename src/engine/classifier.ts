@@ -16,6 +16,7 @@ import { threadsCpuSeconds } from './thread-cpu.ts';
 import type {
   ClassificationResult,
   ClassifyOptions,
+  RankOptions,
   EmbedOptions,
   EmbeddingResult,
   ImageInfo,
@@ -150,7 +151,7 @@ export function settingsSummary(settings: ClassifierSettings): string {
   return `Engine: ${sessions}${solo}, ${settings.decodeThreads} decoding threads, batches up to ${settings.maxBatch}${why}`;
 }
 
-export function validateClassifyOptions(options: ClassifyOptions = {}): Required<ClassifyOptions> {
+export function validateClassifyOptions(options: ClassifyOptions = {}): RankOptions {
   const topK = options.topK ?? SETTINGS.topK.default;
   const minScore = options.minScore ?? SETTINGS.minScore.default;
   if (!Number.isInteger(topK) || topK < 1 || topK > 1000) {
@@ -363,21 +364,27 @@ class OnnxClassifier implements Classifier {
     cancel?: AbortSignal,
   ): Promise<ClassificationResult> {
     const rank = validateClassifyOptions(classifyOptions);
+    const classes = classifyOptions?.classes ?? null;
+    if (classes) this.#embeddingSupport();
     const [run] = await this.#run(input, false, cancel);
     const ranked = rankPredictions(probabilitiesOf(run.batched.scores), rank);
+    // The custom answer comes from the same model run's pooled features: no second inference.
+    const custom = classes ? classes.match(vectorOf(run.batched)) : undefined;
     return {
-      answer: ranked.answer,
-      unknown: ranked.unknown,
+      answer: custom ? custom.label : ranked.answer,
+      unknown: custom ? custom.unknown : ranked.unknown,
       top1: ranked.top1,
       predictions: ranked.predictions,
       image: run.image,
       model: this.model.id,
       sha256: run.sha256,
       timings: run.timings,
+      ...(custom ? { custom } : {}),
     };
   }
 
-  async embed(input: ImageInput, options: EmbedOptions = {}, cancel?: AbortSignal): Promise<EmbeddingResult> {
+  /** Throws embeddings_unavailable when the model has no pooled features. */
+  #embeddingSupport(): void {
     const support = this.model.embedding;
     if ('unavailable' in support) {
       throw new ClassifierError(
@@ -386,6 +393,10 @@ class OnnxClassifier implements Classifier {
           'custom classes need a model with a pooled feature vector, such as the catalogue models.',
       );
     }
+  }
+
+  async embed(input: ImageInput, options: EmbedOptions = {}, cancel?: AbortSignal): Promise<EmbeddingResult> {
+    this.#embeddingSupport();
     const [run, flipped] = await this.#run(input, options.flip ?? false, cancel);
     return {
       vector: vectorOf(run.batched),

@@ -1,4 +1,4 @@
-import type { ClassifyOptions, Prediction } from './types.ts';
+import type { Prediction, RankOptions } from './types.ts';
 import { labelOf, synsetOf } from './labels.ts';
 import { MARINE_CLASS_INDICES, marineInfoOf } from './marine.ts';
 
@@ -73,7 +73,7 @@ export function topIndices(values: ArrayLike<number>, candidates: readonly numbe
 }
 
 /** Top-k predictions, optionally over the marine classes only, with the `unknown` rule applied. */
-export function rankPredictions(probabilities: Float64Array, options: Required<ClassifyOptions>): RankedPredictions {
+export function rankPredictions(probabilities: Float64Array, options: RankOptions): RankedPredictions {
   const candidates = options.marineOnly ? MARINE_CLASS_INDICES : null;
   const norm = candidates ? candidates.reduce((s, i) => s + probabilities[i], 0) || 1 : 1;
   const predictions = topIndices(probabilities, candidates, options.topK).map((i) =>

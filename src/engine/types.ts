@@ -50,6 +50,39 @@ export interface ClassifyOptions {
   marineOnly?: boolean;
   /** Below this top-1 probability the answer is `unknown`. */
   minScore?: number;
+  /** A custom class set (src/classes customClassesOf): the answer is its label, from the same model run. */
+  classes?: CustomClasses | null;
+}
+
+/** The options that rank ImageNet's classes, all given (validateClassifyOptions fills the defaults). */
+export type RankOptions = Required<Omit<ClassifyOptions, 'classes'>>;
+
+/** A custom class's score for a photo. */
+export interface CustomLabelScore {
+  label: string;
+  /** Cosine similarity to the label's prototype. */
+  similarity: number;
+  /** What ranked it (the matching method's probability or similarity). */
+  score: number;
+}
+
+/** The custom answer for one photo. */
+export interface CustomClassAnswer {
+  /** The class set's name. */
+  set: string;
+  /** The best label, or `unknown` when its similarity is below the threshold. */
+  label: string;
+  unknown: boolean;
+  similarity: number;
+  threshold: number;
+  /** The best labels, best first. */
+  top: CustomLabelScore[];
+}
+
+/** A class set as the engine uses it: a photo's embedding in, its custom answer out. */
+export interface CustomClasses {
+  readonly name: string;
+  match(embedding: Float32Array): CustomClassAnswer;
 }
 
 export interface ClassificationResult {
@@ -64,6 +97,8 @@ export interface ClassificationResult {
   timings: Timings;
   /** sha256 of the image bytes, used as a cache key and to identify survey images. */
   sha256: string;
+  /** The class set's answer when one was given (`answer` is then its label or `unknown`). */
+  custom?: CustomClassAnswer;
 }
 
 export interface EmbedOptions {

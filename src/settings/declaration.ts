@@ -7,7 +7,7 @@ import { type Static, type TSchema, TypeGuard } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { type ClassifierError, invalidSettingError } from '../errors.ts';
 
-export const COMMANDS = ['classify', 'serve', 'worker', 'models'] as const;
+export const COMMANDS = ['classify', 'serve', 'worker', 'models', 'classes'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 export interface SettingDeclaration<S extends TSchema = TSchema> {

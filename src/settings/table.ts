@@ -20,7 +20,7 @@ const int = (minimum: number, maximum: number) => Type.Integer({ minimum, maximu
 const num = (minimum: number, maximum: number) => Type.Number({ minimum, maximum });
 const choice = <const T extends string>(values: readonly T[]) => Type.Union(values.map((value) => Type.Literal(value)));
 
-const ENGINE: readonly CommandName[] = ['classify', 'serve', 'worker', 'models'];
+const ENGINE: readonly CommandName[] = ['classify', 'serve', 'worker', 'models', 'classes'];
 const SOURCES: readonly CommandName[] = ['serve', 'worker'];
 const SOURCE_LIMITS: readonly CommandName[] = ['classify', 'serve', 'worker'];
 const QUEUE: readonly CommandName[] = ['serve', 'worker'];
@@ -62,7 +62,7 @@ export const SETTINGS = {
     defaultText: '$XDG_DATA_HOME/marine-classifier, else ~/.local/share/marine-classifier',
     help: 'where custom class sets are kept (class-sets.sqlite) when there is no QUEUE_URL',
     group: 'Engine',
-    commands: ['classify', 'serve'],
+    commands: ['classify', 'serve', 'classes'],
   }),
   download: setting({
     env: 'MODEL_DOWNLOAD',
@@ -521,6 +521,22 @@ export const SETTINGS = {
     help: 'answer "unknown" when the top probability is below this',
     group: 'classify',
     commands: ['classify'],
+  }),
+  classSet: optional({
+    flag: '--classes <set>',
+    schema: Type.String({ minLength: 1 }),
+    defaultText: 'none: ImageNet classes only',
+    help: 'answer with this custom class set (see `classes create`); the ImageNet top-k stays beside it',
+    group: 'classify',
+    commands: ['classify'],
+  }),
+  classThreshold: optional({
+    flag: '--class-threshold <similarity>',
+    schema: num(-1, 1),
+    defaultText: "the set's own, else calibrated from its photos",
+    help: 'below this cosine similarity to the best label the custom answer is "unknown"',
+    group: 'classify',
+    commands: ['classify', 'classes'],
   }),
   // classify --format camtrap-dp: what the standard needs that photos do not say.
   contributors: optional({
