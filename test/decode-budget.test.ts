@@ -25,7 +25,7 @@ before(async () => {
   bigPng = await upscaled.clone().png({ compressionLevel: 1 }).toBuffer();
   const alone = await createClassifier({ modelPath: TEST_MODEL, decodeThreads: 1 });
   try {
-    expectedIndex = (await alone.classify(bigJpeg)).top1.index;
+    expectedIndex = (await alone.classify(bigJpeg)).predictions[0].index;
   } finally {
     await alone.close();
   }
@@ -55,7 +55,7 @@ async function until(classifier: Classifier, pixels: number, waiting: number): P
 test('with three decoding threads and a budget of two and a half images, at most two decode at once; all answer right', async () => {
   await withClassifier(Math.floor(2.5 * PIXELS), async (classifier) => {
     const results = await Promise.all(Array.from({ length: 6 }, () => classifier.classify(bigJpeg)));
-    for (const result of results) assert.equal(result.top1.index, expectedIndex);
+    for (const result of results) assert.equal(result.predictions[0].index, expectedIndex);
     const decoding = classifier.decoding();
     assert.equal(decoding.peakPixels, 2 * PIXELS, 'two images decoded side by side, never three');
     assert.ok(decoding.peakPixels <= decoding.limit);
@@ -67,7 +67,7 @@ test('with three decoding threads and a budget of two and a half images, at most
 test('an image larger than the whole budget still decodes, alone', async () => {
   await withClassifier(PIXELS - 1, async (classifier) => {
     const results = await Promise.all(Array.from({ length: 3 }, () => classifier.classify(bigJpeg)));
-    for (const result of results) assert.equal(result.top1.index, expectedIndex);
+    for (const result of results) assert.equal(result.predictions[0].index, expectedIndex);
     assert.equal(classifier.decoding().peakPixels, PIXELS);
   });
 });
@@ -81,13 +81,13 @@ test('an image whose request went away while it waited gives up its place; the b
     await until(classifier, PIXELS, 1);
     cancel.abort();
     await assert.rejects(second, (err) => err instanceof ClassifierError && err.code === 'request_cancelled');
-    assert.equal((await first).top1.index, expectedIndex);
+    assert.equal((await first).predictions[0].index, expectedIndex);
     assert.deepEqual(
       { pixels: classifier.decoding().pixels, waiting: classifier.decoding().waiting },
       { pixels: 0, waiting: 0 },
     );
     // A leaked reservation would make this one wait for good.
-    assert.equal((await classifier.classify(bigJpeg)).top1.index, expectedIndex);
+    assert.equal((await classifier.classify(bigJpeg)).predictions[0].index, expectedIndex);
   });
 });
 
@@ -102,6 +102,6 @@ test('an image that fails to decode gives its budget back', async () => {
     }
     assert.equal(classifier.decoding().peakPixels, PIXELS, 'the truncated images reserved their header size');
     assert.equal(classifier.decoding().pixels, 0);
-    assert.equal((await classifier.classify(bigJpeg)).top1.index, expectedIndex);
+    assert.equal((await classifier.classify(bigJpeg)).predictions[0].index, expectedIndex);
   });
 });
