@@ -114,7 +114,7 @@ export const ERROR_CATALOGUE = {
   unsupported_format: {
     status: 415,
     retryable: false,
-    meaning: 'An image format that is not supported; send JPEG, PNG, WebP, GIF, TIFF or AVIF.',
+    meaning: 'An image format that is not supported; send JPEG, PNG, WebP, GIF, TIFF, AVIF or HEIC.',
   },
   unsupported_media_type: { status: 415, retryable: false, meaning: 'The Content-Type is not accepted here.' },
   corrupt_image: { status: 422, retryable: false, meaning: 'The image is truncated or corrupt and cannot be decoded.' },

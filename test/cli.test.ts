@@ -159,6 +159,20 @@ test('clear errors for a missing model and bad options, exit code 2', async () =
   assert.match(badK.stderr, /--top-k=0 is not valid/);
 });
 
+test('a run that fails at start-up writes nothing: no half JSON array on stdout, no truncated --output file', async () => {
+  const photos = path.join(SHARED, 'images', 'photos');
+  const json = await cli(['classify', photos, '--format', 'json'], { MODEL_PATH: '/nonexistent/model.onnx' });
+  assert.equal(json.code, 2);
+  assert.equal(json.stdout, '');
+  const out = path.join(mkdtempSync(path.join(tmpdir(), 'mc-cli-')), 'earlier.csv');
+  writeFileSync(out, 'an earlier run\n');
+  const csv = await cli(['classify', photos, '--format', 'csv', '--output', out], {
+    MODEL_PATH: '/nonexistent/model.onnx',
+  });
+  assert.equal(csv.code, 2);
+  assert.equal(readFileSync(out, 'utf8'), 'an earlier run\n');
+});
+
 test('models list shows the catalogue', async () => {
   const list = await cli(['models', 'list', '--json', '--cache-dir', mkdtempSync(path.join(tmpdir(), 'mc-cache-'))]);
   assert.equal(list.code, 0, list.stderr);

@@ -76,6 +76,7 @@ test('an image whose request went away while it waited gives up its place; the b
   await withClassifier(PIXELS, async (classifier) => {
     // The PNG takes a while to decode, so the second image surely waits behind it.
     const first = classifier.classify(bigPng);
+    await until(classifier, PIXELS, 0);
     const cancel = new AbortController();
     const second = classifier.classify(bigJpeg, {}, cancel.signal);
     await until(classifier, PIXELS, 1);

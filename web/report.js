@@ -54,6 +54,14 @@ function text(value) {
 }
 
 /**
+ * Degrees with 6 decimals, as the engine rounds them ("-3.724753"); empty when unknown.
+ * @param {number | null | undefined} value
+ */
+function coordinate(value) {
+  return typeof value === 'number' ? value.toFixed(6) : '';
+}
+
+/**
  * The flat row for one image; columns as in csvColumns(topK).
  * @param {ImageReport} report
  * @param {number} topK
@@ -80,8 +88,8 @@ export function csvRow(report, topK) {
     text(r?.image.width),
     text(r?.image.height),
     text(r?.image.taken_at),
-    text(r?.image.latitude),
-    text(r?.image.longitude),
+    coordinate(r?.image.latitude),
+    coordinate(r?.image.longitude),
     text(r?.sha256),
     text(r?.model),
     text(report.error?.code),

@@ -114,6 +114,9 @@ async function runClassify(inputs: string[], flags: ClassifyFlags, settings: Set
   const plan = await planRun(inputs, flags, topK, log);
   if (plan.nothingThere) return EXIT_FATAL;
   const { todo } = plan;
+  // The model first: if it cannot load, nothing has been written (not half a JSON array on
+  // standard output, not a truncated --output file).
+  const classifier = todo.length === 0 ? null : await openClassifier(settings, Boolean(flags.quiet));
   const progress = flags.quiet || todo.length === 0 ? null : startProgress(todo.length);
   const writer = openReportWriter({
     format: flags.format,
@@ -123,12 +126,11 @@ async function runClassify(inputs: string[], flags: ClassifyFlags, settings: Set
     previous: plan.previous,
     stdout: (line) => (progress ? progress.log(line) : process.stdout.write(`${line}\n`)),
   });
-  if (todo.length === 0) {
+  if (!classifier) {
     await writer.close();
     return 0;
   }
 
-  const classifier = await openClassifier(settings, Boolean(flags.quiet));
   const interruption = new Interruption();
   let failures = 0;
   try {

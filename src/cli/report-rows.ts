@@ -8,6 +8,11 @@ export interface ImageReport {
   error?: ClassifierError;
 }
 
+/** Degrees with 6 decimals, as the engine rounds them ("-3.724753"); empty when unknown. */
+function coordinate(value: number | null | undefined): string {
+  return typeof value === 'number' ? value.toFixed(6) : '';
+}
+
 /** CSV columns for a given top-k; the web page's CSV download uses the same list. */
 export function csvColumns(topK: number): string[] {
   const ranks: string[] = [];
@@ -63,8 +68,8 @@ export function csvRow(report: ImageReport, topK: number): string[] {
     text(r?.image.width),
     text(r?.image.height),
     text(r?.image.taken_at),
-    text(r?.image.latitude),
-    text(r?.image.longitude),
+    coordinate(r?.image.latitude),
+    coordinate(r?.image.longitude),
     text(r?.sha256),
     text(r?.model),
     text(report.error?.code),

@@ -18,10 +18,14 @@ export interface ImageHeader {
 
 /** The header, or null when sharp cannot read one (not an image, or broken: decoding says which). */
 export async function readImageHeader(bytes: Buffer): Promise<ImageHeader | null> {
-  const meta = await sharp(bytes, { limitInputPixels: false })
-    .metadata()
-    .catch(() => null);
-  if (!meta?.width || !meta.height) return null;
+  let meta: sharp.Metadata;
+  try {
+    // Inside the try: sharp refuses some inputs (an empty buffer) as it is called, not in its promise.
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch {
+    return null;
+  }
+  if (!meta.width || !meta.height) return null;
   const profileName = meta.icc ? iccDescription(meta.icc) : null;
   return {
     width: meta.width,

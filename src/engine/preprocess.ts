@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import exifr from 'exifr';
+import { decodeHeic } from './heic.ts';
 import { ClassifierError, emptyImageError } from '../errors.ts';
 import type { ImageInfo } from './types.ts';
 import { centerCropBox, resizedSize } from './resample.ts';
@@ -51,7 +52,7 @@ function decodeError(err: unknown): ClassifierError {
   if (/unsupported image format|bad seek|not a known file format/i.test(message)) {
     return new ClassifierError(
       'not_an_image',
-      'The data is not an image in a supported format (JPEG, PNG, WebP, GIF, TIFF or AVIF).',
+      'The data is not an image in a supported format (JPEG, PNG, WebP, GIF, TIFF, AVIF or HEIC).',
     );
   }
   if (/empty/i.test(message)) return emptyImageError();
@@ -97,6 +98,15 @@ export function mayHaveExif(bytes: Buffer, format: string): boolean {
   return true;
 }
 
+/**
+ * A GPS coordinate in degrees, rounded to 6 decimals (about 0.1 m, finer than any camera's GPS) so
+ * every output states the same figure; null when missing or out of range (broken EXIF).
+ */
+function coordinateOf(value: unknown, limit: number): number | null {
+  if (typeof value !== 'number' || !Number.isFinite(value) || Math.abs(value) > limit) return null;
+  return Math.round(value * 1e6) / 1e6;
+}
+
 async function captureMetadata(
   bytes: Buffer,
   format: string,
@@ -111,11 +121,10 @@ async function captureMetadata(
       pick: ['DateTimeOriginal', 'CreateDate', 'GPSLatitude', 'GPSLatitudeRef', 'GPSLongitude', 'GPSLongitudeRef'],
     });
     if (!exif) return { taken_at: null, latitude: null, longitude: null };
-    const finite = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
     return {
       taken_at: exifTimeToIso(exif.DateTimeOriginal ?? exif.CreateDate),
-      latitude: finite(exif.latitude),
-      longitude: finite(exif.longitude),
+      latitude: coordinateOf(exif.latitude, 90),
+      longitude: coordinateOf(exif.longitude, 180),
     };
   } catch {
     // Broken EXIF must not fail an otherwise good photo.
@@ -140,7 +149,7 @@ async function refusalOf(bytes: Buffer): Promise<ClassifierError> {
   if (!format) return decodeError(new Error('unsupported image format'));
   return new ClassifierError(
     'unsupported_format',
-    `Images in ${format} format are not supported; send JPEG, PNG, WebP, GIF, TIFF or AVIF.`,
+    `Images in ${format} format are not supported; send JPEG, PNG, WebP, GIF, TIFF, AVIF or HEIC.`,
   );
 }
 
@@ -151,6 +160,12 @@ async function decodeFailureOf(err: unknown, bytes: Buffer, maxPixels: number): 
     .metadata()
     .catch(() => null);
   return tooManyPixels(meta?.width, meta?.pageHeight ?? meta?.height, maxPixels);
+}
+
+/** HEIC decoded by libheif (upright already), handed to sharp as raw pixels for the same steps as any other image. */
+async function heicPipeline(bytes: Buffer, maxPixels: number): Promise<sharp.Sharp> {
+  const { data, width, height } = await decodeHeic(bytes, maxPixels, (w, h) => tooManyPixels(w, h, maxPixels));
+  return sharp(data, { raw: { width, height, channels: 4 }, limitInputPixels: maxPixels });
 }
 
 /**
@@ -172,8 +187,12 @@ export async function preparePixels(
 
   // Pixels are read as sRGB values, as the reference (Pillow) reads them, unless the image says it is
   // in another colour space (a phone's Display P3, Adobe RGB): then libvips converts it to sRGB.
+  // (HEIC comes from libheif as bare pixels, so its profile is not applied.)
   const ignoreIcc = header?.profile !== 'other';
-  let pipeline = sharp(bytes, { limitInputPixels: options.maxPixels, failOn: 'error', ignoreIcc }).rotate();
+  let pipeline =
+    format === 'heic'
+      ? await heicPipeline(bytes, options.maxPixels)
+      : sharp(bytes, { limitInputPixels: options.maxPixels, failOn: 'error', ignoreIcc }).rotate();
   let shrunkFrom: { width: number; height: number } | null = null;
   if (options.shrinkOnLoad && (format === 'jpeg' || format === 'webp') && header) {
     const upright =
@@ -212,7 +231,7 @@ export async function preparePixels(
     pixels,
     image: {
       ...(shrunkFrom ?? { width: info.width, height: info.height }),
-      format: format === 'heif' ? 'avif' : format,
+      format,
       ...capture,
     },
     decode_ms: performance.now() - started,

@@ -17,6 +17,7 @@ import { apiPlugin } from './api.ts';
 import { authFailuresOf } from './auth-failures.ts';
 import type { ServiceConfig } from './config.ts';
 import type { RouteDependencies, Routes, ServiceState } from './dependencies.ts';
+import { installBodyGuard } from './body-guard.ts';
 import { registerDocs, registerOpenApiRoute } from './docs.ts';
 import { clientErrorHandler, frameworkErrorsOf, installErrorHandling } from './errors.ts';
 import { MAX_JOB_ID_LENGTH } from './schemas.ts';
@@ -55,8 +56,7 @@ function createFastify(config: ServiceConfig) {
     routerOptions: { maxParamLength: MAX_JOB_ID_LENGTH },
     frameworkErrors: frameworkErrorsOf({ maxBodyBytes: config.maxBodyBytes }),
     clientErrorHandler,
-    // Fastify's default is no limit; a client trickling a body would hold an admission slot forever.
-    // Five minutes still lets a 25 MiB upload through a slow mobile link.
+    // The body's pace is judged by the body guard (BODY_STALL_MS, BODY_MIN_RATE); this is the last resort.
     requestTimeout: 300_000,
     // Unknown fields must be refused, not silently dropped (fastify's default); strings are coerced as FastAPI does.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
@@ -106,6 +106,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   installErrorHandling(app, { maxBodyBytes: config.maxBodyBytes });
   installHeaders(app, state);
+  installBodyGuard(app, {
+    pace: { stallMs: config.bodyStallMs, minRate: config.bodyMinRate },
+    maxBodyBytes: config.maxBodyBytes,
+    isDraining: () => state.draining,
+  });
   await installBodyParsers(app, config);
   await registerDocs(app);
   metrics.watch(service, queue);

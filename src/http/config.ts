@@ -25,6 +25,8 @@ export interface ServiceConfig {
   redis: RedisSettingValues;
   /** Images POST /classify works on at once, and jobs that may wait; past it: 503 queue_full. */
   queueLimit: number;
+  /** Slots of QUEUE_LIMIT one client address may hold; null: half of QUEUE_LIMIT. */
+  queueLimitPerClient: number | null;
   /** Images the job queue classifies at once; null: derived from the engine's threads and batch size. */
   jobConcurrency: number | null;
   jobRetentionSeconds: number;
@@ -49,6 +51,10 @@ export interface ServiceConfig {
   webRoot: string | null;
   /** Take the client address from X-Forwarded-For (only behind a proxy you run). */
   trustProxy: boolean;
+  /** A request body that sends nothing for this long gets 408. */
+  bodyStallMs: number;
+  /** Slowest average pace (bytes/s) of a request body once it has taken bodyStallMs; 0: no minimum. */
+  bodyMinRate: number;
   /** On shutdown, how long requests in progress may take before their connections are closed. */
   shutdownGraceMs: number;
   logLevel: LogLevel;
@@ -68,6 +74,7 @@ export function serviceConfigOf(settings: Settings): ServiceConfig {
     queueUrl: settings.queueUrl ?? null,
     redis: Object.fromEntries(REDIS_QUEUE_KEYS.map((key) => [key, settings[key]])) as RedisSettingValues,
     queueLimit: settings.queueLimit,
+    queueLimitPerClient: settings.queueLimitPerClient ?? null,
     jobConcurrency: settings.jobConcurrency ?? null,
     jobRetentionSeconds: settings.jobRetentionSeconds,
     queueMaxBytes: settings.queueMaxBytes,
@@ -83,6 +90,8 @@ export function serviceConfigOf(settings: Settings): ServiceConfig {
     // Unset: the bundled page; set empty: no page.
     webRoot: settings.webRoot === undefined ? defaultWebRoot() : settings.webRoot || null,
     trustProxy: settings.trustProxy,
+    bodyStallMs: settings.bodyStallMs,
+    bodyMinRate: settings.bodyMinRate,
     shutdownGraceMs: settings.shutdownGraceMs,
     logLevel: settings.logLevel,
   };

@@ -34,10 +34,11 @@ function abortedOnClientGone(response: ServerResponse): AbortSignal {
 
 export const registerClassifyRoutes: Routes = (app, deps) => {
   const { classify, config } = deps;
-  const admission = createAdmission(
-    config.queueLimit,
-    (limit) => `The service is classifying ${limit} images already; try again shortly.`,
-  );
+  const admission = createAdmission({
+    limit: config.queueLimit,
+    perClient: config.queueLimitPerClient,
+    refusal: (limit) => `The service is classifying ${limit} images already; try again shortly.`,
+  });
   const limits = { maxBodyBytes: config.maxBodyBytes, maxImages: 1, allowPaths: config.imageRoot !== null };
   const validated = {
     querystring: ClassifyQuery,

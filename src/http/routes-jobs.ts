@@ -30,10 +30,11 @@ function jobNotFound(id: string): ClassifierError {
 function registerSubmitRoute(app: TypedInstance, deps: RouteDependencies): void {
   const { queue, config } = deps;
   // Bounds the uploads being read at once; the queue itself bounds the jobs waiting.
-  const admission = createAdmission(
-    config.queueLimit,
-    (limit) => `The service is receiving ${limit} jobs already; try again shortly.`,
-  );
+  const admission = createAdmission({
+    limit: config.queueLimit,
+    perClient: config.queueLimitPerClient,
+    refusal: (limit) => `The service is receiving ${limit} jobs already; try again shortly.`,
+  });
   const limits = {
     maxBodyBytes: config.maxBodyBytes,
     maxImages: config.maxBatchImages,

@@ -1,12 +1,37 @@
 /**
  * Recognises the image formats the engine decodes from their first bytes: a folder walk skips
  * non-images without decoding them, and the decoder refuses everything else (SVG, PDF, ...)
- * before libvips picks a loader. Hand-written because it is six fixed signatures; the decoder
+ * before libvips picks a loader. Hand-written because it is six fixed signatures and a brand list; the decoder
  * still checks every byte of the images that pass.
  */
-export const SNIFF_BYTES = 16;
+export const SNIFF_BYTES = 64;
 
-export type ImageFormat = 'jpeg' | 'png' | 'gif' | 'webp' | 'tiff' | 'heif';
+export type ImageFormat = 'jpeg' | 'png' | 'gif' | 'webp' | 'tiff' | 'avif' | 'heic';
+
+const AVIF_BRANDS = new Set(['avif', 'avis']);
+/** HEVC-coded HEIF, as iPhones (and many Android phones) write it. */
+const HEIC_BRANDS = new Set(['heic', 'heix', 'heim', 'heis', 'hevc', 'hevx']);
+/** Brands that say "HEIF container" without saying which codec; the compatible brands tell. */
+const GENERIC_HEIF_BRANDS = new Set(['mif1', 'msf1', 'miaf']);
+
+/** An ISO-BMFF `ftyp` box's major and compatible brands (as far as `head` holds them). */
+function ftypBrands(head: Uint8Array, ascii: (from: number, to: number) => string): string[] {
+  const boxSize = (head[0] << 24) | (head[1] << 16) | (head[2] << 8) | head[3];
+  const end = Math.min(boxSize, head.length);
+  const brands = [ascii(8, 12)];
+  for (let at = 16; at + 4 <= end; at += 4) brands.push(ascii(at, at + 4));
+  return brands;
+}
+
+function heifFormatOf(brands: string[]): ImageFormat | null {
+  const [major] = brands;
+  if (AVIF_BRANDS.has(major)) return 'avif';
+  if (HEIC_BRANDS.has(major)) return 'heic';
+  if (!GENERIC_HEIF_BRANDS.has(major)) return null;
+  if (brands.some((brand) => AVIF_BRANDS.has(brand))) return 'avif';
+  if (brands.some((brand) => HEIC_BRANDS.has(brand))) return 'heic';
+  return null;
+}
 
 export function sniffImageFormat(head: Uint8Array): ImageFormat | null {
   const ascii = (from: number, to: number) => String.fromCharCode(...head.subarray(from, to));
@@ -15,7 +40,7 @@ export function sniffImageFormat(head: Uint8Array): ImageFormat | null {
   if (ascii(0, 4) === 'GIF8') return 'gif';
   if (ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'WEBP') return 'webp';
   if (ascii(0, 4) === 'II*\0' || ascii(0, 4) === 'MM\0*') return 'tiff';
-  if (ascii(4, 8) === 'ftyp' && /^(avif|avis|mif1|msf1|heic|heix)$/.test(ascii(8, 12))) return 'heif';
+  if (head.length >= 12 && ascii(4, 8) === 'ftyp') return heifFormatOf(ftypBrands(head, ascii));
   return null;
 }
 
