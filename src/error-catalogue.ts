@@ -84,6 +84,18 @@ export const ERROR_CATALOGUE = {
     retryable: false,
     meaning: 'CLI: the `--output` file has other columns than this run writes.',
   },
+  invalid_deployments: {
+    status: 400,
+    retryable: false,
+    meaning:
+      'The deployments CSV of a survey export has unknown columns, wrong types, duplicate ids or ids that match no folder.',
+  },
+  survey_incomplete: {
+    status: 400,
+    retryable: false,
+    meaning:
+      'A survey export lacks what the standard requires: a contributor, a project title, or coordinates for a deployment.',
+  },
   unauthorized: {
     status: 401,
     retryable: false,

@@ -14,9 +14,16 @@ export type {
   ImageInput,
   MarineInfo,
   Prediction,
+  TaxonRank,
   Timings,
 } from './engine/types.ts';
 export { CATALOGUE, DEFAULT_MODEL_ID, findCatalogueEntry } from './engine/catalogue.ts';
 export type { CatalogueEntry } from './engine/catalogue.ts';
-export { MARINE_CLASS_INDICES, OCEAN_SCENE_INDICES, marineInfoOf } from './engine/marine.ts';
+export {
+  MARINE_CLASS_INDICES,
+  OCEAN_SCENE_INDICES,
+  TAXON_RANKS,
+  marineInfoOf,
+  marineTaxonOf,
+} from './engine/marine.ts';
 export { ClassifierError, isClassifierError } from './errors.ts';

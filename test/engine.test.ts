@@ -70,7 +70,13 @@ describe('predictions with the real model', () => {
     assert.equal(result.top1?.label, 'great white shark');
     assert.equal(result.top1?.synset, 'n01484850');
     assert.equal(result.top1?.index, 2);
-    assert.deepEqual(result.top1?.marine, { group: 'shark', scientific_name: 'Carcharodon carcharias' });
+    assert.deepEqual(result.top1?.marine, {
+      group: 'shark',
+      scientific_name: 'Carcharodon carcharias',
+      taxon_rank: 'species',
+      vernacular_name: 'great white shark',
+      taxon_id: 'urn:lsid:marinespecies.org:taxname:105838',
+    });
     assert.equal(result.answer, 'great white shark');
     assert.equal(result.predictions.length, 5);
     assert.deepEqual(result.image, {

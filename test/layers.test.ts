@@ -1,6 +1,7 @@
 /**
  * The layers import one way: cli -> http | worker -> queue -> engine -> sources, with settings and
- * errors at the bottom. A file may import from its own layer and the ones below, never above or
+ * errors at the bottom; survey (the Camtrap DP and Darwin Core exports) sits beside queue, used by
+ * cli and http. A file may import from its own layer and the ones below, never above or
  * sideways (http and worker do not import each other).
  */
 import assert from 'node:assert/strict';
@@ -13,8 +14,9 @@ const SRC = path.join(REPO_ROOT, 'src');
 
 /** What each layer may import besides itself. */
 const ALLOWED: Record<string, string[]> = {
-  cli: ['http', 'worker', 'queue', 'engine', 'sources', 'settings', 'errors'],
-  http: ['queue', 'engine', 'sources', 'settings', 'errors'],
+  cli: ['http', 'worker', 'survey', 'queue', 'engine', 'sources', 'settings', 'errors'],
+  http: ['survey', 'queue', 'engine', 'sources', 'settings', 'errors'],
+  survey: ['engine', 'sources', 'settings', 'errors'],
   worker: ['queue', 'engine', 'sources', 'settings', 'errors'],
   queue: ['engine', 'sources', 'settings', 'errors'],
   engine: ['sources', 'settings', 'errors'],

@@ -16,6 +16,8 @@ import {
   resolveModel,
   sha256File,
 } from '../src/engine/model-files.ts';
+import { cpuFlagsOf, int8DotProductOf } from '../src/engine/cpu-features.ts';
+import { defaultModelChoice } from '../src/engine/default-model.ts';
 import { ClassifierError } from '../src/errors.ts';
 import { defaultModelCacheDir } from '../src/settings/load.ts';
 
@@ -34,6 +36,7 @@ const fakeEntry: CatalogueEntry = {
   inputSize: 224,
   preprocessing: 'imagenet',
   license: 'Apache-2.0',
+  accuracy: { top1: 0, top5: 0 },
 };
 
 const requests: string[] = [];
@@ -276,12 +279,46 @@ describe('resolveModel', () => {
 
   test('download:false with the real default id never touches the network', async () => {
     const cacheDir = await newCacheDir();
-    await assert.rejects(resolveModel({ cacheDir, download: false }), (err: unknown) => {
+    await assert.rejects(resolveModel({ cacheDir, download: false, cpuFlags: new Set() }), (err: unknown) => {
       assert.ok(err instanceof ClassifierError);
       assert.equal(err.code, 'model_not_available');
       assert.ok(err.message.includes(findCatalogueEntry(DEFAULT_MODEL_ID)!.url));
       return true;
     });
+  });
+
+  test('no model named: the int8 ResNet-50 where the CPU has int8 dot products, the fp32 one elsewhere', async () => {
+    const cacheDir = await newCacheDir();
+    const cases = [
+      { flags: ['sse4_2', 'avx2', 'avx512f', 'avx512_vnni'], id: 'resnet50-v1-12-int8' },
+      { flags: ['avx2', 'avx_vnni'], id: 'resnet50-v1-12-int8' },
+      { flags: ['avx2', 'amx_int8', 'amx_tile'], id: 'resnet50-v1-12-int8' },
+      { flags: ['sse4_2', 'avx2', 'avx512f'], id: 'resnet50-v1-12' },
+      { flags: [], id: 'resnet50-v1-12' }, // not Linux, or no /proc/cpuinfo: the safe answer
+    ];
+    for (const { flags, id } of cases) {
+      const choice = defaultModelChoice(new Set(flags));
+      assert.equal(choice.id, id, flags.join(' '));
+      assert.match(choice.reason, id.endsWith('int8') ? /int8 dot products/ : /no int8 dot-product/);
+      // The engine downloads that one (here: refuses to, naming its URL).
+      await assert.rejects(resolveModel({ cacheDir, download: false, cpuFlags: new Set(flags) }), (err: unknown) => {
+        assert.ok(err instanceof ClassifierError);
+        assert.ok(err.message.includes(findCatalogueEntry(id)!.url));
+        return true;
+      });
+    }
+    // A named model is always exactly that one.
+    await assert.rejects(
+      resolveModel({ cacheDir, download: false, modelId: 'resnet50-v1-12', cpuFlags: new Set(['avx512_vnni']) }),
+      (err: unknown) => err instanceof Error && err.message.includes(findCatalogueEntry('resnet50-v1-12')!.url),
+    );
+  });
+
+  test('CPU flags are read from /proc/cpuinfo text', () => {
+    const cpuinfo = 'processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu avx2 avx512_vnni\n\nprocessor\t: 1\n';
+    assert.deepEqual([...cpuFlagsOf(cpuinfo)], ['fpu', 'avx2', 'avx512_vnni']);
+    assert.equal(int8DotProductOf(cpuFlagsOf(cpuinfo)), 'avx512_vnni');
+    assert.equal(cpuFlagsOf('Features\t: fp asimd\n').size, 0);
   });
 
   test('modelPath to a missing file -> model_not_found', async () => {
@@ -301,7 +338,7 @@ describe('resolveModel', () => {
 
   test('modelPath to the shared mobilenet file is used as is', { skip: !existsSync(SHARED_MOBILENET) }, async () => {
     const location = await resolveModel({ modelPath: SHARED_MOBILENET, modelId: 'resnet50-v1-12' });
-    assert.deepEqual(location, { id: 'mobilenetv2-12-int8', path: SHARED_MOBILENET, entry: null });
+    assert.deepEqual(location, { id: 'mobilenetv2-12-int8', path: SHARED_MOBILENET, entry: null, choice: null });
   });
 
   test('unknown id -> unknown_model listing the known ids', async () => {

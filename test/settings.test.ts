@@ -13,7 +13,7 @@ import { readBlock } from '../scripts/docs-blocks.ts';
 import { registerClassifyCommand } from '../src/cli/classify-command.ts';
 import { registerServeCommand } from '../src/cli/serve-command.ts';
 import { registerWorkerCommand } from '../src/cli/worker-command.ts';
-import { DEFAULT_MODEL_ID } from '../src/engine/catalogue.ts';
+import { DEFAULT_MODEL_ID, INT8_DEFAULT_MODEL_ID } from '../src/engine/catalogue.ts';
 import { DEFAULT_PREPROCESS_OPTIONS } from '../src/engine/preprocess.ts';
 import { ClassifierError } from '../src/errors.ts';
 import { defaultServiceConfig, serviceConfigFromEnv } from '../src/http/config.ts';
@@ -251,7 +251,10 @@ test('one default per fact: largest image, model id, pixel limit', () => {
   assert.equal(DEFAULT_MAX_IMAGE_BYTES, 25 * 1024 * 1024);
   assert.equal(DEFAULT_URL_FETCH_OPTIONS.maxBytes, DEFAULT_MAX_IMAGE_BYTES);
   assert.equal(defaultServiceConfig().maxBodyBytes, DEFAULT_MAX_IMAGE_BYTES);
-  assert.equal(SETTINGS.modelId.defaultText, DEFAULT_MODEL_ID);
+  assert.equal(
+    SETTINGS.modelId.defaultText,
+    `${INT8_DEFAULT_MODEL_ID} on CPUs with int8 dot products (VNNI, AMX), else ${DEFAULT_MODEL_ID}`,
+  );
   assert.equal(SETTINGS.maxPixels.default, DEFAULT_PREPROCESS_OPTIONS.maxPixels);
 });
 

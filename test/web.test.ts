@@ -15,7 +15,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { stringify as stringifyCsv } from 'csv-stringify/sync';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { csvColumns, csvRow, jsonRecord, type ImageReport } from '../src/cli/report-rows.ts';
-import type { ClassificationResult } from '../src/engine/types.ts';
+import type { ClassificationResult, MarineInfo } from '../src/engine/types.ts';
 import { serviceConfig, startService, type RunningService } from '../src/http/index.ts';
 import { REPO_ROOT, SHARK_PHOTO, TEST_MODEL, sharedPath } from './helpers/shared.ts';
 
@@ -259,11 +259,7 @@ describe('web page', () => {
 
   test('the CSV of the page quotes like the CLI for awkward names, errors and unknown answers', LIMIT, async () => {
     const web = (await import(pathToFileURL(path.join(REPO_ROOT, 'web', 'report.js')).href)) as WebReport;
-    const prediction = (
-      label: string,
-      probability: number,
-      marine: { group: string; scientific_name: string | null } | null = null,
-    ) => ({
+    const prediction = (label: string, probability: number, marine: MarineInfo | null = null) => ({
       index: 1,
       synset: 'n00000001',
       label,
@@ -275,7 +271,13 @@ describe('web page', () => {
       answer: 'unknown',
       unknown: true,
       predictions: [
-        prediction('crab, "rock" crab', 0.2, { group: 'crustacean', scientific_name: null }),
+        prediction('crab, "rock" crab', 0.2, {
+          group: 'crustacean',
+          scientific_name: 'Cancer irroratus',
+          taxon_rank: 'species',
+          vernacular_name: 'Atlantic rock crab',
+          taxon_id: null,
+        }),
         prediction('reef\nwall', 0.1234567),
       ],
       image: {

@@ -406,7 +406,9 @@ function answerViews(r, options) {
   if (!marine) return [answer, el('p', 'badge other', 'Not a marine animal class')];
   const badge = el('p', 'badge marine');
   badge.append(el('span', 'badge-group', `Marine · ${marine.group}`));
-  if (marine.scientific_name) badge.append(' ', el('i', 'badge-species', marine.scientific_name));
+  // Only genus and species names are italic, by the codes of nomenclature.
+  const italic = marine.taxon_rank === 'genus' || marine.taxon_rank === 'species';
+  badge.append(' ', el(italic ? 'i' : 'span', 'badge-species', marine.scientific_name));
   return [answer, badge];
 }
 

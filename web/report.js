@@ -4,7 +4,8 @@
 // that they agree. Pure functions, no DOM: usable in the browser and in Node.
 
 /**
- * @typedef {{ group: string, scientific_name: string | null }} MarineInfo
+ * @typedef {{ group: string, scientific_name: string, taxon_rank: string, vernacular_name: string,
+ *   taxon_id: string | null }} MarineInfo
  * @typedef {{ index: number, synset: string, label: string, probability: number, marine: MarineInfo | null }} Prediction
  * @typedef {{ answer: string, unknown: boolean, top1: Prediction | null, predictions: Prediction[],
  *   image: { width: number, height: number, format: string, taken_at: string | null, latitude: number | null, longitude: number | null },

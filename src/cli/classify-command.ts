@@ -8,11 +8,18 @@ import type { Settings } from '../settings/table.ts';
 import { localSourceOptions } from '../sources/policy.ts';
 import { collectImages } from './collect-images.ts';
 import { startProgress } from './progress.ts';
-import { openReportWriter, readPreviousReports, reportKey, type OutputFormat } from './report-writer.ts';
+import {
+  openReportWriter,
+  readPreviousReports,
+  reportKey,
+  type OutputFormat,
+  type ReportWriter,
+} from './report-writer.ts';
+import { openSurveyWriter, type SurveyFormat, surveyMetadataOf, surveyRootsOf } from './survey-writer.ts';
 
 /** The flags that are not settings (those are read through the settings table). */
 interface ClassifyFlags {
-  format: OutputFormat;
+  format: OutputFormat | SurveyFormat;
   output?: string;
   resume?: boolean;
   marineOnly?: boolean;
@@ -29,9 +36,14 @@ export function registerClassifyCommand(program: Command): void {
     .description('Classify image files, folders (recursively), globs or http(s) URLs')
     .argument('<inputs...>', 'files, folders, globs or URLs')
     .addOption(
-      new Option('-f, --format <format>', 'output format').choices(['table', 'json', 'jsonl', 'csv']).default('table'),
+      new Option('-f, --format <format>', 'output format')
+        .choices(['table', 'json', 'jsonl', 'csv', 'camtrap-dp', 'dwc-a'])
+        .default('table'),
     )
-    .option('-o, --output <file>', 'write results to a file instead of standard output')
+    .option(
+      '-o, --output <path>',
+      'write results to a file instead of standard output (camtrap-dp: a folder; dwc-a: a .zip)',
+    )
     .option('--resume', 'skip images already in --output (csv, jsonl or json)')
     .option('--marine-only', 'rank only the marine animal classes')
     .option('-q, --quiet', 'no progress output');
@@ -58,7 +70,7 @@ async function planRun(inputs: string[], flags: ClassifyFlags, topK: number, log
   const collected = await collectImages(inputs);
   for (const arg of collected.missing) console.error(`warning: nothing found at ${arg}`);
   const previous =
-    flags.output && flags.resume
+    flags.output && flags.resume && !isSurveyFormat(flags.format)
       ? await readPreviousReports(flags.output, flags.format, topK)
       : { keys: new Set<string>(), jsonRecords: [] };
   const todo = collected.images.filter((item) => !previous.keys.has(reportKey(item)));
@@ -70,6 +82,22 @@ async function planRun(inputs: string[], flags: ClassifyFlags, topK: number, log
 }
 
 type Log = (line: string) => void;
+
+function isSurveyFormat(format: ClassifyFlags['format']): format is SurveyFormat {
+  return format === 'camtrap-dp' || format === 'dwc-a';
+}
+
+/** For --format camtrap-dp / dwc-a: the package's metadata and the survey folders, checked before any work. */
+async function surveyPlanOf(inputs: string[], flags: ClassifyFlags, settings: Settings) {
+  if (!flags.output)
+    throw new ClassifierError(
+      'survey_incomplete',
+      `--format ${flags.format} needs --output ${flags.format === 'dwc-a' ? 'FILE.zip' : 'DIR'}.`,
+    );
+  if (flags.resume)
+    throw new ClassifierError('resume_unsupported', `--resume works with csv, jsonl or json, not ${flags.format}.`);
+  return { meta: await surveyMetadataOf(settings), roots: await surveyRootsOf(inputs) };
+}
 
 /** Stops feeding new images on Ctrl-C; those in flight finish and are written, so --resume continues cleanly. */
 class Interruption {
@@ -111,6 +139,7 @@ async function openClassifier(settings: Settings, quiet: boolean): Promise<Class
 async function runClassify(inputs: string[], flags: ClassifyFlags, settings: Settings): Promise<number> {
   const { topK, minScore } = settings;
   const log: Log = (line) => !flags.quiet && console.error(line);
+  const survey = isSurveyFormat(flags.format) ? await surveyPlanOf(inputs, flags, settings) : null;
   const plan = await planRun(inputs, flags, topK, log);
   if (plan.nothingThere) return EXIT_FATAL;
   const { todo } = plan;
@@ -118,14 +147,17 @@ async function runClassify(inputs: string[], flags: ClassifyFlags, settings: Set
   // standard output, not a truncated --output file).
   const classifier = todo.length === 0 ? null : await openClassifier(settings, Boolean(flags.quiet));
   const progress = flags.quiet || todo.length === 0 ? null : startProgress(todo.length);
-  const writer = openReportWriter({
-    format: flags.format,
-    topK,
-    output: flags.output ?? null,
-    append: Boolean(flags.resume),
-    previous: plan.previous,
-    stdout: (line) => (progress ? progress.log(line) : process.stdout.write(`${line}\n`)),
-  });
+  const writer: ReportWriter =
+    survey && flags.output && isSurveyFormat(flags.format)
+      ? openSurveyWriter(flags.format, flags.output, survey.roots, survey.meta)
+      : openReportWriter({
+          format: isSurveyFormat(flags.format) ? 'json' : flags.format,
+          topK,
+          output: flags.output ?? null,
+          append: Boolean(flags.resume),
+          previous: plan.previous,
+          stdout: (line) => (progress ? progress.log(line) : process.stdout.write(`${line}\n`)),
+        });
   if (!classifier) {
     await writer.close();
     return 0;

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
-import { CATALOGUE, DEFAULT_MODEL_ID } from '../engine/catalogue.ts';
+import { CATALOGUE } from '../engine/catalogue.ts';
+import { cpuFlags } from '../engine/cpu-features.ts';
+import { defaultModelChoice } from '../engine/default-model.ts';
 import { progressReporter } from '../engine/download-progress.ts';
 import { engineOptionsOf } from '../engine/engine-config.ts';
 import { cachedModelPath, isCachedModelValid, resolveModel, sha256File } from '../engine/model-files.ts';
@@ -20,10 +22,11 @@ function registerList(models: Command): void {
     .option('--json', 'machine-readable output');
   addSettingOptions(list, 'models', ['cacheDir']).action(async (flags: { json?: boolean }) => {
     const cacheDir = loadCommandSettings(list, 'models', ['cacheDir']).cacheDir as string;
+    const choice = defaultModelChoice(cpuFlags());
     const rows = await Promise.all(
       CATALOGUE.map(async (entry) => ({
         ...entry,
-        default: entry.id === DEFAULT_MODEL_ID,
+        default: entry.id === choice.id,
         cached: await isCachedModelValid(entry, cacheDir),
         path: cachedModelPath(entry, cacheDir),
       })),
@@ -35,10 +38,14 @@ function registerList(models: Command): void {
     console.log(`Model cache: ${cacheDir}`);
     for (const r of rows) {
       const size = `${(r.bytes / 1e6).toFixed(1).padStart(6)} MB`;
-      const state = r.cached ? 'downloaded' : 'not downloaded';
-      console.log(`${r.default ? '*' : ' '} ${r.id.padEnd(22)} ${size}  ${state}  ${r.description}`);
+      const state = (r.cached ? 'downloaded' : 'not downloaded').padEnd(14);
+      const accuracy = `top-1 ${r.accuracy.top1.toFixed(2)} %`;
+      console.log(`${r.default ? '*' : ' '} ${r.id.padEnd(22)} ${size}  ${accuracy}  ${state}  ${r.description}`);
     }
-    console.log('* default. Any other ImageNet ONNX classifier: --model-path FILE or MODEL_PATH.');
+    console.log(`* default on this machine: ${choice.reason}.`);
+    console.log(
+      'Accuracy: ImageNet validation, as the ONNX Model Zoo publishes it. Any other ImageNet ONNX classifier: --model-path FILE or MODEL_PATH.',
+    );
   });
 }
 

@@ -92,9 +92,7 @@ export function tableLine(report: ImageReport): string {
   if (!report.result) return `${report.path}\tERROR ${report.error?.code}: ${report.error?.message}`;
   const r = report.result;
   const best = r.predictions[0];
-  const marine = best?.marine
-    ? `  [marine: ${best.marine.group}${best.marine.scientific_name ? `, ${best.marine.scientific_name}` : ''}]`
-    : '';
+  const marine = best?.marine ? `  [marine: ${best.marine.group}, ${best.marine.scientific_name}]` : '';
   const head = r.unknown
     ? `unknown (best: ${best?.label} ${best ? percent(best.probability) : ''})`
     : `${best.label} ${percent(best.probability)}${marine}`;

@@ -37,6 +37,8 @@ export function registerServeCommand(program: Command): void {
       `Marine Classifier listening on ${service.url} (API docs at ${service.url}/docs)`,
     );
     // With the Redis queue there is no engine here; the workers log their own settings.
+    if (service.engine?.model.choice)
+      log.info({ model: service.engine.model.id }, `Model: ${service.engine.model.choice}`);
     if (service.engine) log.info({ engine: service.engine.settings }, settingsSummary(service.engine.settings));
 
     const signal = await shutdownSignal();

@@ -1,6 +1,6 @@
 /**
  * The ImageNet-1k ONNX classifiers the service knows how to fetch. Sizes and sha256 are the
- * ones the ONNX Model Zoo publishes in its Git LFS pointers; a download is only used once it
+ * ones the ONNX Model Zoo publishes in its Git LFS pointers (accuracies from the READMEs of its resnet and mobilenet folders); a download is only used once it
  * matches both, so these numbers are the trust anchor for every downloaded model.
  */
 export interface CatalogueEntry {
@@ -15,14 +15,26 @@ export interface CatalogueEntry {
   /** resize-256 / center-crop-224 / mean-std: the only preprocessing the engine implements. */
   preprocessing: 'imagenet';
   license: string;
+  /** ImageNet validation accuracy (%) as the ONNX Model Zoo publishes it for this file. */
+  accuracy: { top1: number; top5: number };
 }
 
+/** The model where nothing better is known about the CPU. */
 export const DEFAULT_MODEL_ID = 'resnet50-v1-12';
+/** Where the CPU has int8 dot products: 1.8x the throughput for 0.2 points of top-1 (see the accuracy below). */
+export const INT8_DEFAULT_MODEL_ID = 'resnet50-v1-12-int8';
 
 // GitHub answers this with a redirect to its LFS media host, so fetchers must follow redirects.
 const ZOO_BASE_URL = 'https://github.com/onnx/models/raw/main/validated/vision/classification/';
 
-function zooEntry(id: string, description: string, zooPath: string, bytes: number, sha256: string): CatalogueEntry {
+function zooEntry(
+  id: string,
+  description: string,
+  zooPath: string,
+  file: { bytes: number; sha256: string },
+  accuracy: CatalogueEntry['accuracy'],
+): CatalogueEntry {
+  const { bytes, sha256 } = file;
   return Object.freeze({
     id,
     description,
@@ -33,6 +45,7 @@ function zooEntry(id: string, description: string, zooPath: string, bytes: numbe
     inputSize: 224,
     preprocessing: 'imagenet',
     license: 'Apache-2.0',
+    accuracy,
   } as const);
 }
 
@@ -41,36 +54,36 @@ export const CATALOGUE: readonly CatalogueEntry[] = Object.freeze([
     'resnet50-v1-12',
     'ResNet-50 v1 (ONNX Model Zoo, opset 12), fp32',
     'resnet/model/resnet50-v1-12.onnx',
-    102576593,
-    '3f03fdef724b22947eed826f1eef1dc5c34151bb4c37d634f1db89dfa2dd1526',
+    { bytes: 102576593, sha256: '3f03fdef724b22947eed826f1eef1dc5c34151bb4c37d634f1db89dfa2dd1526' },
+    { top1: 74.97, top5: 92.33 },
   ),
   zooEntry(
     'resnet50-v2-7',
     'ResNet-50 v2 (ONNX Model Zoo, opset 7), fp32',
     'resnet/model/resnet50-v2-7.onnx',
-    102442452,
-    '79102261eb6e5fd7af5d27f41316293e388c5cb691e5d25bfb035c4f64fefe31',
+    { bytes: 102442452, sha256: '79102261eb6e5fd7af5d27f41316293e388c5cb691e5d25bfb035c4f64fefe31' },
+    { top1: 75.81, top5: 92.82 },
   ),
   zooEntry(
     'resnet50-v1-12-int8',
     'ResNet-50 v1 (ONNX Model Zoo, opset 12), int8-quantized',
     'resnet/model/resnet50-v1-12-int8.onnx',
-    25816052,
-    'c234f30975989788b4405f25253275aae247ab6dbdd34aaa69ab0a59ff76f6d0',
+    { bytes: 25816052, sha256: 'c234f30975989788b4405f25253275aae247ab6dbdd34aaa69ab0a59ff76f6d0' },
+    { top1: 74.77, top5: 92.32 },
   ),
   zooEntry(
     'mobilenetv2-12-int8',
     'MobileNetV2 1.0 (ONNX Model Zoo, opset 12), int8-quantized',
     'mobilenet/model/mobilenetv2-12-int8.onnx',
-    3655033,
-    'cc028fe6cae7bc11a4ff53cfc9b79c920e8be65ce33a904ec3e2a8f66d77f95f',
+    { bytes: 3655033, sha256: 'cc028fe6cae7bc11a4ff53cfc9b79c920e8be65ce33a904ec3e2a8f66d77f95f' },
+    { top1: 68.3, top5: 88.44 },
   ),
   zooEntry(
     'mobilenetv2-12',
     'MobileNetV2 1.0 (ONNX Model Zoo, opset 12), fp32',
     'mobilenet/model/mobilenetv2-12.onnx',
-    13964571,
-    'c0c3f76d93fa3fd6580652a45618618a220fced18babf65774ed169de0432ad5',
+    { bytes: 13964571, sha256: 'c0c3f76d93fa3fd6580652a45618618a220fced18babf65774ed169de0432ad5' },
+    { top1: 69.48, top5: 89.26 },
   ),
 ]);
 

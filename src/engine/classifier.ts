@@ -57,6 +57,8 @@ export interface ModelDescription {
   path: string;
   catalogue: CatalogueEntry | null;
   signature: ModelSignature;
+  /** Why this model, when the engine chose it because none was named (see default-model.ts). */
+  choice?: string | null;
 }
 
 export interface ClassifierSettings {
@@ -287,7 +289,7 @@ class OnnxClassifier implements Classifier {
     await decoders.warmUp();
     if (reference) await chooseParallelLanes(lanes, decoders, reference, settings);
     return new OnnxClassifier({
-      model: { id: location.id, path: location.path, catalogue: location.entry, signature },
+      model: { id: location.id, path: location.path, catalogue: location.entry, signature, choice: location.choice },
       settings,
       lanes,
       decoders,

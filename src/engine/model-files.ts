@@ -6,12 +6,16 @@ import { fetch } from 'undici';
 import { ClassifierError } from '../errors.ts';
 import { defaultModelCacheDir } from '../settings/load.ts';
 import { CATALOGUE, DEFAULT_MODEL_ID, type CatalogueEntry } from './catalogue.ts';
+import { cpuFlags } from './cpu-features.ts';
+import { defaultModelChoice } from './default-model.ts';
 
 /** Where a model file comes from; `entry` is null for a user's own MODEL_PATH file. */
 export interface ModelLocation {
   id: string;
   path: string;
   entry: CatalogueEntry | null;
+  /** Why this model, when the engine chose it because the user named none. */
+  choice: string | null;
 }
 
 export type DownloadProgress = (receivedBytes: number, totalBytes: number) => void;
@@ -19,6 +23,8 @@ export type DownloadProgress = (receivedBytes: number, totalBytes: number) => vo
 export interface ResolveModelOptions {
   modelPath?: string | null;
   modelId?: string | null;
+  /** The CPU's flags for choosing the default model; this machine's when absent. */
+  cpuFlags?: ReadonlySet<string>;
   cacheDir?: string;
   /** Default true. */
   download?: boolean;
@@ -85,7 +91,9 @@ export async function resolveModel(options: ResolveModelOptions): Promise<ModelL
   if (options.modelPath) return resolveUserModel(options.modelPath);
 
   const catalogue = options.catalogue ?? CATALOGUE;
-  const id = options.modelId || DEFAULT_MODEL_ID;
+  const chosen = options.modelId ? null : defaultModelChoice(options.cpuFlags ?? cpuFlags());
+  const id = options.modelId || (chosen?.id ?? DEFAULT_MODEL_ID);
+  const choice = chosen ? `${id}, because ${chosen.reason}` : null;
   const entry = catalogue.find((candidate) => candidate.id === id);
   if (!entry) {
     const known = catalogue.map((candidate) => candidate.id).join(', ');
@@ -94,7 +102,7 @@ export async function resolveModel(options: ResolveModelOptions): Promise<ModelL
 
   const cacheDir = options.cacheDir ?? defaultModelCacheDir();
   const finalPath = cachedModelPath(entry, cacheDir);
-  if (await isCachedModelValid(entry, cacheDir)) return { id, path: finalPath, entry };
+  if (await isCachedModelValid(entry, cacheDir)) return { id, path: finalPath, entry, choice };
 
   if (options.download === false) {
     const url = options.urlOverride ?? entry.url;
@@ -111,7 +119,7 @@ export async function resolveModel(options: ResolveModelOptions): Promise<ModelL
     urlOverride: options.urlOverride,
     timeoutMs: options.fetchTimeoutMs,
   });
-  return { id, path: downloaded, entry };
+  return { id, path: downloaded, entry, choice };
 }
 
 async function resolveUserModel(modelPath: string): Promise<ModelLocation> {
@@ -124,7 +132,7 @@ async function resolveUserModel(modelPath: string): Promise<ModelLocation> {
       `No model file at ${modelPath}. Set MODEL_PATH (or --model-path) to an ImageNet ONNX classifier file.`,
     );
   }
-  return { id: path.basename(absolute, '.onnx'), path: absolute, entry: null };
+  return { id: path.basename(absolute, '.onnx'), path: absolute, entry: null, choice: null };
 }
 
 /**

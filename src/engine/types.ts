@@ -1,9 +1,20 @@
 /** Marine knowledge attached to a class; `null` on a prediction means "not a marine animal". */
+/** Camtrap DP 1.0.2's `taxonRank` values (the list itself is TAXON_RANKS in marine.ts). */
+export type TaxonRank = 'kingdom' | 'phylum' | 'class' | 'order' | 'family' | 'genus' | 'species' | 'subspecies';
+
 export interface MarineInfo {
   /** e.g. "shark", "ray", "bony fish", "sea turtle", "cetacean", "crustacean", ... */
   group: string;
-  /** Binomial or genus when the ImageNet class is one species or genus; null when it is broader. */
-  scientific_name: string | null;
+  /**
+   * The taxon the ImageNet class identifies, at the rank in `taxon_rank`: a binomial for a
+   * one-species class, else the genus, family, order, class or phylum that holds what it covers.
+   */
+  scientific_name: string;
+  taxon_rank: TaxonRank;
+  /** English name of what the class shows, e.g. "hammerhead sharks". */
+  vernacular_name: string;
+  /** WoRMS LSID (urn:lsid:marinespecies.org:taxname:APHIAID) where verified; null when not. */
+  taxon_id: string | null;
 }
 
 export interface Prediction {

@@ -14,8 +14,8 @@ export const registerModelRoutes: Routes = (app, deps) => {
       },
     },
     async () => {
-      const { id, path, signature, catalogue } = shownModel(await deps.service.model());
-      return { model: { id, path, signature, catalogue }, catalogue: [...CATALOGUE] };
+      const { id, path, signature, catalogue, choice } = shownModel(await deps.service.model());
+      return { model: { id, path, signature, catalogue, choice: choice ?? null }, catalogue: [...CATALOGUE] };
     },
   );
 };

@@ -6,6 +6,7 @@
  * receives; test/http-contract.test.ts checks real answers against them instead.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { TAXON_RANKS } from '../engine/marine.ts';
 import { ERROR_CODES, type ErrorCode } from '../errors.ts';
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
@@ -167,7 +168,21 @@ export const ErrorResponse = Type.Object(
 
 const MarineInfo = Type.Object({
   group: Type.String({ description: 'e.g. shark, ray, bony fish, sea turtle, cetacean, crustacean.' }),
-  scientific_name: Nullable(Type.String()),
+  scientific_name: Type.String({
+    description:
+      'The taxon the class identifies, at taxon_rank: a binomial (Carcharodon carcharias), or a genus, family, order, class or phylum for broad classes (Sphyrnidae for hammerhead).',
+  }),
+  taxon_rank: Type.Union(
+    TAXON_RANKS.map((rank) => Type.Literal(rank)),
+    { description: "Rank of scientific_name; Camtrap DP's taxonRank values." },
+  ),
+  vernacular_name: Type.String({ description: 'English name, e.g. "hammerhead sharks".' }),
+  taxon_id: Nullable(
+    Type.String({
+      pattern: '^urn:lsid:marinespecies\\.org:taxname:[1-9][0-9]*$',
+      description: 'WoRMS LSID where verified from a public source (docs/taxa.md), else null.',
+    }),
+  ),
 });
 
 const Prediction = Type.Object({
@@ -256,6 +271,10 @@ const CatalogueEntry = Type.Object({
   inputSize: Type.Integer(),
   preprocessing: Type.String(),
   license: Type.String(),
+  accuracy: Type.Object(
+    { top1: Type.Number(), top5: Type.Number() },
+    { description: 'ImageNet validation accuracy (%) as the ONNX Model Zoo publishes it' },
+  ),
 });
 
 export const ModelsResponse = Type.Object({
@@ -271,6 +290,9 @@ export const ModelsResponse = Type.Object({
       classes: Type.Integer(),
     }),
     catalogue: Nullable(CatalogueEntry),
+    choice: Nullable(
+      Type.String({ description: 'Why this model, when the service chose it because none was configured' }),
+    ),
   }),
   catalogue: Type.Array(CatalogueEntry),
 });

@@ -37,7 +37,8 @@ function row(declaration: SettingDeclaration): string[] {
   ];
 }
 
-function table(header: string[], rows: string[][]): string {
+/** A Markdown table padded the way the formatter (biome) writes it, so generated blocks stay as generated. */
+export function markdownTable(header: string[], rows: string[][]): string {
   const widths = header.map((cell, i) => Math.max(cell.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => `| ${cells.map((cell, i) => cell.padEnd(widths[i])).join(' | ')} |`;
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
@@ -55,7 +56,7 @@ export function settingsTableMarkdown(only?: readonly string[]): string {
   const header = ['variable', 'flag', 'read by', 'default', 'allowed', 'meaning'];
   const sections = [...groups].map(
     ([group, declarations]) =>
-      `**${group === 'classify' ? 'Options of one `classify` run' : group}**\n\n${table(header, declarations.map(row))}`,
+      `**${group === 'classify' ? 'Options of one `classify` run' : group}**\n\n${markdownTable(header, declarations.map(row))}`,
   );
   return sections.join('\n\n');
 }

@@ -127,6 +127,7 @@ class ClassifyWorker implements RunningWorker {
       'info',
       `worker ${id}: model ${classifier.model.id}, ${this.concurrency} jobs and ${imageConcurrency} images at once, queue ${settings.prefix}:${QUEUE_NAME}`,
     );
+    if (classifier.model.choice) log('info', `worker ${id}: model ${classifier.model.choice}`);
     log('info', `worker ${id}: ${settingsSummary(classifier.settings)}`);
   }
 

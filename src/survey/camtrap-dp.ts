@@ -1,0 +1,263 @@
+/**
+ * A classified survey as a Camtrap DP 1.0.2 package: datapackage.json and the deployments,
+ * media and observations tables, each machine classification marked as such with its model and
+ * probability. The rules the standard sets that a run can break (coordinates, contributors) are
+ * checked here, so an invalid package is never written silently.
+ */
+import { randomUUID, createHash } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { stringify } from 'csv-stringify/sync';
+import type { ClassificationResult } from '../engine/types.ts';
+import { ClassifierError } from '../errors.ts';
+import {
+  DEPLOYMENT_COLUMNS,
+  MEDIA_COLUMNS,
+  OBSERVATION_COLUMNS,
+  PROFILE_URL,
+  type Row,
+  type TableName,
+  tableSchemaUrl,
+} from './columns.ts';
+import type { DeploymentRow } from './deployments.ts';
+import { observationOf } from './observation.ts';
+import { mediaTimestampOf, type SurveyTime } from './timestamps.ts';
+
+export interface SurveyMedia {
+  deploymentID: string;
+  /** Relative to the survey folder, '/'-separated. */
+  filePath: string;
+  /** Sniffed format, e.g. 'jpeg'. */
+  format: string | null;
+  /** The file's modification time, used when the photo has no capture time. */
+  modified: Date;
+  result?: ClassificationResult;
+}
+
+export interface SurveyMetadata {
+  projectTitle: string;
+  /** "Name <email>" or "Name"; the first is the contact. */
+  contributors: string[];
+  samplingDesign: string;
+  captureMethod: 'activityDetection' | 'timeLapse';
+  /** The cameras' UTC offset, e.g. '+10:00'; null when not known (timestamps are then flagged). */
+  utcOffset: string | null;
+  /** Deployments as the user described them, by id. */
+  deployments: Map<string, DeploymentRow>;
+  /** The class set the run used, if any, for classifiedBy. */
+  classSet?: string | null;
+  now?: Date;
+}
+
+export interface CamtrapPackage {
+  datapackage: Record<string, unknown>;
+  tables: Record<TableName, Row<string>[]>;
+}
+
+const MEDIATYPES: Record<string, string> = {
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+  gif: 'image/gif',
+  webp: 'image/webp',
+  tiff: 'image/tiff',
+  avif: 'image/avif',
+  heic: 'image/heic',
+};
+
+/** A stable id from the file's place in the survey, so a rerun gives the same ids. */
+function mediaIdOf(media: SurveyMedia): string {
+  return createHash('sha256').update(`${media.deploymentID}/${media.filePath}`).digest('hex').slice(0, 16);
+}
+
+function contributorOf(text: string, index: number): Record<string, string> {
+  const match = /^\s*(.*?)\s*<([^>]+)>\s*$/.exec(text);
+  const title = match ? match[1] : text.trim();
+  return { title, ...(match ? { email: match[2] } : {}), role: index === 0 ? 'contact' : 'contributor' };
+}
+
+interface MediaRecord {
+  media: SurveyMedia;
+  id: string;
+  time: SurveyTime;
+}
+
+function deploymentRows(records: MediaRecord[], given: Map<string, DeploymentRow>): DeploymentRow[] {
+  const byDeployment = new Map<string, MediaRecord[]>();
+  for (const record of records) {
+    const list = byDeployment.get(record.media.deploymentID) ?? [];
+    list.push(record);
+    byDeployment.set(record.media.deploymentID, list);
+  }
+  const unmatched = [...given.keys()].filter((id) => !byDeployment.has(id));
+  if (unmatched.length > 0)
+    throw new ClassifierError(
+      'invalid_deployments',
+      `The deployments file names ${unmatched.join(', ')}, which match no folder of the survey (${[...byDeployment.keys()].join(', ')}).`,
+    );
+  return [...byDeployment].map(([id, list]) => {
+    const row: DeploymentRow = { ...given.get(id), deploymentID: id };
+    const gps = list.map((r) => r.media.result?.image).filter((i) => i && i.latitude !== null && i.longitude !== null);
+    if (row.latitude == null || row.longitude == null) {
+      if (gps.length === 0)
+        throw new ClassifierError(
+          'survey_incomplete',
+          `Deployment '${id}' has no coordinates: none of its photos has GPS in EXIF. Give its latitude and longitude in a --deployments file.`,
+        );
+      row.latitude = round6(gps.reduce((sum, i) => sum + (i?.latitude ?? 0), 0) / gps.length);
+      row.longitude = round6(gps.reduce((sum, i) => sum + (i?.longitude ?? 0), 0) / gps.length);
+    }
+    const times = list.map((r) => r.time.timestamp).sort((a, b) => Date.parse(a) - Date.parse(b));
+    row.deploymentStart ??= times[0];
+    row.deploymentEnd ??= times.at(-1);
+    if (list.some((r) => r.time.issue)) row.timestampIssues = true;
+    return row;
+  });
+}
+
+const round6 = (value: number) => Math.round(value * 1e6) / 1e6;
+
+function observationRow(record: MediaRecord, classifiedBy: string, classifiedAt: string): Row<string> {
+  const observation = observationOf(record.media.result);
+  return {
+    observationID: `${record.id}-1`,
+    deploymentID: record.media.deploymentID,
+    mediaID: record.id,
+    eventStart: record.time.timestamp,
+    eventEnd: record.time.timestamp,
+    observationLevel: 'media',
+    observationType: observation.observationType,
+    scientificName: observation.scientificName,
+    classificationMethod: record.media.result ? 'machine' : null,
+    classifiedBy: record.media.result ? classifiedBy : null,
+    classificationTimestamp: record.media.result ? classifiedAt : null,
+    classificationProbability: observation.probability === null ? null : Number(observation.probability.toFixed(6)),
+  };
+}
+
+function taxonomicOf(records: MediaRecord[]): Record<string, unknown>[] {
+  const taxa = new Map<string, Record<string, unknown>>();
+  for (const { media } of records) {
+    const marine = media.result?.top1?.marine;
+    if (!marine || media.result?.unknown || taxa.has(marine.scientific_name)) continue;
+    taxa.set(marine.scientific_name, {
+      scientificName: marine.scientific_name,
+      ...(marine.taxon_id ? { taxonID: marine.taxon_id } : {}),
+      taxonRank: marine.taxon_rank,
+      vernacularNames: { eng: marine.vernacular_name },
+    });
+  }
+  return [...taxa.values()];
+}
+
+function boundingBox(deployments: DeploymentRow[]): Record<string, unknown> {
+  const lats = deployments.map((d) => Number(d.latitude));
+  const lons = deployments.map((d) => Number(d.longitude));
+  const [s, n, w, e] = [Math.min(...lats), Math.max(...lats), Math.min(...lons), Math.max(...lons)];
+  return {
+    type: 'Polygon',
+    coordinates: [
+      [
+        [w, s],
+        [e, s],
+        [e, n],
+        [w, n],
+        [w, s],
+      ],
+    ],
+  };
+}
+
+/** The package for `media`, or the ClassifierError that says what the standard still needs. */
+export function buildCamtrapPackage(media: SurveyMedia[], meta: SurveyMetadata): CamtrapPackage {
+  if (meta.contributors.length === 0)
+    throw new ClassifierError(
+      'survey_incomplete',
+      'A Camtrap DP package needs a contributor: give --contributor "Name <email>".',
+    );
+  if (!meta.projectTitle.trim())
+    throw new ClassifierError('survey_incomplete', 'A Camtrap DP package needs a project title: give --project-title.');
+  if (media.length === 0) throw new ClassifierError('survey_incomplete', 'The survey has no media to package.');
+  const now = meta.now ?? new Date();
+  const classifiedAt = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const records = media.map((m) => ({
+    media: m,
+    id: mediaIdOf(m),
+    time: mediaTimestampOf(m.result?.image.taken_at ?? null, m.modified, meta.utcOffset),
+  }));
+  const deployments = deploymentRows(records, meta.deployments);
+  const model = records.find((r) => r.media.result)?.media.result?.model ?? 'unknown model';
+  const classifiedBy = meta.classSet
+    ? `${model} + class set ${meta.classSet} (Marine Classifier)`
+    : `${model} (Marine Classifier)`;
+  const mediaRows = records.map(({ media: m, id, time }) => ({
+    mediaID: id,
+    deploymentID: m.deploymentID,
+    captureMethod: meta.captureMethod,
+    timestamp: time.timestamp,
+    filePath: m.filePath,
+    filePublic: false,
+    fileName: path.posix.basename(m.filePath),
+    fileMediatype: MEDIATYPES[m.format ?? ''] ?? 'image/jpeg',
+  }));
+  const times = records.map((r) => r.time.timestamp.slice(0, 10)).sort();
+  const resource = (name: TableName) => ({
+    name,
+    path: `${name}.csv`,
+    profile: 'tabular-data-resource',
+    format: 'csv',
+    mediatype: 'text/csv',
+    encoding: 'utf-8',
+    schema: tableSchemaUrl(name),
+  });
+  return {
+    datapackage: {
+      resources: [resource('deployments'), resource('media'), resource('observations')],
+      profile: PROFILE_URL,
+      name:
+        meta.projectTitle
+          .toLowerCase()
+          .replace(/[^a-z0-9]+/g, '-')
+          .replace(/^-|-$/g, '') || 'survey',
+      id: randomUUID(),
+      created: classifiedAt,
+      title: meta.projectTitle,
+      contributors: meta.contributors.map(contributorOf),
+      sources: [{ title: `Marine Classifier, machine classification with ${model}` }],
+      project: {
+        title: meta.projectTitle,
+        samplingDesign: meta.samplingDesign,
+        captureMethod: [meta.captureMethod],
+        individualAnimals: false,
+        observationLevel: ['media'],
+      },
+      spatial: boundingBox(deployments),
+      temporal: { start: times[0], end: times.at(-1) },
+      taxonomic: taxonomicOf(records),
+    },
+    tables: {
+      deployments,
+      media: mediaRows,
+      observations: records.map((r) => observationRow(r, classifiedBy, classifiedAt)),
+    },
+  };
+}
+
+const COLUMNS: Record<TableName, readonly string[]> = {
+  deployments: DEPLOYMENT_COLUMNS,
+  media: MEDIA_COLUMNS,
+  observations: OBSERVATION_COLUMNS,
+};
+
+function csvOf(table: TableName, rows: Row<string>[]): string {
+  const columns = COLUMNS[table];
+  const cell = (value: unknown) => (value === null || value === undefined ? '' : String(value));
+  return stringify([columns as string[], ...rows.map((row) => columns.map((c) => cell(row[c])))]);
+}
+
+/** Writes the package into `dir` (created if needed): datapackage.json and the three CSV files. */
+export async function writeCamtrapPackage(dir: string, pkg: CamtrapPackage): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  for (const table of Object.keys(COLUMNS) as TableName[])
+    await writeFile(path.join(dir, `${table}.csv`), csvOf(table, pkg.tables[table]));
+  await writeFile(path.join(dir, 'datapackage.json'), `${JSON.stringify(pkg.datapackage, null, 2)}\n`);
+}
