@@ -165,6 +165,13 @@ export const ERROR_CATALOGUE = {
     meaning: 'The model file is not an ImageNet image classifier this service can run.',
   },
   model_unloadable: { status: 500, retryable: false, meaning: 'ONNX Runtime could not load the model file.' },
+  embeddings_unavailable: {
+    status: 422,
+    retryable: false,
+    meaning:
+      'The model in use has no pooled feature vector the service could find before its classifier, so it still ' +
+      'classifies but cannot give embeddings or custom classes; use a catalogue model.',
+  },
   model_not_available: {
     status: 503,
     retryable: false,
@@ -237,6 +244,59 @@ export const ERROR_CATALOGUE = {
     status: 504,
     retryable: true,
     meaning: 'Redis mode: no worker finished the image in time; retry, or use `POST /jobs`.',
+  },
+
+  // Custom classes: class sets and their store
+  invalid_class_set_name: {
+    status: 400,
+    retryable: false,
+    meaning:
+      'A class-set name is 1 to 64 characters: lower-case letters, digits, `-` and `_`, starting with a letter or digit.',
+  },
+  invalid_label: {
+    status: 400,
+    retryable: false,
+    meaning:
+      'A label is 1 to 100 characters without `/`, `\\`, `..` or control characters, not only spaces, and not `unknown`.',
+  },
+  invalid_example: {
+    status: 400,
+    retryable: false,
+    meaning:
+      "An example does not fit its set: the embedding's length differs from the set's, or it is not a unit vector, or the sha256 is not 64 hex digits.",
+  },
+  invalid_threshold: {
+    status: 400,
+    retryable: false,
+    meaning: 'A class-set threshold is not a cosine similarity from -1 to 1.',
+  },
+  invalid_class_set_file: {
+    status: 422,
+    retryable: false,
+    meaning:
+      'The class-set export file is truncated, corrupt (checksum) or not an export of this program; nothing was imported.',
+  },
+  class_set_not_found: {
+    status: 404,
+    retryable: false,
+    meaning: 'No class set has this name; `marine-classifier classes list` lists them.',
+  },
+  label_not_found: { status: 404, retryable: false, meaning: 'The class set has no examples under this label.' },
+  class_set_exists: {
+    status: 409,
+    retryable: false,
+    meaning: 'A class set with this name exists already; remove it first, or import with replace.',
+  },
+  class_set_model_mismatch: {
+    status: 409,
+    retryable: false,
+    meaning:
+      "The class set's embeddings were made by another model (its sha256 differs); run with that model, or rebuild the set from its photos with this one.",
+  },
+  class_store_unavailable: {
+    status: 503,
+    retryable: true,
+    meaning: 'The class-set store (its SQLite file in `DATA_DIR`, or Redis) cannot be reached or is busy right now.',
   },
 } as const satisfies Record<string, ErrorEntry>;
 

@@ -10,6 +10,8 @@ export type {
 export type {
   ClassificationResult,
   ClassifyOptions,
+  EmbedOptions,
+  EmbeddingResult,
   ImageInfo,
   ImageInput,
   MarineInfo,
@@ -17,6 +19,7 @@ export type {
   TaxonRank,
   Timings,
 } from './engine/types.ts';
+export type { EmbeddingSupport } from './engine/session.ts';
 export { CATALOGUE, DEFAULT_MODEL_ID, findCatalogueEntry } from './engine/catalogue.ts';
 export type { CatalogueEntry } from './engine/catalogue.ts';
 export {

@@ -1,7 +1,7 @@
 /**
- * The layers import one way: cli -> http | worker -> queue -> engine -> sources, with settings and
- * errors at the bottom; survey (the Camtrap DP and Darwin Core exports) sits beside queue, used by
- * cli and http. A file may import from its own layer and the ones below, never above or
+ * The layers import one way: cli -> http | worker -> queue -> classes -> engine -> sources, with
+ * settings and errors at the bottom; survey (the Camtrap DP and Darwin Core exports) sits beside
+ * queue, used by cli and http. A file may import from its own layer and the ones below, never above or
  * sideways (http and worker do not import each other).
  */
 import assert from 'node:assert/strict';
@@ -14,11 +14,12 @@ const SRC = path.join(REPO_ROOT, 'src');
 
 /** What each layer may import besides itself. */
 const ALLOWED: Record<string, string[]> = {
-  cli: ['http', 'worker', 'survey', 'queue', 'engine', 'sources', 'settings', 'errors'],
-  http: ['survey', 'queue', 'engine', 'sources', 'settings', 'errors'],
+  cli: ['http', 'worker', 'survey', 'queue', 'classes', 'engine', 'sources', 'settings', 'errors'],
+  http: ['survey', 'queue', 'classes', 'engine', 'sources', 'settings', 'errors'],
   survey: ['engine', 'sources', 'settings', 'errors'],
-  worker: ['queue', 'engine', 'sources', 'settings', 'errors'],
-  queue: ['engine', 'sources', 'settings', 'errors'],
+  worker: ['queue', 'classes', 'engine', 'sources', 'settings', 'errors'],
+  queue: ['classes', 'engine', 'sources', 'settings', 'errors'],
+  classes: ['engine', 'sources', 'settings', 'errors'],
   engine: ['sources', 'settings', 'errors'],
   sources: ['settings', 'errors'],
   settings: ['errors'],

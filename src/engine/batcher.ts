@@ -31,6 +31,8 @@ export interface BatcherOptions {
 
 export interface BatchedScores {
   scores: Float32Array;
+  /** The image's pooled features from the same run; null when the lane gives none. */
+  embedding: Float32Array | null;
   queue_ms: number;
   inference_ms: number;
   batch_size: number;
@@ -44,8 +46,14 @@ export interface BatchReport {
   queue_ms: number[];
 }
 
-/** Runs the model on the items, in order; answers outputLength scores per item, back to back. */
-export type RunBatch<T> = (items: T[]) => Promise<Float32Array>;
+/** A model run's outputs: scores and (when the model has them) features, each per item back to back. */
+export interface BatchOutput {
+  scores: Float32Array;
+  embeddings: Float32Array | null;
+}
+
+/** Runs the model on the items, in order; answers outputLength scores per item (and features), back to back. */
+export type RunBatch<T> = (items: T[]) => Promise<Float32Array | BatchOutput>;
 
 export interface BatchLanes<T> {
   /** Lanes that run side by side, one batch each at a time. */
@@ -195,12 +203,15 @@ export class MicroBatcher<T extends BatchItem> implements Batcher<T> {
     const started = performance.now();
     try {
       const output = await runBatch(batch.map((pending) => pending.item));
+      const { scores, embeddings } = output instanceof Float32Array ? { scores: output, embeddings: null } : output;
+      const features = embeddings ? embeddings.length / batch.length : 0;
       const inference_ms = performance.now() - started;
       const queue_ms = batch.map((item) => started - item.enqueuedAt);
       this.#onBatch?.({ lane, size: batch.length, inference_ms, queue_ms });
       batch.forEach((item, i) => {
         item.resolve({
-          scores: output.subarray(i * outputLength, (i + 1) * outputLength),
+          scores: scores.subarray(i * outputLength, (i + 1) * outputLength),
+          embedding: embeddings ? embeddings.subarray(i * features, (i + 1) * features) : null,
           queue_ms: queue_ms[i],
           inference_ms,
           batch_size: batch.length,

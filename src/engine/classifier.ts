@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { ClassifierError, shuttingDownError } from '../errors.ts';
 import { ImageReader, sha256Of, type SourceOptions } from '../sources/input.ts';
 import { DEFAULT_URL_FETCH_OPTIONS } from '../sources/url.ts';
-import { createBatcher, type Batcher, type BatchReport } from './batcher.ts';
+import { createBatcher, type Batcher, type BatchedScores, type BatchReport } from './batcher.ts';
 import type { CatalogueEntry } from './catalogue.ts';
 import { classifyEach, type ManyOutcome } from './classify-many.ts';
 import { DecoderPool } from './decoder-pool.ts';
@@ -12,9 +12,16 @@ import { laneTimingsOf, parallelSessionsFor, referenceJpeg, type LaneTimings } f
 import { resolveModel } from './model-files.ts';
 import { probabilitiesOf, rankPredictions } from './postprocess.ts';
 import { DEFAULT_PREPROCESS_OPTIONS, type PreprocessOptions } from './preprocess.ts';
-import type { ModelSignature, SessionOptions } from './session.ts';
+import type { EmbeddingSupport, ModelSignature, SessionOptions } from './session.ts';
 import { threadsCpuSeconds } from './thread-cpu.ts';
-import type { ClassificationResult, ClassifyOptions, ImageInput } from './types.ts';
+import type {
+  ClassificationResult,
+  ClassifyOptions,
+  EmbedOptions,
+  EmbeddingResult,
+  ImageInfo,
+  ImageInput,
+} from './types.ts';
 import { SETTINGS } from '../settings/table.ts';
 
 export type { ManyOutcome };
@@ -50,6 +57,8 @@ export interface ClassifierOptions {
   sources?: Partial<Omit<SourceOptions, 'url'>> & { url?: SourceOptions['url'] };
   /** Called after every model run, for metrics. */
   onBatch?: (report: BatchReport) => void;
+  /** Give the model its pooled features as a second output for embed() (default true; false only to measure). */
+  embeddings?: boolean;
 }
 
 export interface ModelDescription {
@@ -59,6 +68,8 @@ export interface ModelDescription {
   signature: ModelSignature;
   /** Why this model, when the engine chose it because none was named (see default-model.ts). */
   choice?: string | null;
+  /** The pooled tensor embed() reads and its length, or why the model has none. */
+  embedding: EmbeddingSupport;
 }
 
 export interface ClassifierSettings {
@@ -83,6 +94,11 @@ export interface Classifier {
   readonly settings: ClassifierSettings;
   /** `cancel` stops work on the image early, today its URL fetch (the client that asked went away). */
   classify(input: ImageInput, options?: ClassifyOptions, cancel?: AbortSignal): Promise<ClassificationResult>;
+  /**
+   * The image's pooled features, L2-normalised, from the same decode, batch and model run that
+   * classify() uses. Fails with `embeddings_unavailable` when the model has no such tensor.
+   */
+  embed(input: ImageInput, options?: EmbedOptions, cancel?: AbortSignal): Promise<EmbeddingResult>;
   /** Classifies many inputs with bounded concurrency; yields each outcome as it completes. A failure is an outcome, never a throw. */
   classifyMany(
     inputs: Iterable<ImageInput> | AsyncIterable<ImageInput>,
@@ -163,6 +179,7 @@ function sessionOptionsFor(options: ClassifierOptions, intraOpThreads: number): 
     intraOpThreads,
     executionProvider: options.executionProvider ?? 'cpu',
     allowSpinning: options.allowSpinning ?? SETTINGS.allowSpinning.default,
+    embeddings: options.embeddings ?? true,
   };
 }
 
@@ -239,6 +256,31 @@ function sourceOptionsOf(options: ClassifierOptions, settings: ClassifierSetting
   };
 }
 
+/** One model run of one image, before it becomes a classification or an embedding. */
+interface ImageRun {
+  batched: BatchedScores;
+  image: ImageInfo;
+  sha256: string;
+  timings: ClassificationResult['timings'];
+}
+
+/** A size x size packed-RGB image mirrored left to right. */
+export function mirrored(pixels: Uint8Array, size: number): Uint8Array {
+  const out = new Uint8Array(pixels.length);
+  const row = size * 3;
+  for (let y = 0; y < size; y++) {
+    const base = y * row;
+    for (let x = 0; x < size; x++) {
+      const from = base + x * 3;
+      const to = base + (size - 1 - x) * 3;
+      out[to] = pixels[from];
+      out[to + 1] = pixels[from + 1];
+      out[to + 2] = pixels[from + 2];
+    }
+  }
+  return out;
+}
+
 /** What a started engine is made of; OnnxClassifier.start builds it. */
 interface EngineParts {
   model: ModelDescription;
@@ -289,7 +331,14 @@ class OnnxClassifier implements Classifier {
     await decoders.warmUp();
     if (reference) await chooseParallelLanes(lanes, decoders, reference, settings);
     return new OnnxClassifier({
-      model: { id: location.id, path: location.path, catalogue: location.entry, signature, choice: location.choice },
+      model: {
+        id: location.id,
+        path: location.path,
+        catalogue: location.entry,
+        signature,
+        choice: location.choice,
+        embedding: lanes.parallel[0].embedding,
+      },
       settings,
       lanes,
       decoders,
@@ -324,9 +373,49 @@ class OnnxClassifier implements Classifier {
     classifyOptions?: ClassifyOptions,
     cancel?: AbortSignal,
   ): Promise<ClassificationResult> {
+    const rank = validateClassifyOptions(classifyOptions);
+    const [run] = await this.#run(input, false, cancel);
+    const ranked = rankPredictions(probabilitiesOf(run.batched.scores), rank);
+    return {
+      answer: ranked.answer,
+      unknown: ranked.unknown,
+      top1: ranked.top1,
+      predictions: ranked.predictions,
+      image: run.image,
+      model: this.model.id,
+      sha256: run.sha256,
+      timings: run.timings,
+    };
+  }
+
+  async embed(input: ImageInput, options: EmbedOptions = {}, cancel?: AbortSignal): Promise<EmbeddingResult> {
+    const support = this.model.embedding;
+    if ('unavailable' in support) {
+      throw new ClassifierError(
+        'embeddings_unavailable',
+        `The model ${this.model.id} gives no embeddings: ${support.unavailable}. It still classifies; ` +
+          'custom classes need a model with a pooled feature vector, such as the catalogue models.',
+      );
+    }
+    const [run, flipped] = await this.#run(input, options.flip ?? false, cancel);
+    return {
+      vector: vectorOf(run.batched),
+      flipped: flipped ? vectorOf(flipped.batched) : null,
+      image: run.image,
+      model: this.model.id,
+      sha256: run.sha256,
+      timings: run.timings,
+    };
+  }
+
+  /**
+   * Reads, decodes and runs one image through the batcher: the one data path of classify() and
+   * embed(). With `flip` its mirror image rides in the same batch (the crop is centred, so the
+   * mirrored crop is the crop of the mirrored photo): no second read or decode.
+   */
+  async #run(input: ImageInput, flip: boolean, cancel?: AbortSignal): Promise<ImageRun[]> {
     if (this.#closed) throw shuttingDownError();
     const started = performance.now();
-    const rank = validateClassifyOptions(classifyOptions);
     this.#inFlight++;
     this.#arriving++;
     let submitted = false;
@@ -337,16 +426,14 @@ class OnnxClassifier implements Classifier {
       const decode_ms = performance.now() - decodeStarted;
       this.#arriving--;
       submitted = true;
-      const batched = await this.#batcher.submit(prepared.pixels);
-      const ranked = rankPredictions(probabilitiesOf(batched.scores), rank);
-      return {
-        answer: ranked.answer,
-        unknown: ranked.unknown,
-        top1: ranked.top1,
-        predictions: ranked.predictions,
+      // The mirror is made first: submitting moves the pixels' memory to the inference thread.
+      const images = [prepared.pixels, ...(flip ? [mirrored(prepared.pixels, this.model.signature.size)] : [])];
+      const answers = await Promise.all(images.map((pixels) => this.#batcher.submit(pixels)));
+      const sha256 = sha256Of(bytes);
+      return answers.map((batched) => ({
+        batched,
         image: prepared.image,
-        model: this.model.id,
-        sha256: sha256Of(bytes),
+        sha256,
         timings: {
           fetch_ms,
           decode_ms,
@@ -354,7 +441,7 @@ class OnnxClassifier implements Classifier {
           inference_ms: batched.inference_ms,
           total_ms: performance.now() - started,
         },
-      };
+      }));
     } finally {
       if (!submitted) this.#arriving--;
       this.#inFlight--;
@@ -395,4 +482,10 @@ class OnnxClassifier implements Classifier {
     await this.#batcher.drain();
     await Promise.all([this.#decoders.close(), this.#reader.close(), ...this.#lanes.map((lane) => lane.close())]);
   }
+}
+
+/** A copy, so the caller keeps only its own image's vector and not the batch's whole output. */
+function vectorOf(batched: BatchedScores): Float32Array {
+  if (!batched.embedding) throw new ClassifierError('internal_error', 'The model run gave no embedding.');
+  return batched.embedding.slice();
 }

@@ -1,14 +1,15 @@
 import { Piscina } from 'piscina';
 import { ClassifierError, errorFromReply } from '../errors.ts';
-import type { ModelSignature, SessionOptions } from './session.ts';
+import type { EmbeddingSupport, ModelSignature, SessionOptions, SessionOutput } from './session.ts';
 import { siblingWorker, workerModule } from './workers/worker-module.ts';
 import type { InferenceReply, InferenceTask } from './workers/inference-worker.ts';
 
 export interface InferenceLane {
   signature: ModelSignature;
+  embedding: EmbeddingSupport;
   /** Kernel ids of the lane's thread and its session's threads (empty where not on Linux). */
   threads: number[];
-  run(images: Uint8Array[]): Promise<Float32Array>;
+  run(images: Uint8Array[]): Promise<SessionOutput>;
   close(): Promise<void>;
 }
 
@@ -30,6 +31,7 @@ export async function startInferenceLane(modelPath: string, session: SessionOpti
   }
   return {
     signature: answered(reply.signature, 'its model signature'),
+    embedding: answered(reply.embedding, 'its embedding output'),
     threads: reply.threads ?? [],
     async run(images) {
       // Every image's pixels own their buffer (made by the decoding thread), so they move, not copy.
@@ -38,7 +40,7 @@ export async function startInferenceLane(modelPath: string, session: SessionOpti
         { transferList: images.map((pixels) => pixels.buffer as ArrayBuffer) },
       );
       if (!result.ok) throw errorFromReply(result.error);
-      return answered(result.scores, 'scores');
+      return answered(result.output, 'scores');
     },
     close: () => pool.destroy(),
   };

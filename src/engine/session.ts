@@ -1,5 +1,7 @@
+import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { ClassifierError } from '../errors.ts';
+import { withEmbeddingOutput } from './embedding-graph.ts';
 
 /** What the engine needs to know about a model, read from the file rather than assumed. */
 export interface ModelSignature {
@@ -20,12 +22,27 @@ export interface SessionOptions {
   executionProvider: 'cpu' | 'cuda';
   /** Let idle inference threads busy-wait: lower latency when nothing else needs the cores. */
   allowSpinning?: boolean;
+  /** Add the pooled features as a second output (default); false loads the file as it is. */
+  embeddings?: boolean;
+}
+
+/** The pooled-feature output the loaded graph was given, or why it has none (embedding-graph.ts). */
+export type EmbeddingSupport =
+  | { /** The model's own pooled tensor. */ tensor: string; length: number }
+  | { unavailable: string };
+
+export interface SessionOutput {
+  /** batch x classes scores. */
+  scores: Float32Array;
+  /** batch x features, L2-normalised per image; null when the model has no embedding output. */
+  embeddings: Float32Array | null;
 }
 
 export interface LoadedSession {
   signature: ModelSignature;
-  /** Runs one batch; `input` holds `batch` images back to back; returns batch x classes scores. */
-  run(input: Float32Array, batch: number): Promise<Float32Array>;
+  embedding: EmbeddingSupport;
+  /** Runs one batch; `input` holds `batch` images back to back. */
+  run(input: Float32Array, batch: number): Promise<SessionOutput>;
 }
 
 function dimension(value: unknown): number | null {
@@ -53,27 +70,79 @@ function signatureOf(session: ort.InferenceSession, path: string): ModelSignatur
   return { inputName: input.name, outputName: output.name, layout, size, fixedBatch: dimension(dims[0]), classes };
 }
 
-/** Load an ONNX classifier, read its signature and warm it up so the first request is not slow. */
-export async function loadSession(path: string, options: SessionOptions): Promise<LoadedSession> {
-  let session: ort.InferenceSession;
+/** Normalises each row of a batch x length matrix in place, so a dot product is the cosine similarity. */
+export function normaliseRows(values: Float32Array, length: number): Float32Array {
+  for (let offset = 0; offset < values.length; offset += length) {
+    let sum = 0;
+    for (let i = offset; i < offset + length; i++) sum += values[i] * values[i];
+    const scale = sum > 0 ? 1 / Math.sqrt(sum) : 0;
+    for (let i = offset; i < offset + length; i++) values[i] *= scale;
+  }
+  return values;
+}
+
+/** The model file, with the embedding output added when one is found and wanted. */
+async function modelOf(
+  path: string,
+  wanted: boolean,
+): Promise<{ model: string | Uint8Array; embedding: string | null; feature: string; why: string }> {
+  const none = { embedding: null, feature: '' };
+  if (!wanted) return { model: path, ...none, why: 'embeddings were turned off for this engine' };
+  let bytes: Uint8Array;
   try {
-    session = await ort.InferenceSession.create(path, {
-      executionProviders: options.executionProvider === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
-      graphOptimizationLevel: 'all',
-      intraOpNumThreads: options.intraOpThreads,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      enableCpuMemArena: true,
-      enableMemPattern: true,
-      // Idle ONNX Runtime threads spin by default, taking the cores the decoding threads need.
-      extra: { session: { intra_op: { allow_spinning: options.allowSpinning ? '1' : '0' } } },
-    });
+    bytes = await readFile(path);
+  } catch {
+    // The loader below reports the unreadable file in its own words.
+    return { model: path, ...none, why: 'the model file could not be read' };
+  }
+  const edited = withEmbeddingOutput(bytes);
+  return edited.ok
+    ? { model: edited.model, embedding: edited.output, feature: edited.feature, why: '' }
+    : { model: bytes, ...none, why: edited.why };
+}
+
+function sessionOptionsOf(options: SessionOptions): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: options.executionProvider === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: options.intraOpThreads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    enableCpuMemArena: true,
+    enableMemPattern: true,
+    // Idle ONNX Runtime threads spin by default, taking the cores the decoding threads need.
+    extra: { session: { intra_op: { allow_spinning: options.allowSpinning ? '1' : '0' } } },
+  };
+}
+
+async function createSession(path: string, model: string | Uint8Array, options: SessionOptions) {
+  try {
+    const sessionOptions = sessionOptionsOf(options);
+    return typeof model === 'string'
+      ? await ort.InferenceSession.create(model, sessionOptions)
+      : await ort.InferenceSession.create(model, sessionOptions);
   } catch (err) {
     throw new ClassifierError(
       'model_unloadable',
       `Could not load the ONNX model at ${path}: ${err instanceof Error ? err.message : String(err)}`,
       { cause: err },
     );
+  }
+}
+
+/** Load an ONNX classifier, read its signature and warm it up so the first request is not slow. */
+export async function loadSession(path: string, options: SessionOptions): Promise<LoadedSession> {
+  const { model, feature, ...found } = await modelOf(path, options.embeddings ?? true);
+  let { embedding: embeddingOutput, why } = found;
+  let session: ort.InferenceSession;
+  try {
+    session = await createSession(path, model, options);
+  } catch (err) {
+    if (!embeddingOutput) throw err;
+    // The model still classifies as it is; only custom classes are lost, and the reason kept for them.
+    session = await createSession(path, path, options);
+    why = `ONNX Runtime refused the graph with the added output (${(err as Error).message})`;
+    embeddingOutput = null;
   }
   const signature = signatureOf(session, path);
   const imageLength = 3 * signature.size * signature.size;
@@ -82,12 +151,19 @@ export async function loadSession(path: string, options: SessionOptions): Promis
       ? [batch, 3, signature.size, signature.size]
       : [batch, signature.size, signature.size, 3];
 
-  async function run(input: Float32Array, batch: number): Promise<Float32Array> {
+  async function run(input: Float32Array, batch: number): Promise<SessionOutput> {
     const tensor = new ort.Tensor('float32', input.subarray(0, batch * imageLength), shapeFor(batch));
     const outputs = await session.run({ [signature.inputName]: tensor });
-    return outputs[signature.outputName].data as Float32Array;
+    const scores = outputs[signature.outputName].data as Float32Array;
+    const features = embeddingOutput ? (outputs[embeddingOutput].data as Float32Array) : null;
+    return { scores, embeddings: features && normaliseRows(features, features.length / batch) };
   }
 
-  await run(new Float32Array(imageLength * (signature.fixedBatch ?? 1)), signature.fixedBatch ?? 1);
-  return { signature, run };
+  const warmBatch = signature.fixedBatch ?? 1;
+  const warm = await run(new Float32Array(imageLength * warmBatch), warmBatch);
+  const embedding: EmbeddingSupport =
+    embeddingOutput && warm.embeddings
+      ? { tensor: feature, length: warm.embeddings.length / warmBatch }
+      : { unavailable: why };
+  return { signature, embedding, run };
 }

@@ -66,5 +66,21 @@ export interface ClassificationResult {
   sha256: string;
 }
 
+export interface EmbedOptions {
+  /** Also embed the mirror image (same decode, same batch): one more example for free when teaching classes. */
+  flip?: boolean;
+}
+
+export interface EmbeddingResult {
+  /** The model's pooled features, L2-normalised: the dot product of two is their cosine similarity. */
+  vector: Float32Array;
+  /** The mirror image's vector when asked for with `flip`, else null. */
+  flipped: Float32Array | null;
+  image: ImageInfo;
+  model: string;
+  timings: Timings;
+  sha256: string;
+}
+
 // The input type belongs to the sources layer below; the engine's callers get it from here too.
 export type { ImageInput } from '../sources/input.ts';

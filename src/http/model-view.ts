@@ -9,6 +9,7 @@ export const NO_WORKER_MODEL: ModelDescription = {
   path: '',
   catalogue: null,
   signature: { inputName: '', outputName: '', layout: 'NCHW', size: 224, fixedBatch: null, classes: 1000 },
+  embedding: { unavailable: 'no worker has connected yet' },
 };
 
 export function shownModel(model: ModelDescription | null): ModelDescription {

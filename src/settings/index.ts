@@ -10,6 +10,7 @@ export {
 } from './declaration.ts';
 export {
   checkSetting,
+  defaultDataDir,
   defaultModelCacheDir,
   type Environment,
   environment,

@@ -37,6 +37,13 @@ function xdgModelCacheDir(env: Environment): string {
   return path.join(base, 'marine-classifier', 'models');
 }
 
+/** Where class sets go when DATA_DIR is unset: an absolute XDG_DATA_HOME, else ~/.local/share. */
+function xdgDataDir(env: Environment): string {
+  const xdg = env.XDG_DATA_HOME;
+  const base = xdg && path.isAbsolute(xdg) ? xdg : path.join(homedir(), '.local', 'share');
+  return path.join(base, 'marine-classifier');
+}
+
 function declarationOf(key: SettingKey): SettingDeclaration {
   return SETTINGS[key] as SettingDeclaration;
 }
@@ -69,6 +76,7 @@ export function loadSettings(options: LoadOptions = {}): Settings {
   if (options.flags?.modelId?.value !== undefined && options.flags.modelPath?.value === undefined)
     settings.modelPath = undefined;
   settings.cacheDir ??= xdgModelCacheDir(env);
+  settings.dataDir ??= xdgDataDir(env);
   return settings;
 }
 
@@ -76,6 +84,11 @@ export function loadSettings(options: LoadOptions = {}): Settings {
 export function checkSetting<K extends SettingKey>(key: K, value: Settings[K]): Settings[K] {
   const declaration = declarationOf(key);
   return readSettingValue(declaration, value, declaration.env ?? key) as Settings[K];
+}
+
+/** The class sets' folder: DATA_DIR, else the XDG data folder. For callers that were given none. */
+export function defaultDataDir(env: Environment = environment()): string {
+  return loadSettings({ keys: ['dataDir'], env }).dataDir as string;
 }
 
 /** The model cache folder: MODEL_CACHE_DIR, else the XDG cache folder. For callers that were given none. */

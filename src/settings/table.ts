@@ -54,6 +54,16 @@ export const SETTINGS = {
     group: 'Engine',
     commands: ENGINE,
   }),
+  dataDir: optional({
+    env: 'DATA_DIR',
+    flag: '--data-dir <dir>',
+    schema: Type.String({ minLength: 1 }),
+    form: 'path',
+    defaultText: '$XDG_DATA_HOME/marine-classifier, else ~/.local/share/marine-classifier',
+    help: 'where custom class sets are kept (class-sets.sqlite) when there is no QUEUE_URL',
+    group: 'Engine',
+    commands: ['classify', 'serve'],
+  }),
   download: setting({
     env: 'MODEL_DOWNLOAD',
     schema: Type.Boolean(),

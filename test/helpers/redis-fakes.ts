@@ -24,6 +24,7 @@ const MODEL: ModelDescription = {
   path: '/dev/null',
   catalogue: null,
   signature: { inputName: 'input', outputName: 'output', layout: 'NCHW', size: 224, fixedBatch: null, classes: 1000 },
+  embedding: { unavailable: 'a fake model' },
 };
 const SETTINGS: ClassifierSettings = {
   intraOpThreads: 1,
@@ -79,6 +80,9 @@ export function createFakeClassifier(): FakeClassifier {
     settings: SETTINGS,
     calls,
     classify,
+    async embed() {
+      throw new Error('not used by the worker');
+    },
     // biome-ignore lint/correctness/useYield: an async generator that only throws: the worker never calls it
     async *classifyMany() {
       throw new Error('not used by the worker');

@@ -1,5 +1,11 @@
 import { workerData } from 'node:worker_threads';
-import { loadSession, type ModelSignature, type SessionOptions } from '../session.ts';
+import {
+  loadSession,
+  type EmbeddingSupport,
+  type ModelSignature,
+  type SessionOutput,
+  type SessionOptions,
+} from '../session.ts';
 import { writeTensor } from '../tensor.ts';
 import { toClassifierError } from '../../errors.ts';
 import { currentThreadId, processThreadIds } from '../thread-cpu.ts';
@@ -23,7 +29,13 @@ async function ownThreads(): Promise<number[]> {
 
 export type InferenceTask = { kind: 'signature' } | { kind: 'run'; images: Uint8Array[] };
 export type InferenceReply =
-  | { ok: true; signature?: ModelSignature; threads?: number[]; scores?: Float32Array }
+  | {
+      ok: true;
+      signature?: ModelSignature;
+      embedding?: EmbeddingSupport;
+      threads?: number[];
+      output?: SessionOutput;
+    }
   | { ok: false; error: { code: string; message: string; status: number } };
 
 /**
@@ -33,7 +45,7 @@ export type InferenceReply =
  */
 let input = new Float32Array(0);
 
-async function scoresOf(images: Uint8Array[]): Promise<Float32Array> {
+async function outputOf(images: Uint8Array[]): Promise<SessionOutput> {
   const session = await loaded;
   const { size, layout, fixedBatch, classes } = session.signature;
   const imageLength = 3 * size * size;
@@ -43,15 +55,23 @@ async function scoresOf(images: Uint8Array[]): Promise<Float32Array> {
   images.forEach((pixels, i) => {
     writeTensor(pixels, size, layout, input, i * imageLength);
   });
-  const scores = await session.run(input, batch);
-  return batch === images.length ? scores : scores.slice(0, images.length * classes);
+  const output = await session.run(input, batch);
+  if (batch === images.length) return output;
+  const { scores, embeddings } = output;
+  const features = embeddings ? embeddings.length / batch : 0;
+  return {
+    scores: scores.slice(0, images.length * classes),
+    embeddings: embeddings ? embeddings.slice(0, images.length * features) : null,
+  };
 }
 
 export default async function inferenceTask(task: InferenceTask): Promise<InferenceReply> {
   try {
-    if (task.kind === 'signature')
-      return { ok: true, signature: (await loaded).signature, threads: await ownThreads() };
-    return { ok: true, scores: await scoresOf(task.images) };
+    if (task.kind === 'signature') {
+      const { signature, embedding } = await loaded;
+      return { ok: true, signature, embedding, threads: await ownThreads() };
+    }
+    return { ok: true, output: await outputOf(task.images) };
   } catch (err) {
     const e = toClassifierError(err);
     return { ok: false, error: { code: e.code, message: e.message, status: e.status } };
