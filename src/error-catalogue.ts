@@ -140,6 +140,12 @@ export const ERROR_CATALOGUE = {
     retryable: false,
     meaning: 'The request headers are larger than the server reads (16 KiB in all).',
   },
+  request_cancelled: {
+    // nginx's "client closed request": only logs and metrics see it, the client has gone.
+    status: 499,
+    retryable: true,
+    meaning: 'The client went away before its image was decoded; the work was dropped.',
+  },
 
   // The service, its settings and its model
   internal_error: {

@@ -266,6 +266,8 @@ describe('service endpoints', () => {
     assert.match(text, /^classifier_image_phase_seconds_count\{phase="decode"\} [1-9]\d*/m);
     assert.match(text, /^job_queue_jobs\{state="waiting"\} 0/m);
     assert.match(text, /^classifier_in_flight_images 0/m);
+    assert.match(text, /^classifier_decoding_pixels 0/m);
+    assert.match(text, /^classifier_decoding_waiting_images 0/m);
     assert.ok(text.includes(`classifier_model_info{id="mobilenetv2-12-int8",path="${TEST_MODEL}"} 1`));
     // The model's threads were found: they have used CPU (warm-up, the request), and less than the whole process.
     const modelCpu = Number(/^classifier_inference_cpu_seconds_total ([\d.e+-]+)$/m.exec(text)?.[1]);

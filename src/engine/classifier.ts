@@ -6,6 +6,7 @@ import { createBatcher, type Batcher, type BatchedScores, type BatchReport } fro
 import type { CatalogueEntry } from './catalogue.ts';
 import { classifyEach, type ManyOutcome } from './classify-many.ts';
 import { DecoderPool } from './decoder-pool.ts';
+import type { PixelBudgetStats } from './pixel-budget.ts';
 import { startInferenceLane, type InferenceLane } from './inference-lane.ts';
 import { laneTimingsOf, parallelSessionsFor, referenceJpeg, type LaneTimings } from './lane-choice.ts';
 import { resolveModel } from './model-files.ts';
@@ -51,6 +52,8 @@ export interface ClassifierOptions {
   /** Threads that decode and preprocess images. */
   decodeThreads?: number;
   maxPixels?: number;
+  /** Pixels decoded at once over all decoding threads; further images wait (pixel-budget.ts). */
+  decodePixelBudget?: number;
   shrinkOnLoad?: boolean;
   sources?: Partial<Omit<SourceOptions, 'url'>> & { url?: SourceOptions['url'] };
   /** Called after every model run, for metrics. */
@@ -80,6 +83,7 @@ export interface ClassifierSettings {
   maxBatch: number;
   maxWaitMs: number;
   maxPixels: number;
+  decodePixelBudget: number;
   shrinkOnLoad: boolean;
   maxImageBytes: number;
   /** The start-up timings parallelSessions was chosen from; absent when it was set or could not vary. */
@@ -103,6 +107,8 @@ export interface Classifier {
   ): AsyncGenerator<ManyOutcome>;
   /** Images accepted but not yet answered. */
   inFlight(): number;
+  /** Decoded pixels in flight against DECODE_PIXEL_BUDGET (what bounds decoding memory). */
+  decoding(): PixelBudgetStats;
   /** CPU seconds the model's threads have used since start; null where unknown (not Linux, no local model). */
   inferenceCpuSeconds(): number | null;
   close(): Promise<void>;
@@ -135,6 +141,7 @@ function settingsOf(options: ClassifierOptions): ClassifierSettings {
     maxBatch: options.maxBatch ?? SETTINGS.maxBatch.default,
     maxWaitMs: options.maxWaitMs ?? SETTINGS.maxWaitMs.default,
     maxPixels: options.maxPixels ?? DEFAULT_PREPROCESS_OPTIONS.maxPixels,
+    decodePixelBudget: options.decodePixelBudget ?? SETTINGS.decodePixelBudget.default,
     shrinkOnLoad: options.shrinkOnLoad ?? DEFAULT_PREPROCESS_OPTIONS.shrinkOnLoad,
     maxImageBytes: options.sources?.maxBytes ?? DEFAULT_URL_FETCH_OPTIONS.maxBytes,
   };
@@ -317,7 +324,11 @@ class OnnxClassifier implements Classifier {
     const reference = choosingLanes ? referenceJpeg().catch(() => null) : null;
     const lanes = await startLanes(location.path, settings, options);
     const signature = lanes.parallel[0].signature;
-    const decoders = new DecoderPool(settings.decodeThreads, preprocessOptionsOf(signature, settings));
+    const decoders = new DecoderPool(
+      settings.decodeThreads,
+      preprocessOptionsOf(signature, settings),
+      settings.decodePixelBudget,
+    );
     await decoders.warmUp();
     if (reference) await chooseParallelLanes(lanes, decoders, reference, settings);
     return new OnnxClassifier({
@@ -422,7 +433,7 @@ class OnnxClassifier implements Classifier {
     try {
       const { bytes, fetch_ms } = await this.#reader.read(input, cancel);
       const decodeStarted = performance.now();
-      const prepared = await this.#decoders.prepare(bytes);
+      const prepared = await this.#decoders.prepare(bytes, cancel);
       const decode_ms = performance.now() - decodeStarted;
       this.#arriving--;
       submitted = true;
@@ -465,6 +476,10 @@ class OnnxClassifier implements Classifier {
 
   inFlight(): number {
     return this.#inFlight;
+  }
+
+  decoding(): PixelBudgetStats {
+    return this.#decoders.budget();
   }
 
   inferenceCpuSeconds(): number | null {

@@ -2,6 +2,8 @@
 import { Piscina } from 'piscina';
 import sharp from 'sharp';
 import { errorFromReply } from '../errors.ts';
+import { readImageHeader, type ImageHeader } from './image-header.ts';
+import { PixelBudget, type PixelBudgetStats } from './pixel-budget.ts';
 import type { PreparedPixels, PreprocessOptions } from './preprocess.ts';
 import type { PreprocessReply, PreprocessTask } from './workers/preprocess-worker.ts';
 import { siblingWorker, workerModule } from './workers/worker-module.ts';
@@ -10,8 +12,9 @@ export class DecoderPool {
   readonly #pool: Piscina<PreprocessTask, PreprocessReply>;
   readonly #options: PreprocessOptions;
   readonly #threads: number;
+  readonly #budget: PixelBudget;
 
-  constructor(threads: number, options: PreprocessOptions) {
+  constructor(threads: number, options: PreprocessOptions, pixelBudget: number) {
     const worker = workerModule(siblingWorker('preprocess-worker'));
     this.#pool = new Piscina<PreprocessTask, PreprocessReply>({
       filename: worker.filename,
@@ -19,9 +22,13 @@ export class DecoderPool {
       minThreads: threads,
       maxThreads: threads,
       idleTimeout: Infinity,
+      // Idle threads keep their event loop running (not asleep in Atomics.wait): the memory of a
+      // decoded image comes back in a callback on that loop after its collection (preprocess-worker.ts).
+      atomics: 'async',
     });
     this.#options = options;
     this.#threads = threads;
+    this.#budget = new PixelBudget(pixelBudget);
   }
 
   /** Loads the decoding code in every thread now, so the first requests do not pay for it. */
@@ -34,10 +41,31 @@ export class DecoderPool {
     );
   }
 
-  async prepare(bytes: Buffer): Promise<PreparedPixels> {
-    const reply = await this.#pool.run({ bytes, options: this.#options });
-    if (!reply.ok) throw errorFromReply(reply.error);
-    return reply.result;
+  /** Decodes once the image's pixels fit in the budget; `cancel` gives up waiting (the caller went away). */
+  async prepare(bytes: Buffer, cancel?: AbortSignal): Promise<PreparedPixels> {
+    const header = await readImageHeader(bytes);
+    const release = await this.#budget.reserve(this.#pixelsToDecode(header), cancel);
+    try {
+      const reply = await this.#pool.run({ bytes, options: this.#options, header });
+      if (!reply.ok) throw errorFromReply(reply.error);
+      return reply.result;
+    } finally {
+      release();
+    }
+  }
+
+  /** Decoded pixels in flight: reserved now, the most at once, images waiting. */
+  budget(): PixelBudgetStats {
+    return this.#budget.stats();
+  }
+
+  /**
+   * The pixels decoding will hold, from the header (no decoding). Nothing for what the decoder
+   * refuses before decoding (too many pixels, no image): its error comes without waiting.
+   */
+  #pixelsToDecode(header: ImageHeader | null): number {
+    const pixels = header ? header.width * header.height : 0;
+    return pixels <= this.#options.maxPixels ? pixels : 0;
   }
 
   close(): Promise<void> {

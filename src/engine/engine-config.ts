@@ -15,6 +15,7 @@ export type EngineSettings = Pick<
   | 'maxBatch'
   | 'maxWaitMs'
   | 'maxPixels'
+  | 'decodePixelBudget'
   | 'allowSpinning'
   | 'shrinkOnLoad'
   | 'executionProvider'
@@ -34,6 +35,7 @@ export function engineOptionsOf(settings: EngineSettings): ClassifierOptions {
     maxBatch: settings.maxBatch,
     maxWaitMs: settings.maxWaitMs,
     maxPixels: settings.maxPixels,
+    decodePixelBudget: settings.decodePixelBudget,
     allowSpinning: settings.allowSpinning,
     shrinkOnLoad: settings.shrinkOnLoad,
     executionProvider: settings.executionProvider,

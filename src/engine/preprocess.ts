@@ -8,6 +8,7 @@ import { resizeAndCrop } from './resample-wasm.ts';
 import { sniffImageFormat } from '../sources/sniff.ts';
 import { tensorOf, type Layout } from './tensor.ts';
 import { SETTINGS } from '../settings/table.ts';
+import { readImageHeader, type ImageHeader } from './image-header.ts';
 
 export interface PreprocessOptions {
   /** Crop size the model takes (224 for every catalogue model). */
@@ -175,36 +176,37 @@ async function heicPipeline(bytes: Buffer, maxPixels: number): Promise<sharp.Sha
 export async function preparePixels(
   bytes: Buffer,
   options: PreprocessOptions = DEFAULT_PREPROCESS_OPTIONS,
+  /** The header when the caller has read it already (the decoder pool has, for the pixel budget). */
+  known?: ImageHeader | null,
 ): Promise<PreparedPixels> {
   const started = performance.now();
   if (bytes.length === 0) throw emptyImageError();
   const format = sniffImageFormat(bytes);
   if (!format) throw await refusalOf(bytes);
+  const header = known === undefined ? await readImageHeader(bytes) : known;
 
-  // One decode for the common case; the header is read separately only to size a shrink-on-load.
+  // Pixels are read as sRGB values, as the reference (Pillow) reads them, unless the image says it is
+  // in another colour space (a phone's Display P3, Adobe RGB): then libvips converts it to sRGB.
+  // (HEIC comes from libheif as bare pixels, so its profile is not applied.)
+  const ignoreIcc = header?.profile !== 'other';
   let pipeline =
     format === 'heic'
       ? await heicPipeline(bytes, options.maxPixels)
-      : sharp(bytes, { limitInputPixels: options.maxPixels, failOn: 'error', ignoreIcc: true }).rotate();
+      : sharp(bytes, { limitInputPixels: options.maxPixels, failOn: 'error', ignoreIcc }).rotate();
   let shrunkFrom: { width: number; height: number } | null = null;
-  if (options.shrinkOnLoad && (format === 'jpeg' || format === 'webp')) {
-    const meta = await sharp(bytes, { limitInputPixels: false })
-      .metadata()
-      .catch(() => null);
-    if (meta?.width && meta.height) {
-      const upright =
-        (meta.orientation ?? 1) >= 5
-          ? { width: meta.height, height: meta.width }
-          : { width: meta.width, height: meta.height };
-      const shrink = shrinkFactor(Math.min(upright.width, upright.height), options.resizeShortSide);
-      if (shrink > 1 && upright.width * upright.height <= options.maxPixels) {
-        pipeline = pipeline.resize(Math.ceil(upright.width / shrink), Math.ceil(upright.height / shrink), {
-          fit: 'fill',
-          kernel: 'linear',
-          fastShrinkOnLoad: true,
-        });
-        shrunkFrom = upright;
-      }
+  if (options.shrinkOnLoad && (format === 'jpeg' || format === 'webp') && header) {
+    const upright =
+      header.orientation >= 5
+        ? { width: header.height, height: header.width }
+        : { width: header.width, height: header.height };
+    const shrink = shrinkFactor(Math.min(upright.width, upright.height), options.resizeShortSide);
+    if (shrink > 1 && upright.width * upright.height <= options.maxPixels) {
+      pipeline = pipeline.resize(Math.ceil(upright.width / shrink), Math.ceil(upright.height / shrink), {
+        fit: 'fill',
+        kernel: 'linear',
+        fastShrinkOnLoad: true,
+      });
+      shrunkFrom = upright;
     }
   }
   let decoded: { data: Buffer; info: sharp.OutputInfo };

@@ -44,6 +44,24 @@ function watchInFlight(registry: Registry, service: ClassifyService): void {
       this.set(service.inFlight());
     },
   });
+  new Gauge({
+    name: 'classifier_decoding_pixels',
+    help: 'Pixels of the images being decoded now (in this process), against DECODE_PIXEL_BUDGET: what bounds decoding memory (~3 bytes each).',
+    registers: [registry],
+    collect() {
+      const decoding = service.decoding();
+      if (decoding) this.set(decoding.pixels);
+    },
+  });
+  new Gauge({
+    name: 'classifier_decoding_waiting_images',
+    help: 'Images waiting for DECODE_PIXEL_BUDGET before they are decoded.',
+    registers: [registry],
+    collect() {
+      const decoding = service.decoding();
+      if (decoding) this.set(decoding.waiting);
+    },
+  });
 }
 
 function watchModel(registry: Registry, service: ClassifyService): void {

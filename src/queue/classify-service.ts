@@ -4,6 +4,7 @@
  * workers (queue-classify-service.ts), so HTTP never holds a stand-in engine.
  */
 import type { Classifier, ModelDescription } from '../engine/classifier.ts';
+import type { PixelBudgetStats } from '../engine/pixel-budget.ts';
 import type { ClassificationResult, ClassifyOptions, ImageInput } from '../engine/types.ts';
 
 export interface ClassifyService {
@@ -15,6 +16,8 @@ export interface ClassifyService {
   inFlight(): number;
   /** CPU seconds of the model threads in this process; null when the model runs elsewhere or it is unknown. */
   inferenceCpuSeconds(): number | null;
+  /** Decoded pixels in flight against DECODE_PIXEL_BUDGET; null when images are decoded elsewhere (the workers). */
+  decoding(): PixelBudgetStats | null;
   /** Refuses new images and frees what the service holds (the in-process one closes its engine). */
   close(): Promise<void>;
 }
@@ -41,6 +44,10 @@ export class EngineClassifyService implements ClassifyService {
 
   inferenceCpuSeconds(): number | null {
     return this.#engine.inferenceCpuSeconds();
+  }
+
+  decoding(): PixelBudgetStats {
+    return this.#engine.decoding();
   }
 
   close(): Promise<void> {

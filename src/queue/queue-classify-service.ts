@@ -51,6 +51,10 @@ export class QueueClassifyService implements ClassifyService {
     return null;
   }
 
+  decoding(): null {
+    return null;
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
   }

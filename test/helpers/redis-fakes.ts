@@ -35,6 +35,7 @@ const SETTINGS: ClassifierSettings = {
   maxBatch: 4,
   maxWaitMs: 1,
   maxPixels: 1e8,
+  decodePixelBudget: 2e8,
   shrinkOnLoad: false,
   maxImageBytes: 1e7,
 };
@@ -87,6 +88,7 @@ export function createFakeClassifier(): FakeClassifier {
       throw new Error('not used by the worker');
     },
     inFlight: () => 0,
+    decoding: () => ({ limit: 2e8, pixels: 0, peakPixels: 0, waiting: 0 }),
     inferenceCpuSeconds: () => null,
     async close() {},
   };
