@@ -323,9 +323,8 @@ function printEvaluation(evaluation: Evaluation): void {
     );
   const { labels, counts } = evaluation.confusion;
   console.log('\nconfusion (rows: true label, columns: answer, in the order above)');
-  labels.forEach((label, i) =>
-    console.log(`${label.padEnd(width)}  ${counts[i].map((n) => String(n).padStart(4)).join('')}`),
-  );
+  for (const [i, label] of labels.entries())
+    console.log(`${label.padEnd(width)}  ${counts[i].map((n) => String(n).padStart(4)).join('')}`);
   if (evaluation.needsMorePhotos.length > 0) {
     console.log('\nneeds more photos:');
     for (const { label, why } of evaluation.needsMorePhotos) console.log(`  ${label}: ${why}`);
