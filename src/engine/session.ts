@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { ClassifierError } from '../errors.ts';
 import { withEmbeddingOutput } from './embedding-graph.ts';
+import { needsUnsignedWeights, withUnsignedWeights } from './unsigned-weights.ts';
 
 /** What the engine needs to know about a model, read from the file rather than assumed. */
 export interface ModelSignature {
@@ -22,8 +23,10 @@ export interface SessionOptions {
   executionProvider: 'cpu' | 'cuda';
   /** Let idle inference threads busy-wait: lower latency when nothing else needs the cores. */
   allowSpinning?: boolean;
-  /** Add the pooled features as a second output (default); false loads the file as it is. */
+  /** Add the pooled features as a second output (default); false loads the file without them. */
   embeddings?: boolean;
+  /** Shift int8 weights to uint8 (unsigned-weights.ts); default: where the CPU needs it. */
+  unsignedWeights?: boolean;
 }
 
 /** The pooled-feature output the loaded graph was given, or why it has none (embedding-graph.ts). */
@@ -81,24 +84,34 @@ export function normaliseRows(values: Float32Array, length: number): Float32Arra
   return values;
 }
 
-/** The model file, with the embedding output added when one is found and wanted. */
-async function modelOf(
-  path: string,
-  wanted: boolean,
-): Promise<{ model: string | Uint8Array; embedding: string | null; feature: string; why: string }> {
+interface ModelToLoad {
+  /** What the session is made from: the path, or the edited bytes. */
+  model: string | Uint8Array;
+  /** The same without the embedding output, for a runtime that refuses the added output. */
+  plain: string | Uint8Array;
+  embedding: string | null;
+  feature: string;
+  why: string;
+}
+
+/** The model file, with unsigned weights where needed and the embedding output when one is found and wanted. */
+async function modelOf(path: string, wanted: boolean, unsigned: boolean): Promise<ModelToLoad> {
   const none = { embedding: null, feature: '' };
-  if (!wanted) return { model: path, ...none, why: 'embeddings were turned off for this engine' };
+  const off = 'embeddings were turned off for this engine';
+  if (!wanted && !unsigned) return { model: path, plain: path, ...none, why: off };
   let bytes: Uint8Array;
   try {
     bytes = await readFile(path);
   } catch {
     // The loader below reports the unreadable file in its own words.
-    return { model: path, ...none, why: 'the model file could not be read' };
+    return { model: path, plain: path, ...none, why: 'the model file could not be read' };
   }
-  const edited = withEmbeddingOutput(bytes);
+  const plain = (unsigned && withUnsignedWeights(bytes)) || bytes;
+  if (!wanted) return { model: plain, plain, ...none, why: off };
+  const edited = withEmbeddingOutput(plain);
   return edited.ok
-    ? { model: edited.model, embedding: edited.output, feature: edited.feature, why: '' }
-    : { model: bytes, ...none, why: edited.why };
+    ? { model: edited.model, plain, embedding: edited.output, feature: edited.feature, why: '' }
+    : { model: plain, plain, ...none, why: edited.why };
 }
 
 function sessionOptionsOf(options: SessionOptions): ort.InferenceSession.SessionOptions {
@@ -132,7 +145,8 @@ async function createSession(path: string, model: string | Uint8Array, options: 
 
 /** Load an ONNX classifier, read its signature and warm it up so the first request is not slow. */
 export async function loadSession(path: string, options: SessionOptions): Promise<LoadedSession> {
-  const { model, feature, ...found } = await modelOf(path, options.embeddings ?? true);
+  const unsigned = options.unsignedWeights ?? needsUnsignedWeights();
+  const { model, plain, feature, ...found } = await modelOf(path, options.embeddings ?? true, unsigned);
   let { embedding: embeddingOutput, why } = found;
   let session: ort.InferenceSession;
   try {
@@ -140,7 +154,7 @@ export async function loadSession(path: string, options: SessionOptions): Promis
   } catch (err) {
     if (!embeddingOutput) throw err;
     // The model still classifies as it is; only custom classes are lost, and the reason kept for them.
-    session = await createSession(path, path, options);
+    session = await createSession(path, plain, options);
     why = `ONNX Runtime refused the graph with the added output (${(err as Error).message})`;
     embeddingOutput = null;
   }
