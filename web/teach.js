@@ -292,7 +292,7 @@ export function createTeachPanel(config) {
         const strip = el('div', 'teach-thumbs');
         strip.setAttribute('aria-hidden', 'true');
         for (const url of urls) {
-          const img = el('img');
+          const img = el('img', 'teach-thumb');
           img.src = url;
           img.alt = '';
           img.decoding = 'async';
