@@ -419,7 +419,7 @@ function resultView(entry) {
  * @param {NonNullable<ClassificationResult['custom']>} c
  */
 function customView(c) {
-  const box = el('div', 'custom');
+  const box = el('div', c.unknown ? 'custom is-unknown' : 'custom');
   const answer = el('p', 'answer custom-answer');
   const best = c.top[0];
   if (c.unknown) {

@@ -612,24 +612,31 @@ export function createTeachPanel(config) {
     return views;
   }
 
+  let tableIds = 0;
   /**
-   * A table that scrolls sideways on its own on a narrow screen, reachable by keyboard.
+   * A titled table that scrolls sideways on its own on a narrow screen (reachable by keyboard);
+   * the title stays outside the scrolling box so that it is always readable.
    * @param {HTMLTableElement} table
-   * @param {string} name
+   * @param {string} title
    */
-  function scroller(table, name) {
+  function titled(table, title) {
+    const id = `teach-table-${++tableIds}`;
+    const name = el('p', 'table-title', title);
+    name.id = id;
+    table.setAttribute('aria-labelledby', id);
     const box = el('div', 'table-scroll');
     box.tabIndex = 0;
     box.setAttribute('role', 'region');
-    box.setAttribute('aria-label', name);
+    box.setAttribute('aria-labelledby', id);
     box.append(table);
-    return box;
+    const figure = el('div', 'table-box');
+    figure.append(name, box);
+    return figure;
   }
 
   /** @param {Evaluation} ev */
   function labelTable(ev) {
     const table = el('table', 'teach-table teach-per-label');
-    table.createCaption().textContent = 'Per label';
     const head = table.createTHead().insertRow();
     for (const h of ['Label', 'Photos', 'Precision', 'Recall', '']) {
       const th = el('th', '', h);
@@ -648,14 +655,13 @@ export function createTeachPanel(config) {
       const flag = row.insertCell();
       if (l.needs_more_photos) flag.append(el('span', 'tag warn', 'needs more photos'));
     }
-    return scroller(table, 'Per-label precision and recall');
+    return titled(table, 'Per label');
   }
 
   /** @param {Evaluation} ev */
   function confusionTable(ev) {
     const { labels, matrix } = ev.confusion;
     const table = el('table', 'teach-table confusion');
-    table.createCaption().textContent = 'Confusion matrix: rows are the true label, columns what the set answered';
     const head = table.createTHead().insertRow();
     const corner = el('td', 'corner');
     head.append(corner);
@@ -677,7 +683,7 @@ export function createTeachPanel(config) {
         else if (n > 0) cell.className = 'miss';
       }
     }
-    return scroller(table, 'Confusion matrix');
+    return titled(table, 'Confusion matrix: rows are the true label, columns what the set answered');
   }
 
   void refresh(undefined, false);
