@@ -215,9 +215,12 @@ describe('web page: Teach panel', () => {
 
     // A folder with one sub-folder per species (what "Choose a folder…" gives the page).
     const uploads: string[] = [];
+    const polls: string[] = [];
     page.on('request', (r) => {
-      if (r.method() === 'POST' && r.url().endsWith(`/class-sets/${SET}/examples`))
+      const { pathname } = new URL(r.url());
+      if (r.method() === 'POST' && pathname === `/class-sets/${SET}/examples`)
         uploads.push(r.postDataBuffer()?.toString('latin1') ?? '');
+      if (r.method() === 'GET' && pathname.startsWith('/jobs/')) polls.push(pathname);
     });
     const progressShown = page.locator('#teach-progress').waitFor({ state: 'visible' });
     await page.setInputFiles('#teach-folder-input', path.join(tmp, 'reef'));
@@ -226,6 +229,7 @@ describe('web page: Teach panel', () => {
     assert.match(await text(page.locator('#teach-upload-status')), /^Added 8 photos\. Skipped 1 \(not images\)/);
     assert.ok(await page.locator('#teach-progress').isHidden(), 'the progress bar goes once the upload is done');
     assert.ok(uploads.length >= 1);
+    assert.ok(polls.length >= 1, 'the upload ran as a job, followed on /jobs/{id}');
     const form = uploads.join('');
     for (const species of SPECIES) assert.match(form, new RegExp(`name="label"\\r\\n\\r\\n${species}\\r\\n`));
     assert.doesNotMatch(form, /notes\.txt/, 'a file that is not a photo is not sent');

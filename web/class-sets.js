@@ -3,8 +3,9 @@
 //
 // - Examples go as multipart POST /class-sets/{name}/examples: a `label` field, then that label's
 //   files (each file takes the last `label` before it), several labels per chunk.
-// - Chunks are sent one after another (embedding is the service's CPU work anyway); a chunk the
-//   service takes as a job (202) is polled on /jobs/{id} and its progress counted file by file.
+// - Chunks are sent one after another (embedding is the service's CPU work anyway), each asked to
+//   run as a job (`?async=true`, 202): polling /jobs/{id} moves the progress bar photo by photo and
+//   no request stays open while photos are embedded. A service that answers 200 at once is fine too.
 // - 503/429: the chunk is sent again after Retry-After; 413 for several files: split in halves.
 // - Any other refusal ends the upload with the API's own error (401/403 too: the page asks for a key).
 
@@ -158,7 +159,7 @@ export function createClassSetsClient(config) {
     for (;;) {
       let response;
       try {
-        response = await doFetch(`${base}${setPath(name)}/examples`, {
+        response = await doFetch(`${base}${setPath(name)}/examples?async=true`, {
           method: 'POST',
           headers: headers(),
           body: form,

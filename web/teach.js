@@ -597,8 +597,13 @@ export function createTeachPanel(config) {
       row.append(el('dt', '', term), el('dd', '', value));
       scores.append(row);
     }
-    const how = `${ev.method}${ev.splits ? `, ${ev.splits} ${ev.splits === 1 ? 'split' : 'splits'}` : ''}${ev.shots ? `, ${ev.shots} photos per label` : ''}`;
-    const views = [heading, scores, el('p', 'hint', `Measured by ${how}, on the set’s own photos.`)];
+    const how =
+      ev.method === 'leave-one-out'
+        ? 'Measured on the set’s own photos, each left out in turn and answered by the others.'
+        : `Measured on the set’s own photos: ${ev.splits ?? 'several'} random splits, fitting on ${
+            ev.shots ?? 'some'
+          } photos per label and answering the rest.`;
+    const views = [heading, scores, el('p', 'hint', how)];
 
     const needMore = ev.labels.filter((l) => l.needs_more_photos).map((l) => l.label);
     if (needMore.length > 0) views.push(el('p', 'teach-needs', `Needs more photos: ${needMore.join(', ')}.`));
