@@ -146,7 +146,7 @@ test('teach a set over HTTP and classify a held-out photo with it', async () => 
   const accepted = await json<{ id: string; status_url: string }>(
     postForm(
       url('/jobs'),
-      [{ name: 'a.png', bytes: photos(SPECIES[1])[TEACH + 1].bytes }],
+      [{ name: 'a.png', bytes: photos(SPECIES[1])[TEACH + 2].bytes }],
       { class_set: 'reef' },
       AUTH,
     ),

@@ -295,7 +295,10 @@ export class MemoryQueue implements JobQueue {
       this.#waitingJobs--;
       this.#emit({ type: 'started', job: snapshot(entry), wait_ms: Date.now() - entry.createdAtMs });
     }
-    if (spec.kind === 'examples') return this.#startExamples(entry, spec);
+    if (spec.kind === 'examples') {
+      this.#startExamples(entry, spec);
+      return;
+    }
     const index = entry.nextImage++;
     if (entry.nextImage >= spec.images.length) this.#pending.splice(this.#pending.indexOf(entry), 1);
     entry.runningImages++;
