@@ -5,10 +5,10 @@
  * decoding (one source per image, URL scheme, base64 alphabet, paths only under IMAGE_ROOT).
  */
 import type { FastifyRequest } from 'fastify';
-import type { ClassifyOptions, ImageInput } from '../engine/types.ts';
+import type { ImageInput } from '../engine/types.ts';
 import { ClassifierError, tooManyImagesError } from '../errors.ts';
 import { engineInputOf } from '../queue/image-spec.ts';
-import type { ImageSpec } from '../queue/types.ts';
+import type { ImageSpec, JobOptions } from '../queue/types.ts';
 import { validationErrorOf, type ValidationIssue } from './errors.ts';
 import {
   MultipartFields,
@@ -24,7 +24,7 @@ export type RequestImage = ImageSpec | { kind: 'bytes'; bytes: Buffer; label: st
 
 export interface ImageRequest {
   images: RequestImage[];
-  options: ClassifyOptions;
+  options: JobOptions;
   /** The client sent a list (`images`) or several files, so it gets an answer per image. */
   batch: boolean;
 }
@@ -58,11 +58,13 @@ export function imageSpecOf(image: RequestImage): ImageSpec {
   return image.kind === 'bytes' ? { kind: 'base64', data: image.bytes.toString('base64'), label: image.label } : image;
 }
 
-function optionsOf(fields: OptionValues, base: ClassifyOptions = {}): ClassifyOptions {
+function optionsOf(fields: OptionValues, base: JobOptions = {}): JobOptions {
   const options = { ...base };
   if (fields.top_k !== undefined) options.topK = fields.top_k;
   if (fields.marine_only !== undefined) options.marineOnly = fields.marine_only;
   if (fields.min_score !== undefined) options.minScore = fields.min_score;
+  if (fields.class_set !== undefined) options.classSet = fields.class_set;
+  if (fields.class_threshold !== undefined) options.classThreshold = fields.class_threshold;
   return options;
 }
 
@@ -225,7 +227,7 @@ function addField(fields: Record<string, string>, name: string, value: string): 
 async function multipartRequestOf(
   request: FastifyRequest,
   limits: ImageRequestLimits,
-  base: ClassifyOptions,
+  base: JobOptions,
 ): Promise<ImageRequest> {
   const { files, fields } = await readMultipart(request, limits);
   const formFields = validFormFields(request, fields);

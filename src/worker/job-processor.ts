@@ -119,7 +119,8 @@ class JobRun {
     const source = sourceLabelOf(image);
     let item: StoredItem;
     try {
-      const { result, cached } = await classifyImage(this.#deps, image, sha256[index] ?? null, spec.options);
+      const options = spec.kind === 'examples' ? {} : spec.options;
+      const { result, cached } = await classifyImage(this.#deps, image, sha256[index] ?? null, options);
       if (cached) this.#cacheHits++;
       item = cached ? { index, source, result, cached } : { index, source, result };
     } catch (err) {
