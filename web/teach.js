@@ -245,6 +245,13 @@ export function createTeachPanel(config) {
     els.pickFolder.focus();
   });
 
+  // A field's error goes as soon as the user changes what caused it.
+  els.newName.addEventListener('input', () => {
+    els.createError.textContent = '';
+    els.newName.removeAttribute('aria-invalid');
+  });
+  els.labelInput.addEventListener('input', () => els.labelInput.removeAttribute('aria-invalid'));
+
   els.setSelect.addEventListener('change', async () => {
     const name = els.setSelect.value;
     if (!name) return show(null);
