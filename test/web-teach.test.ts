@@ -40,6 +40,9 @@ interface WebClassSets {
 }
 
 let service: RunningService;
+/** The same classifier and store, but API keys required. */
+let guarded: RunningService;
+const API_KEY = 'reef-teach-key';
 let browser: Browser;
 let tmp: string;
 /** Sorted photo files of each species: the first 4 teach, the 5th is dropped on its label, later ones are held out. */
@@ -49,6 +52,7 @@ const offLoopback: string[] = [];
 
 async function openPage(
   contextOptions: Parameters<Browser['newContext']>[0] = {},
+  base = service.url,
 ): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({
     viewport: { width: 1280, height: 900 },
@@ -68,7 +72,7 @@ async function openPage(
   page.on('pageerror', (err) => pageErrors.push(err.message));
   // Deleting asks first; the test says yes.
   page.on('dialog', (dialog) => void dialog.accept());
-  await page.goto(`${service.url}/`);
+  await page.goto(`${base}/`);
   return { context, page };
 }
 
@@ -101,17 +105,19 @@ before(async () => {
       await copyFile(file, path.join(tmp, 'reef', species, path.basename(file)));
   }
   await writeFile(path.join(tmp, 'reef', SPECIES[0], 'notes.txt'), 'dive 3, north wall');
-  service = await startService(
-    serviceConfig({
-      host: '127.0.0.1',
-      port: 0,
-      logLevel: 'error',
-      webRoot: path.join(REPO_ROOT, 'web'),
-      apiKeys: [],
-      rateLimitMax: 0,
-      engine: { modelPath: TEST_MODEL },
-    }),
-  );
+  const config = {
+    host: '127.0.0.1',
+    port: 0,
+    logLevel: 'error' as const,
+    webRoot: path.join(REPO_ROOT, 'web'),
+    apiKeys: [] as string[],
+    rateLimitMax: 0,
+    engine: { modelPath: TEST_MODEL },
+  };
+  service = await startService(serviceConfig(config));
+  guarded = await startService(serviceConfig({ ...config, apiKeys: [API_KEY] }), {
+    classifier: service.engine ?? undefined,
+  });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -129,6 +135,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
+  await guarded?.close();
   await service?.close();
   if (tmp) await rm(tmp, { recursive: true, force: true });
   assert.deepEqual(offLoopback, [], 'the page only talks to loopback');
@@ -275,6 +282,15 @@ describe('web page: Teach panel', () => {
     assert.equal(cells.length, 4);
     assert.ok(cells.every(Number.isInteger) && cells[0] + cells[3] > cells[1] + cells[2], `confusion ${cells}`);
 
+    // Another tab sees the same set and counts, but has none of this tab's photos to show.
+    const other = await context.newPage();
+    await other.goto(`${service.url}/`);
+    await other.getByLabel('Class set to teach').selectOption(SET);
+    await labelRow(other, soldier).waitFor();
+    assert.equal(await text(labelRow(other, soldier).locator('.teach-count')), '5 photos');
+    assert.equal(await other.locator('.teach-label img').count(), 0, 'no thumbnails without local photos');
+    await other.close();
+
     // Classify held-out photos with the set: the custom label first, ImageNet's answer beneath.
     await page.getByRole('button', { name: 'Classify with this set' }).click();
     assert.equal(await page.getByLabel('Your class set').inputValue(), SET);
@@ -375,6 +391,31 @@ describe('web page: Teach panel', () => {
     assert.deepEqual(await page.getByLabel('Your class set').locator('option').allTextContents(), [
       'None: ImageNet only',
     ]);
+    await context.close();
+  });
+
+  test('with API keys, a teaching action asks for the key, says why beside itself, and works once it is given', async () => {
+    const { context, page } = await openPage({}, guarded.url);
+    await page.getByRole('heading', { name: 'Teach it your own species' }).waitFor();
+    assert.ok(await page.locator('#api-key-form').isHidden(), 'opening the page asks for nothing');
+    await page.getByLabel('Name a new class set').fill('keyed');
+    await page.getByRole('button', { name: 'Create set' }).click();
+    const keyField = page.getByLabel('API key');
+    await keyField.waitFor({ state: 'visible' });
+    assert.match(await text(page.locator('#teach-create-error')), /Enter the API key above, then try again\.$/);
+    await keyField.fill(API_KEY);
+    await keyField.press('Enter');
+    const authorised = page.waitForRequest(
+      (r) =>
+        r.method() === 'POST' && r.url().endsWith('/class-sets') && r.headers().authorization === `Bearer ${API_KEY}`,
+    );
+    await page.getByRole('button', { name: 'Create set' }).click();
+    await authorised;
+    await page.locator('#teach-body').waitFor({ state: 'visible' });
+    assert.equal(await text(page.locator('#teach-create-error')), '');
+    assert.equal(await page.getByLabel('Class set to teach').inputValue(), 'keyed');
+    await page.getByRole('button', { name: 'Delete set' }).click();
+    await page.locator('#teach-body').waitFor({ state: 'hidden' });
     await context.close();
   });
 });

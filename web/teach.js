@@ -464,7 +464,11 @@ export function createTeachPanel(config) {
    * @param {string} [note] said after the outcome
    */
   async function upload(examples, offered, note = '') {
-    if (!current || uploading) return;
+    if (!current) return;
+    if (uploading) {
+      els.uploadError.textContent = 'Wait for the upload in progress to finish, then add these photos again.';
+      return;
+    }
     const name = current.name;
     els.uploadError.textContent = '';
     const notImages = offered - examples.length;
