@@ -84,6 +84,17 @@ function labelRow(page: Page, label: string): Locator {
   return page.locator('.teach-label', { has: page.locator('.teach-label-name', { hasText: label }) });
 }
 
+/** Drops a photo onto a label's row, as dragging it there from a file manager does. */
+async function dropOnLabel(page: Page, label: string, file: string): Promise<void> {
+  const photo = { name: path.basename(file), b64: (await readFile(file)).toString('base64') };
+  await labelRow(page, label).evaluate((row, { name, b64 }) => {
+    const drop = new DataTransfer();
+    drop.items.add(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], name, { type: 'image/png' }));
+    row.dispatchEvent(new DragEvent('dragover', { dataTransfer: drop, bubbles: true, cancelable: true }));
+    row.dispatchEvent(new DragEvent('drop', { dataTransfer: drop, bubbles: true, cancelable: true }));
+  }, photo);
+}
+
 function card(page: Page, fileName: string): Locator {
   return page.locator('.card', { has: page.locator('.file-name', { hasText: fileName }) });
 }
@@ -105,6 +116,7 @@ before(async () => {
       await copyFile(file, path.join(tmp, 'reef', species, path.basename(file)));
   }
   await writeFile(path.join(tmp, 'reef', SPECIES[0], 'notes.txt'), 'dive 3, north wall');
+  await writeFile(path.join(tmp, 'reef', SPECIES[0], 'broken.png'), 'the card was full before this one was written');
   const config = {
     host: '127.0.0.1',
     port: 0,
@@ -233,7 +245,7 @@ describe('web page: Teach panel', () => {
     await page.setInputFiles('#teach-folder-input', path.join(tmp, 'reef'));
     await progressShown;
     await page.locator('#teach-upload-status', { hasText: /^Added/ }).waitFor({ timeout: 30_000 });
-    assert.match(await text(page.locator('#teach-upload-status')), /^Added 8 photos\. Skipped 1 \(not images\)/);
+    assert.match(await text(page.locator('#teach-upload-status')), /^Added 8 photos\. Skipped 2: broken\.png: \S.+/);
     assert.ok(await page.locator('#teach-progress').isHidden(), 'the progress bar goes once the upload is done');
     assert.ok(uploads.length >= 1);
     assert.ok(polls.length >= 1, 'the upload ran as a job, followed on /jobs/{id}');
@@ -252,17 +264,16 @@ describe('web page: Teach panel', () => {
     assert.equal(await text(page.locator('#teach-summary')), '2 labels · 8 photos · mobilenetv2-12-int8');
 
     // A fifth photo dropped onto the soldierfish label.
-    const fifth = {
-      name: path.basename(photos[soldier][4]),
-      b64: (await readFile(photos[soldier][4])).toString('base64'),
-    };
-    await labelRow(page, soldier).evaluate((row, { name, b64 }) => {
-      const drop = new DataTransfer();
-      drop.items.add(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], name, { type: 'image/png' }));
-      row.dispatchEvent(new DragEvent('dragover', { dataTransfer: drop, bubbles: true, cancelable: true }));
-      row.dispatchEvent(new DragEvent('drop', { dataTransfer: drop, bubbles: true, cancelable: true }));
-    }, fifth);
+    await dropOnLabel(page, soldier, photos[soldier][4]);
     await labelRow(page, soldier).locator('.teach-count', { hasText: '5 photos' }).waitFor({ timeout: 20_000 });
+    assert.equal(await text(page.locator('#teach-upload-status')), 'Added 1 photo.');
+    // The same photo again, onto the other label: counted once, and the page says where it already is.
+    await dropOnLabel(page, fish, photos[soldier][4]);
+    await page.locator('#teach-upload-status', { hasText: /duplicate/ }).waitFor({ timeout: 20_000 });
+    assert.match(
+      await text(page.locator('#teach-upload-status')),
+      new RegExp(`^Added 0 photos\\. 1 was a duplicate \\(counted once: .+ is already under “${soldier}”\\)\\.$`),
+    );
     assert.equal(await text(labelRow(page, fish).locator('.teach-count')), '4 photos');
     assert.equal(await labelRow(page, soldier).locator('.teach-thumbs img').count(), 4, 'at most 4 thumbnails a label');
     assert.equal(await page.locator('.card').count(), 0, 'a photo dropped on the Teach panel is not classified');
