@@ -654,7 +654,9 @@ export function createTeachPanel(config) {
   function labelTable(ev) {
     const table = el('table', 'teach-table teach-per-label');
     const head = table.createTHead().insertRow();
-    for (const h of ['Label', 'Photos', 'Precision', 'Recall', '']) {
+    // In K-shot splits a label's count is the photos fitted on in each split, not all of its photos.
+    const photosHead = ev.method === 'splits' ? 'Fitted on' : 'Photos';
+    for (const h of ['Label', photosHead, 'Precision', 'Recall', '']) {
       const th = el('th', '', h);
       th.scope = 'col';
       head.append(th);
