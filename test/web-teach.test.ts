@@ -425,6 +425,21 @@ describe('web page: Teach panel', () => {
     await page.locator('#teach-body').waitFor({ state: 'visible' });
     assert.equal(await text(page.locator('#teach-create-error')), '');
     assert.equal(await page.getByLabel('Class set to teach').inputValue(), 'keyed');
+
+    // Photos for a label typed in: the picker opens, the key goes along, and the label appears with its count.
+    await page.getByLabel('Or add photos to a label').fill('Amphiprion clarkii');
+    const [chooser] = await Promise.all([
+      page.waitForEvent('filechooser'),
+      page.getByRole('button', { name: 'Choose photos…' }).click(),
+    ]);
+    const clownfish = (await readdir(path.join(FISH, 'Amphiprion_clarkii'))).sort().slice(0, 2);
+    const [upload] = await Promise.all([
+      page.waitForRequest((r) => r.method() === 'POST' && r.url().includes('/class-sets/keyed/examples')),
+      chooser.setFiles(clownfish.map((f) => path.join(FISH, 'Amphiprion_clarkii', f))),
+    ]);
+    assert.equal(upload.headers().authorization, `Bearer ${API_KEY}`);
+    await labelRow(page, 'Amphiprion clarkii').locator('.teach-count', { hasText: '2 photos' }).waitFor();
+    assert.equal(await labelRow(page, 'Amphiprion clarkii').locator('.teach-thumbs img').count(), 2);
     await page.getByRole('button', { name: 'Delete set' }).click();
     await page.locator('#teach-body').waitFor({ state: 'hidden' });
     await context.close();
