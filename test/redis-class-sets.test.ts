@@ -22,6 +22,7 @@ import {
   type WorkerHandle,
 } from './helpers/redis-processes.ts';
 import { sharedPath } from './helpers/shared.ts';
+import { classificationOf } from '../src/queue/types.ts';
 
 const FISH = sharedPath('fewshot', 'fish4knowledge');
 const SPECIES = ['Amphiprion_clarkii', 'Chaetodon_trifascialis', 'Dascyllus_reticulatus'];
@@ -187,7 +188,7 @@ test('Redis mode: teach a set through the API, workers embed it and classify wit
     );
     const record = await deployment.api.queue.waitFor(accepted.id, 30_000);
     assert.equal(record?.status, 'succeeded', JSON.stringify(record));
-    assert.equal((record?.result as { custom?: { label: string } }).custom?.label, SPECIES[1]);
+    assert.equal(classificationOf(record)?.custom?.label, SPECIES[1]);
 
     const missing = await fetch(`${base}/classify?class_set=nope`, {
       method: 'POST',
