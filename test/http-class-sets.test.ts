@@ -9,6 +9,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { Ajv } from 'ajv';
+import addFormatsModule from 'ajv-formats';
 import type { RunningService } from '../src/http/service.ts';
 import {
   expectError,
@@ -247,4 +249,63 @@ test('the OpenAPI document has the class-set routes and options', async () => {
     assert.deepEqual(doc.paths[p]?.[method]?.tags, ['class-sets'], `${method} ${p}`);
   assert.match(JSON.stringify(doc.paths['/classify']), /class_set/);
   assert.match(JSON.stringify(doc.paths['/jobs']), /class_threshold/);
+});
+
+test('the answers match the schemas the OpenAPI document declares', async () => {
+  const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+  const ajv = addFormats(new Ajv({ strict: false, allErrors: true }));
+  const doc = await json<{
+    paths: Record<
+      string,
+      Record<string, { responses: Record<string, { content?: Record<string, { schema: object }> }> }>
+    >;
+  }>(fetch(url('/openapi.json')));
+  const conforms = async (method: string, route: string, response: Promise<Response>, status: number) => {
+    const res = await response;
+    const text = await res.text();
+    assert.equal(res.status, status, text);
+    const responses = doc.paths[route][method].responses;
+    const schema = (responses[String(status)] ?? responses[`${String(status)[0]}XX`]).content?.['application/json']
+      ?.schema;
+    assert.ok(schema, `${method} ${route} ${status} declares no JSON body`);
+    const validate = ajv.compile(schema);
+    assert.ok(validate(JSON.parse(text)), `${method} ${route} ${status}: ${ajv.errorsText(validate.errors)}\n${text}`);
+    return JSON.parse(text);
+  };
+  await conforms('post', '/class-sets', postJson(url('/class-sets'), { name: 'contract' }, AUTH), 201);
+  await conforms('post', '/class-sets', postJson(url('/class-sets'), { name: 'contract' }, AUTH), 409);
+  const two = SPECIES.slice(0, 2).flatMap((label) =>
+    photos(label)
+      .slice(0, 2)
+      .map((p) => ({ label, image_base64: p.bytes.toString('base64') })),
+  );
+  await conforms(
+    'post',
+    '/class-sets/{name}/examples',
+    postJson(url('/class-sets/contract/examples'), { examples: two }, AUTH),
+    200,
+  );
+  const accepted = await conforms(
+    'post',
+    '/class-sets/{name}/examples',
+    postJson(url('/class-sets/contract/examples?async=true'), { examples: two }, AUTH),
+    202,
+  );
+  await pollJob(url(accepted.status_url), AUTH);
+  await conforms('get', '/jobs/{id}', fetch(url(accepted.status_url), { headers: AUTH }), 200);
+  await conforms('get', '/class-sets', fetch(url('/class-sets'), { headers: AUTH }), 200);
+  await conforms('get', '/class-sets/{name}', fetch(url('/class-sets/contract?evaluate=true'), { headers: AUTH }), 200);
+  await conforms('get', '/class-sets/{name}', fetch(url('/class-sets/none'), { headers: AUTH }), 404);
+  await conforms(
+    'post',
+    '/classify',
+    postImage(url('/classify?class_set=contract'), photos(SPECIES[0])[9].bytes, 'image/png', AUTH),
+    200,
+  );
+  await conforms(
+    'delete',
+    '/class-sets/{name}/labels/{label}',
+    fetch(url(`/class-sets/contract/labels/${SPECIES[0]}`), { method: 'DELETE', headers: AUTH }),
+    200,
+  );
 });

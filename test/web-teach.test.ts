@@ -408,7 +408,9 @@ describe('web page: Teach panel', () => {
   test('with API keys, a teaching action asks for the key, says why beside itself, and works once it is given', async () => {
     const { context, page } = await openPage({}, guarded.url);
     await page.getByRole('heading', { name: 'Teach it your own species' }).waitFor();
+    await page.waitForLoadState('networkidle');
     assert.ok(await page.locator('#api-key-form').isHidden(), 'opening the page asks for nothing');
+    assert.equal(await text(page.locator('#teach-create-error')), '', 'and shows no error before anything is done');
     await page.getByLabel('Name a new class set').fill('keyed');
     await page.getByRole('button', { name: 'Create set' }).click();
     const keyField = page.getByLabel('API key');

@@ -186,7 +186,10 @@ export function createTeachPanel(config) {
         els.setSelect.parentElement?.setAttribute('hidden', '');
         return;
       }
-      fail(els.createError, err, askForKey);
+      // On opening the page, a service that wants a key even to list sets waits quietly for one:
+      // the first teaching action (or the first images) asks for it, and then the list loads.
+      const refused = err instanceof ApiError && (err.status === 401 || err.status === 403);
+      if (askForKey || !refused) fail(els.createError, err, askForKey);
       return;
     }
     els.createError.textContent = '';

@@ -7,7 +7,7 @@ import { ClassSetResolver, type ClassSetStore, lazyClassSetStore, modelFingerpri
 import { createClassifier, type Classifier, type ClassifierOptions } from '../engine/classifier.ts';
 import { examplesRunnerOf, resolvingClassify, teach } from '../queue/class-sets.ts';
 import type { ClassifyService } from '../queue/classify-service.ts';
-import { classifyServiceOf, createJobQueue, needsLocalModel } from '../queue/create-queue.ts';
+import { classifyServiceOf, createJobQueue, isRedisQueue, needsLocalModel } from '../queue/create-queue.ts';
 import type { LogFn } from '../queue/redis-connection.ts';
 import type { JobQueue } from '../queue/types.ts';
 import { sharedSourceOptions } from '../sources/policy.ts';
@@ -70,6 +70,16 @@ interface Parts {
   store: ClassSetStore | null;
 }
 
+/**
+ * Redis mode: the sets in Redis. The API has no model: it lists, shows and evaluates them, and
+ * photos are embedded by the workers (examples jobs), which also resolve `class_set`.
+ */
+function redisClassSets(queue: JobQueue): ClassSetAccess | null {
+  if (!isRedisQueue(queue)) return null;
+  const store = queue.classSetStore();
+  return { store, resolver: new ClassSetResolver(store, async () => null), teach: null };
+}
+
 /** In-process mode: the class sets in DATA_DIR, used with the model loaded here. */
 function localClassSets(config: ServiceConfig, engine: Classifier | null): ClassSetAccess | null {
   if (!engine || !config.dataDir) return null;
@@ -100,6 +110,7 @@ async function assemble(
     const examples = classSets && engine ? examplesRunnerOf(classSets.store, engine) : null;
     queue = createJobQueue(config, { classifier: counted, examples, onEvent: metrics.onQueueEvent, log: queueLog });
     const classifier = classifyServiceOf(queue, engine, resolver);
+    classSets ??= redisClassSets(queue);
     app = await buildApp({ config, classifier, queue, metrics, state, classSets });
     await app.listen({ host: config.host, port: config.port });
     return { queue, classifier, app, store: classSets?.store ?? null };

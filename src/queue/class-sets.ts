@@ -10,7 +10,15 @@ import { ClassifierError } from '../errors.ts';
 import { errorBodyOf } from './error-body.ts';
 import { engineInputOf, sourceLabelOf } from './image-spec.ts';
 import type { EmbeddingEngine, LabelledImage } from '../classes/index.ts';
-import type { ClassSetView, ExamplesResult, ExamplesRunner, JobClassifyFn, JobOptions, JobProgress } from './types.ts';
+import type {
+  ClassSetView,
+  ErrorBody,
+  ExamplesResult,
+  ExamplesRunner,
+  JobClassifyFn,
+  JobOptions,
+  JobProgress,
+} from './types.ts';
 
 type EngineClassifyFn = (
   input: ImageInput,
@@ -54,7 +62,7 @@ export async function teach(
   engine: EmbeddingEngine,
   name: string,
   images: readonly LabelledImage[],
-  progress?: (progress: JobProgress) => void,
+  progress?: (progress: JobProgress, photo?: { source: string; error: ErrorBody | null }) => void,
 ): Promise<ExamplesResult> {
   const total = images.length;
   let done = 0;
@@ -63,7 +71,10 @@ export async function teach(
   const taught = await teachImages(store, engine, name, images, (outcome) => {
     done++;
     if (!outcome.ok) failed++;
-    progress?.({ done, failed, total });
+    progress?.(
+      { done, failed, total },
+      { source: outcome.item.source, error: outcome.ok ? null : errorBodyOf(outcome.error) },
+    );
   });
   return {
     added: taught.added,

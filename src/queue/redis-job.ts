@@ -2,7 +2,7 @@
  * What a job looks like in Redis, and how the API turns that back into the JobRecord that the
  * in-process queue would have answered with. Pure functions: no Redis here.
  */
-import type { ErrorBody, JobItemResult, JobRecord, JobSpec, JobStatus } from './types.ts';
+import type { ErrorBody, ExamplesResult, JobItemResult, JobRecord, JobSpec, JobStatus } from './types.ts';
 
 /** BullMQ job data: the spec, plus what the API already knows about the images. */
 export interface RedisJobData {
@@ -20,6 +20,8 @@ export interface RedisJobReturn {
   done: number;
   failed: number;
   cache_hits: number;
+  /** Examples jobs: what was added (the job's `result`). */
+  examples?: ExamplesResult;
 }
 
 /** One image's outcome as a worker stores it. */
@@ -121,7 +123,8 @@ export function recordOf(snapshot: JobSnapshot): RedisJobRecord {
     worker: snapshot.returnvalue?.worker ?? snapshot.processedBy ?? null,
     attempts: snapshot.attemptsStarted ?? 0,
   };
-  if (spec.kind === 'single') record.result = items[0]?.result ?? null;
+  if (spec.kind === 'examples') record.result = snapshot.returnvalue?.examples ?? null;
+  else if (spec.kind === 'single') record.result = items[0]?.result ?? null;
   else record.results = items;
   return record;
 }

@@ -70,7 +70,8 @@ export interface ClassSetView {
 /** Runs an examples job where the model is; reports progress as photos are embedded. */
 export type ExamplesRunner = (
   spec: ExamplesJobSpec,
-  progress: (progress: JobProgress) => void,
+  /** After each photo: the counts, and that photo (its error when it was skipped). */
+  progress: (progress: JobProgress, photo?: { source: string; error: ErrorBody | null }) => void,
 ) => Promise<ExamplesResult>;
 
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
