@@ -2,7 +2,9 @@
  * The page's Teach panel in a real browser against the real service, the real model and a real
  * class-set store (SQLite in a fresh DATA_DIR): name a set, give it a folder of two reef-fish
  * species from the shared few-shot photos, drop one more photo onto a label, evaluate, classify
- * held-out photos with the set, download the CSV, then delete a label and the set.
+ * held-out photos with the set, download the CSV, then delete a label and the set. With API keys:
+ * the key is asked for on the first teaching action; photos added to a typed label; a folder
+ * dragged in through Chromium's own drag and drop (DataTransfer entries).
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -116,6 +118,11 @@ before(async () => {
       await copyFile(file, path.join(tmp, 'reef', species, path.basename(file)));
   }
   await writeFile(path.join(tmp, 'reef', SPECIES[0], 'notes.txt'), 'dive 3, north wall');
+  // A second folder, dropped from the file manager in the key test.
+  const damsel = path.join(FISH, 'Dascyllus_reticulatus');
+  await mkdir(path.join(tmp, 'more', 'Dascyllus_reticulatus'), { recursive: true });
+  for (const file of (await readdir(damsel)).sort().slice(0, 2))
+    await copyFile(path.join(damsel, file), path.join(tmp, 'more', 'Dascyllus_reticulatus', file));
   await writeFile(path.join(tmp, 'reef', SPECIES[0], 'broken.png'), 'the card was full before this one was written');
   const config = {
     host: '127.0.0.1',
@@ -442,6 +449,23 @@ describe('web page: Teach panel', () => {
     assert.equal(upload.headers().authorization, `Bearer ${API_KEY}`);
     await labelRow(page, 'Amphiprion clarkii').locator('.teach-count', { hasText: '2 photos' }).waitFor();
     assert.equal(await labelRow(page, 'Amphiprion clarkii').locator('.teach-thumbs img').count(), 2);
+
+    // A folder dragged from the file manager onto the drop zone (Chromium's own drag and drop, so the
+    // page reads it through DataTransfer entries): its sub-folder becomes a label.
+    const zone = await page.locator('#teach-drop').boundingBox();
+    assert.ok(zone);
+    const cdp = await context.newCDPSession(page);
+    const data = { items: [], files: [path.join(tmp, 'more')], dragOperationsMask: 1 };
+    for (const type of ['dragEnter', 'dragOver', 'drop'] as const)
+      await cdp.send('Input.dispatchDragEvent', {
+        type,
+        x: zone.x + zone.width / 2,
+        y: zone.y + zone.height / 2,
+        data,
+      });
+    await labelRow(page, 'Dascyllus_reticulatus').locator('.teach-count', { hasText: '2 photos' }).waitFor();
+    assert.equal(await text(page.locator('#teach-summary')), '2 labels · 4 photos · mobilenetv2-12-int8');
+    assert.equal(await page.locator('.card').count(), 0, 'nothing dropped on the Teach panel is classified');
     await page.getByRole('button', { name: 'Delete set' }).click();
     await page.locator('#teach-body').waitFor({ state: 'hidden' });
     await context.close();
