@@ -186,6 +186,12 @@ test('bad input: unknown set 404, bad label 400, a file before any label 400', a
   );
   const unchanged = await json<{ set: SetView }>(fetch(url('/class-sets/bad-input'), { headers: AUTH }));
   assert.equal(unchanged.set.examples, 0, 'nothing half-written');
+  await expectError(
+    postImage(url('/classify?class_set=bad-input'), photo.bytes, 'image/png', AUTH),
+    409,
+    'class_set_empty',
+  );
+  await expectError(fetch(url('/class-sets/bad-input?evaluate=true'), { headers: AUTH }), 409, 'class_set_empty');
 });
 
 test('API keys: every class-set route needs one', async () => {
