@@ -255,6 +255,19 @@ test('a large upload runs as a job with progress; labels and sets are removed', 
   assert.equal(job.result.added, 8);
   assert.equal(job.result.set.examples, 8);
 
+  // A job none of whose files is a photo has failed, with the first file's error.
+  const junk = await json<{ status_url: string }>(
+    postJson(
+      url('/class-sets/big/examples?async=true'),
+      { examples: [{ label: 'x', image_base64: Buffer.from('just text').toString('base64') }] },
+      AUTH,
+    ),
+    202,
+  );
+  const failed = await pollJob<{ status: string; error: { code: string } }>(url(junk.status_url), AUTH);
+  assert.equal(failed.status, 'failed');
+  assert.equal(failed.error.code, 'not_an_image');
+
   const removed = await json<{ set: SetView }>(
     fetch(url(`/class-sets/big/labels/${SPECIES[0]}`), { method: 'DELETE', headers: AUTH }),
   );
