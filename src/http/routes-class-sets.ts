@@ -7,6 +7,7 @@ import type { FastifyRequest } from 'fastify';
 import { checkLabels, type Evaluation, type LabelledImage, WEAK_RECALL } from '../classes/index.ts';
 import { ClassifierError, tooManyImagesError } from '../errors.ts';
 import { classSetViewOf } from '../queue/class-sets.ts';
+import { sourceLabelOf } from '../queue/image-spec.ts';
 import type { ClassSetAccess, Routes, TypedInstance } from './dependencies.ts';
 import {
   base64Image,
@@ -100,11 +101,7 @@ function jsonUploads(body: AddExamplesBody): LabelledUpload[] {
 }
 
 function sourceOf(image: RequestImage): string {
-  return image.kind === 'bytes' || image.kind === 'base64'
-    ? image.label
-    : image.kind === 'url'
-      ? image.url
-      : image.path;
+  return image.kind === 'bytes' ? image.label : sourceLabelOf(image);
 }
 
 /** The API's view of an evaluation: figures, the confusion matrix, and plain warnings. */
