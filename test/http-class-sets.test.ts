@@ -11,6 +11,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import { openClassSetStore } from '../src/classes/index.ts';
 import type { RunningService } from '../src/http/service.ts';
 import {
   expectError,
@@ -186,6 +187,38 @@ test('bad input: unknown set 404, bad label 400, a file before any label 400', a
   );
   const unchanged = await json<{ set: SetView }>(fetch(url('/class-sets/bad-input'), { headers: AUTH }));
   assert.equal(unchanged.set.examples, 0, 'nothing half-written');
+  await expectError(
+    postImage(url('/classify?class_set=bad-input'), photo.bytes, 'image/png', AUTH),
+    409,
+    'class_set_empty',
+  );
+  await expectError(fetch(url('/class-sets/bad-input?evaluate=true'), { headers: AUTH }), 409, 'class_set_empty');
+
+  // A set another model made (written straight into the same DATA_DIR, as `classes import` would).
+  const store = openClassSetStore({ dataDir });
+  try {
+    const vector = new Float32Array(1280);
+    vector[0] = 1;
+    await store.create({
+      name: 'other-model',
+      model: { id: 'resnet50-v1-12', sha256: 'a'.repeat(64) },
+      dim: 1280,
+      examples: [{ label: 'x', vector, sha256: 'b'.repeat(64), source: 'x.jpg' }],
+    });
+  } finally {
+    await store.close();
+  }
+  const mismatch = await expectError(
+    postImage(url('/classify?class_set=other-model'), photo.bytes, 'image/png', AUTH),
+    409,
+    'class_set_model_mismatch',
+  );
+  assert.match(mismatch.error.message, /resnet50-v1-12/);
+  await expectError(
+    postForm(url('/class-sets/other-model/examples'), [{ name: 'a.png', bytes: photo.bytes }], { label: 'x' }, AUTH),
+    409,
+    'class_set_model_mismatch',
+  );
 });
 
 test('API keys: every class-set route needs one', async () => {
@@ -221,6 +254,19 @@ test('a large upload runs as a job with progress; labels and sets are removed', 
   assert.deepEqual(job.progress, { done: 8, failed: 0, total: 8 });
   assert.equal(job.result.added, 8);
   assert.equal(job.result.set.examples, 8);
+
+  // A job none of whose files is a photo has failed, with the first file's error.
+  const junk = await json<{ status_url: string }>(
+    postJson(
+      url('/class-sets/big/examples?async=true'),
+      { examples: [{ label: 'x', image_base64: Buffer.from('just text').toString('base64') }] },
+      AUTH,
+    ),
+    202,
+  );
+  const failed = await pollJob<{ status: string; error: { code: string } }>(url(junk.status_url), AUTH);
+  assert.equal(failed.status, 'failed');
+  assert.equal(failed.error.code, 'not_an_image');
 
   const removed = await json<{ set: SetView }>(
     fetch(url(`/class-sets/big/labels/${SPECIES[0]}`), { method: 'DELETE', headers: AUTH }),

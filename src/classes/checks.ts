@@ -87,10 +87,7 @@ export function checkHead(
 /** The model of a set that has one; an export needs it. */
 export function modelOfSet(name: string, model: ModelFingerprint | null): ModelFingerprint {
   if (model) return model;
-  throw new ClassifierError(
-    'invalid_request',
-    `The class set "${name}" has no examples yet, so no model made it: add examples before exporting it.`,
-  );
+  throw emptySet(name);
 }
 
 /** The dimension examples added to a set must have: the set's, or (a set with no model yet) the first example's. */
@@ -128,6 +125,13 @@ export function checkExample(example: ExampleInput, dim: number): ExampleInput {
       `${where}: the embedding is not L2-normalised (length ${Math.sqrt(norm)}).`,
     );
   return { label, vector, sha256: example.sha256, source: example.source };
+}
+
+export function emptySet(name: string): ClassifierError {
+  return new ClassifierError(
+    'class_set_empty',
+    `The class set "${name}" has no photos yet: add labelled photos (\`marine-classifier classes add\`, or POST /class-sets/${name}/examples) first.`,
+  );
 }
 
 export function notFound(name: string): ClassifierError {

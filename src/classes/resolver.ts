@@ -6,6 +6,7 @@
 import type { CustomClasses } from '../engine/types.ts';
 import { type FittedClassSet, examplesOf, fitClassSet, STORED_SET_METHOD } from './custom-classes.ts';
 import { type Evaluation, evaluateLeaveOneOut, evaluateSplits } from './evaluate.ts';
+import { emptySet } from './checks.ts';
 import type { ClassSetStore, ModelFingerprint } from './types.ts';
 import { byLabel } from './vectors.ts';
 
@@ -42,6 +43,7 @@ export class ClassSetResolver {
    */
   async evaluate(name: string): Promise<SetEvaluation> {
     const matrix = await this.store.loadMatrix(name);
+    if (matrix.rows === 0) throw emptySet(name);
     const cached = this.#evaluations.get(name);
     if (cached?.stamp === matrix.stamp) return cached.value;
     const examples = examplesOf(matrix);
@@ -62,6 +64,7 @@ export class ClassSetResolver {
   async #fitted(name: string, checkModel = true): Promise<FittedClassSet> {
     const model = checkModel ? await this.#model() : null;
     const matrix = await this.store.loadMatrix(name, model ? { model } : {});
+    if (matrix.rows === 0) throw emptySet(name);
     const cached = this.#fits.get(name);
     if (cached?.stamp === matrix.stamp) return cached.fitted;
     const fitted = fitClassSet(matrix);

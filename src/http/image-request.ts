@@ -68,7 +68,8 @@ function optionsOf(fields: OptionValues, base: JobOptions = {}): JobOptions {
   return options;
 }
 
-function urlImage(text: string, field: string): ImageSpec {
+/** An http(s) URL image, checked (invalid_url) but not fetched. */
+export function urlImage(text: string, field: string): ImageSpec {
   let url: URL;
   try {
     url = new URL(text);
@@ -84,7 +85,8 @@ function urlImage(text: string, field: string): ImageSpec {
 const DATA_URL_PREFIX = /^data:[^,]*?;base64,/i;
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 
-function base64Image(text: string, field: string, label: string): ImageSpec {
+/** A base64 (or data: URL) image, checked (invalid_base64) but not decoded. */
+export function base64Image(text: string, field: string, label: string): ImageSpec {
   let data = text.trim();
   if (/^data:/i.test(data)) {
     const prefix = DATA_URL_PREFIX.exec(data);
@@ -196,16 +198,21 @@ async function readMultipart(request: FastifyRequest, limits: ImageRequestLimits
       form.files.push({ kind: 'bytes', bytes, label: part.filename || 'upload' });
     }
   } catch (err) {
-    // The rest of the form is still arriving. Reading it to the end (and dropping it) keeps the
-    // connection usable for the client's next request and lets the client read this answer
-    // instead of seeing its upload cut off; Node does the same for bodies nobody read.
-    request.raw.unpipe();
-    request.raw.resume();
-    if (err instanceof ClassifierError || typeof (err as { code?: unknown }).code === 'string') throw err;
-    // busboy's own complaints (no boundary, malformed headers, cut-off body) are the client's form.
-    throw new ClassifierError('invalid_multipart', `The multipart form could not be read: ${(err as Error).message}.`);
+    throw refusedForm(request, err);
   }
   return form;
+}
+
+/** What to throw for a form refused half-way, after letting the rest of it drain. */
+export function refusedForm(request: FastifyRequest, err: unknown): unknown {
+  // The rest of the form is still arriving. Reading it to the end (and dropping it) keeps the
+  // connection usable for the client's next request and lets the client read this answer
+  // instead of seeing its upload cut off; Node does the same for bodies nobody read.
+  request.raw.unpipe();
+  request.raw.resume();
+  if (err instanceof ClassifierError || typeof (err as { code?: unknown }).code === 'string') return err;
+  // busboy's own complaints (no boundary, malformed headers, cut-off body) are the client's form.
+  return new ClassifierError('invalid_multipart', `The multipart form could not be read: ${(err as Error).message}.`);
 }
 
 function checkFilePart(fieldname: string, filesSoFar: number, limits: ImageRequestLimits): void {

@@ -7,9 +7,16 @@ import type { FastifyRequest } from 'fastify';
 import { checkLabels, type Evaluation, type LabelledImage, WEAK_RECALL } from '../classes/index.ts';
 import { ClassifierError, tooManyImagesError } from '../errors.ts';
 import { classSetViewOf } from '../queue/class-sets.ts';
-import type { ImageSpec } from '../queue/types.ts';
+import { sourceLabelOf } from '../queue/image-spec.ts';
 import type { ClassSetAccess, Routes, TypedInstance } from './dependencies.ts';
-import { engineInputOfRequestImage, imageSpecOf, type RequestImage } from './image-request.ts';
+import {
+  base64Image,
+  engineInputOfRequestImage,
+  imageSpecOf,
+  type RequestImage,
+  refusedForm,
+  urlImage,
+} from './image-request.ts';
 import { errorResponses } from './schemas.ts';
 import {
   type AddExamplesBody,
@@ -71,46 +78,30 @@ async function readExamplesForm(
       uploads.push({ label, image: { kind: 'bytes', bytes, label: part.filename || 'upload' } });
     }
   } catch (err) {
-    request.raw.unpipe();
-    request.raw.resume();
-    if (err instanceof ClassifierError || typeof (err as { code?: unknown }).code === 'string') throw err;
-    throw new ClassifierError('invalid_multipart', `The multipart form could not be read: ${(err as Error).message}.`);
+    throw refusedForm(request, err);
   }
   return uploads;
 }
 
 function jsonUploads(body: AddExamplesBody): LabelledUpload[] {
   return body.examples.map((item, i) => {
+    const field = `examples[${i}]`;
     const given = [item.image_url, item.image_base64].filter((v) => v !== undefined);
     if (given.length !== 1)
       throw new ClassifierError(
         given.length ? 'ambiguous_image' : 'missing_image',
-        `examples[${i}] needs exactly one of image_url or image_base64.`,
+        `${field} needs exactly one of image_url or image_base64.`,
       );
-    let image: ImageSpec;
-    if (item.image_url !== undefined) {
-      const url = URL.canParse(item.image_url) ? new URL(item.image_url) : null;
-      if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:'))
-        throw new ClassifierError('invalid_url', `examples[${i}].image_url is not an http(s) URL.`);
-      image = { kind: 'url', url: url.href };
-    } else {
-      const data = String(item.image_base64)
-        .replace(/^data:[^,]*?;base64,/i, '')
-        .replace(/\s+/g, '');
-      if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(data) || data.length % 4 === 1)
-        throw new ClassifierError('invalid_base64', `examples[${i}].image_base64 is not valid base64.`);
-      image = { kind: 'base64', data, label: `examples[${i}]` };
-    }
+    const image =
+      item.image_url !== undefined
+        ? urlImage(item.image_url, `${field}.image_url`)
+        : base64Image(String(item.image_base64), `${field}.image_base64`, field);
     return { label: item.label, image };
   });
 }
 
 function sourceOf(image: RequestImage): string {
-  return image.kind === 'bytes' || image.kind === 'base64'
-    ? image.label
-    : image.kind === 'url'
-      ? image.url
-      : image.path;
+  return image.kind === 'bytes' ? image.label : sourceLabelOf(image);
 }
 
 /** The API's view of an evaluation: figures, the confusion matrix, and plain warnings. */

@@ -340,7 +340,10 @@ export class MemoryQueue implements JobQueue {
       .then(
         (result) => {
           record.result = result;
-          record.status = 'succeeded';
+          // As in Redis mode: a job none of whose photos could be read has failed.
+          const failedAll = result.added === 0 && result.skipped.length === spec.images.length;
+          record.status = failedAll ? 'failed' : 'succeeded';
+          if (failedAll) record.error = result.skipped[0]?.error ?? null;
         },
         (err: unknown) => {
           record.error = errorBodyOf(err);

@@ -2,6 +2,8 @@
  * What a job looks like in Redis, and how the API turns that back into the JobRecord that the
  * in-process queue would have answered with. Pure functions: no Redis here.
  */
+import { ClassifierError, isErrorCode } from '../errors.ts';
+import { errorBodyOf } from './error-body.ts';
 import type { ErrorBody, ExamplesResult, JobItemResult, JobRecord, JobSpec, JobStatus } from './types.ts';
 
 /** BullMQ job data: the spec, plus what the API already knows about the images. */
@@ -84,6 +86,9 @@ export function errorOfFailedReason(reason: string | null | undefined): ErrorBod
       status: 503,
     };
   }
+  // A worker gives a job up with "code: message" (UnrecoverableError): the client gets that error.
+  const coded = /^([a-z_]+): ([\s\S]+)$/.exec(text);
+  if (coded && isErrorCode(coded[1])) return errorBodyOf(new ClassifierError(coded[1], coded[2]));
   return { code: 'job_failed', message: text, status: 500 };
 }
 
