@@ -238,6 +238,8 @@ describe('web page: Teach panel', () => {
     await page.locator('#teach-create-error').filter({ hasText: /\S/ }).waitFor();
     assert.match(await text(page.locator('#teach-create-error')), /exists already/);
     assert.equal(await page.getByLabel('Name a new class set').getAttribute('aria-invalid'), 'true');
+    await page.getByLabel('Name a new class set').fill('');
+    assert.equal(await text(page.locator('#teach-create-error')), '', 'the error goes once the field is edited');
 
     // A folder with one sub-folder per species (what "Choose a folder…" gives the page).
     const uploads: string[] = [];
