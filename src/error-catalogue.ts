@@ -293,6 +293,11 @@ export const ERROR_CATALOGUE = {
     meaning:
       "The class set's embeddings were made by another model (its sha256 differs); run with that model, or rebuild the set from its photos with this one.",
   },
+  class_set_empty: {
+    status: 409,
+    retryable: false,
+    meaning: 'The class set has no photos yet: add labelled photos before classifying with it or exporting it.',
+  },
   class_store_unavailable: {
     status: 503,
     retryable: true,

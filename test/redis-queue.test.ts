@@ -25,6 +25,7 @@ import { createLimiter } from '../src/worker/limiter.ts';
 import { startWorker, type RunningWorker } from '../src/worker/start-worker.ts';
 import { createFakeClassifier, scripted, type FakeClassifier } from './helpers/redis-fakes.ts';
 import { SHARED_REDIS_URL, deleteKeys, freePort, uniquePrefix, until } from './helpers/redis-processes.ts';
+import { classificationOf } from '../src/queue/types.ts';
 
 const quiet = () => undefined;
 
@@ -204,7 +205,7 @@ describe('Redis queue with an in-process worker (scripted engine)', () => {
     assert.deepEqual(accepted.progress, { done: 0, failed: 0, total: 1 });
     const job = await queue.waitFor(accepted.id, 10_000);
     assert.equal(job?.status, 'succeeded');
-    assert.equal(job?.result?.answer, 'shark');
+    assert.equal(classificationOf(job)?.answer, 'shark');
     assert.deepEqual(job?.progress, { done: 1, failed: 0, total: 1 });
     assert.equal(job?.worker, `in-process:${process.pid}`);
     assert.equal(job?.attempts, 1);
@@ -400,7 +401,7 @@ describe('Redis queue with an in-process worker (scripted engine)', () => {
         'job_too_large',
       );
       const job = await q.submit({ kind: 'single', images: [scripted('ok:factory')], options: {} });
-      assert.equal((await q.waitFor(job.id, 5000))?.result?.answer, 'factory');
+      assert.equal(classificationOf(await q.waitFor(job.id, 5000))?.answer, 'factory');
     } finally {
       await q.close();
     }

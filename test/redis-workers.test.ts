@@ -22,6 +22,7 @@ import {
   type WorkerHandle,
 } from './helpers/redis-processes.ts';
 import { referenceTop5, sharedPath } from './helpers/shared.ts';
+import { classificationOf } from '../src/queue/types.ts';
 
 const prefix = uniquePrefix('workers');
 const env: Record<string, string> = {
@@ -148,7 +149,7 @@ describe('API in Redis mode with worker processes (real model)', () => {
     const ms = Date.now() - started;
     records.forEach((r, i) => {
       assert.equal(r.status, 'succeeded', JSON.stringify(r.error));
-      assert.equal(r.result?.top1?.index, expectedTop1.get(jobs[i].file), jobs[i].file);
+      assert.equal(classificationOf(r)?.top1?.index, expectedTop1.get(jobs[i].file), jobs[i].file);
       assert.equal(r.worker, workerA.id);
     });
     t.diagnostic(`1 worker process: ${rate(100, ms)}`);
@@ -169,8 +170,8 @@ describe('API in Redis mode with worker processes (real model)', () => {
       assert.equal(record.status, 'succeeded');
       assert.equal(record.kind, 'single');
       assert.deepEqual(record.progress, { done: 1, failed: 0, total: 1 });
-      assert.equal(record.result?.top1?.index, expectedTop1.get(job.file), job.file);
-      assert.equal(record.result?.predictions.length, 3);
+      assert.equal(classificationOf(record)?.top1?.index, expectedTop1.get(job.file), job.file);
+      assert.equal(classificationOf(record)?.predictions.length, 3);
       byWorker.set(record.worker!, (byWorker.get(record.worker!) ?? 0) + 1);
     }
     assert.deepEqual([...byWorker.keys()].sort(), [workerA.id, workerB.id].sort(), 'both workers took jobs');

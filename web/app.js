@@ -2,6 +2,7 @@
 // as CSV/JSON. Sending and polling live in jobs.js, the report rows in report.js.
 import { createJobRunner } from './jobs.js';
 import { toCsv, toJson } from './report.js';
+import { createTeachPanel } from './teach.js';
 
 /** @param {string} id */
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
@@ -18,6 +19,7 @@ const els = {
   topK: /** @type {HTMLInputElement} */ ($('top-k')),
   minScore: /** @type {HTMLInputElement} */ ($('min-score')),
   marineOnly: /** @type {HTMLInputElement} */ ($('marine-only')),
+  classSet: /** @type {HTMLSelectElement} */ ($('class-set')),
   keyForm: /** @type {HTMLFormElement} */ ($('api-key-form')),
   keyInput: /** @type {HTMLInputElement} */ ($('api-key')),
   keyMessage: $('api-key-message'),
@@ -63,6 +65,9 @@ try {
   // Storage may be disabled; the key then lasts until the page is reloaded.
 }
 
+/** Custom labels per image in the CSV when a class set was used: the answer and two runners-up, as the CLI writes. */
+const CUSTOM_TOP_K = 3;
+
 const runner = createJobRunner({
   // The API lives beside the page: /jobs when the page is at /, /marine/jobs behind a proxy at /marine/.
   baseUrl: new URL('.', location.href).pathname.replace(/\/$/, ''),
@@ -70,6 +75,22 @@ const runner = createJobRunner({
   onItem: (item) => renderState(/** @type {Entry} */ (item)),
   onAuthRequired: showKeyForm,
   onNotice: showNotice,
+});
+
+const teach = createTeachPanel({
+  baseUrl: new URL('.', location.href).pathname.replace(/\/$/, ''),
+  getApiKey: () => apiKey,
+  onAuthRequired: showKeyForm,
+  onSetsChanged: (names) => {
+    const chosen = els.classSet.value;
+    els.classSet.replaceChildren(new Option('None: ImageNet only', ''));
+    for (const name of names) els.classSet.append(new Option(name, name));
+    els.classSet.value = names.includes(chosen) ? chosen : '';
+  },
+  onUse: (name) => {
+    els.classSet.value = name;
+    showNotice(`New images are classified with the class set “${name}”.`);
+  },
 });
 
 // ---------------------------------------------------------------- options
@@ -83,7 +104,7 @@ function readOptions() {
   if (!Number.isFinite(minScore) || minScore < 0) minScore = 0;
   if (minScore > 1) minScore = 1;
   els.minScore.value = String(minScore);
-  return { top_k: topK, marine_only: els.marineOnly.checked, min_score: minScore };
+  return { top_k: topK, marine_only: els.marineOnly.checked, min_score: minScore, class_set: els.classSet.value };
 }
 els.topK.addEventListener('change', readOptions);
 els.minScore.addEventListener('change', readOptions);
@@ -236,6 +257,8 @@ document.addEventListener('paste', (event) => {
 let dragDepth = 0;
 /** @param {DragEvent} event */
 function isFileDrag(event) {
+  // The Teach panel takes its own drops (examples for a class set, not images to classify).
+  if (event.target instanceof Element && event.target.closest('#teach')) return false;
   const types = event.dataTransfer?.types ?? [];
   return [...types].some((t) => t === 'Files' || t === 'text/uri-list');
 }
@@ -379,11 +402,46 @@ function stateView(state) {
 function resultView(entry) {
   const r = /** @type {ClassificationResult} */ (entry.result);
   const box = el('div', 'outcome result');
+  if (r.custom) {
+    box.classList.add('has-custom');
+    box.append(customView(r.custom), el('p', 'imagenet-head', 'ImageNet model'));
+  }
   box.append(...answerViews(r, entry.options));
   if (r.predictions.length > 0) box.append(barsView(r.predictions));
   const meta = metaOf(r.image);
   if (meta.length) box.append(el('p', 'meta', meta.join(' · ')));
   if (r.model && !els.modelName.textContent) els.modelName.textContent = ` Model in use: ${r.model}.`;
+  return box;
+}
+
+/**
+ * The class set's answer: the custom label and its similarity, or "unknown" with the best guess.
+ * @param {NonNullable<ClassificationResult['custom']>} c
+ */
+function customView(c) {
+  const box = el('div', c.unknown ? 'custom is-unknown' : 'custom');
+  const answer = el('p', 'answer custom-answer');
+  const best = c.top[0];
+  if (c.unknown) {
+    answer.append(el('span', 'custom-label unknown', 'Unknown'));
+    box.append(el('p', 'custom-set', `Class set “${c.set}”`), answer);
+    if (best)
+      box.append(
+        el(
+          'p',
+          'explain',
+          `Best guess “${best.label}” at similarity ${best.similarity.toFixed(2)} is below the set’s threshold of ${c.threshold.toFixed(2)}.`,
+        ),
+      );
+    return box;
+  }
+  answer.append(
+    el('span', 'custom-label', c.label),
+    el('span', 'custom-similarity', `similarity ${c.similarity.toFixed(2)}`),
+  );
+  box.append(el('p', 'custom-set', `Class set “${c.set}”`), answer);
+  const others = c.top.slice(1).map((t) => `${t.label} ${t.similarity.toFixed(2)}`);
+  if (others.length > 0) box.append(el('p', 'custom-others', `Next: ${others.join(', ')}`));
   return box;
 }
 
@@ -395,7 +453,8 @@ function resultView(entry) {
 function answerViews(r, options) {
   const best = r.predictions[0];
   const answer = el('p', 'answer');
-  if (r.unknown || !r.top1) {
+  // With a class set, `unknown` is the set's; ImageNet's own answer is unknown only below the minimum score.
+  if ((r.unknown && !r.custom) || !r.top1) {
     answer.append(el('span', 'top1 unknown', 'Unknown'));
     if (!best) return [answer];
     const why = `Best guess “${best.label}” at ${percent(best.probability)} is below the minimum score of ${percent(options.min_score)}.`;
@@ -592,6 +651,7 @@ function finishedReports() {
   /** @type {import('./report.js').ImageReport[]} */
   const reports = [];
   let topK = 0;
+  let customTopK = 0;
   for (const entry of entries.values()) {
     if (entry.state !== 'done' && entry.state !== 'error') continue;
     reports.push({
@@ -600,8 +660,9 @@ function finishedReports() {
       error: entry.state === 'error' ? entry.error : undefined,
     });
     topK = Math.max(topK, entry.options.top_k);
+    if (entry.options.class_set) customTopK = CUSTOM_TOP_K;
   }
-  return { reports, topK: topK || readOptions().top_k };
+  return { reports, topK: topK || readOptions().top_k, customTopK };
 }
 
 function stamp() {
@@ -633,8 +694,8 @@ function downloadNote(count) {
 }
 
 els.downloadCsv.addEventListener('click', () => {
-  const { reports, topK } = finishedReports();
-  download(toCsv(reports, topK), 'text/csv;charset=utf-8', `marine-classifier-${stamp()}.csv`);
+  const { reports, topK, customTopK } = finishedReports();
+  download(toCsv(reports, topK, customTopK), 'text/csv;charset=utf-8', `marine-classifier-${stamp()}.csv`);
   downloadNote(reports.length);
 });
 els.downloadJson.addEventListener('click', () => {
@@ -686,6 +747,7 @@ els.keyForm.addEventListener('submit', (event) => {
   }
   els.keyForm.hidden = true;
   runner.resume();
+  void teach.refresh(); // a service that wants a key even to list class sets shows them now
   scheduleProgress();
 });
 

@@ -10,7 +10,7 @@
 
 /**
  * @typedef {'queued'|'sending'|'waiting'|'running'|'done'|'error'} ItemState
- * @typedef {{ top_k: number, marine_only: boolean, min_score: number }} JobOptions
+ * @typedef {{ top_k: number, marine_only: boolean, min_score: number, class_set?: string }} JobOptions
  * @typedef {{ code: string, message: string, status?: number, retryable?: boolean }} ItemError
  * @typedef {import('./report.js').ClassificationResult} ClassificationResult
  * @typedef {{ id: number, kind: 'file'|'url', file?: File, url?: string, name: string, state: ItemState,
@@ -39,7 +39,7 @@ const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);
  * @param {AbortSignal} [signal]
  * @returns {Promise<void>}
  */
-function sleep(ms, signal) {
+export function sleep(ms, signal) {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const timer = setTimeout(() => {
@@ -114,7 +114,7 @@ const GENERIC_MESSAGES = {
  * @param {Response} response
  * @returns {Promise<ItemError>}
  */
-async function errorOf(response) {
+export async function errorOf(response) {
   let body = null;
   try {
     body = await response.json();
@@ -152,11 +152,19 @@ const isSettled = (item) => item.state === 'done' || item.state === 'error';
  * @returns {{ headers: Record<string, string>, body: BodyInit }}
  */
 function submission(chunk, accept) {
-  const { top_k, marine_only, min_score } = chunk.options;
+  const { top_k, marine_only, min_score, class_set } = chunk.options;
+  // A class set is sent only when one is chosen: services without class sets see the same request as before.
+  const withSet = class_set ? { class_set } : {};
   if (chunk.kind === 'url') {
     return {
       headers: { 'Content-Type': 'application/json', ...accept },
-      body: JSON.stringify({ images: chunk.items.map((i) => ({ image_url: i.url })), top_k, marine_only, min_score }),
+      body: JSON.stringify({
+        images: chunk.items.map((i) => ({ image_url: i.url })),
+        top_k,
+        marine_only,
+        min_score,
+        ...withSet,
+      }),
     };
   }
   const form = new FormData();
@@ -164,6 +172,7 @@ function submission(chunk, accept) {
   form.append('top_k', String(top_k));
   form.append('marine_only', String(marine_only));
   form.append('min_score', String(min_score));
+  if (class_set) form.append('class_set', class_set);
   for (const item of chunk.items) if (item.file) form.append('file', item.file, item.name);
   return { headers: accept, body: form };
 }

@@ -7,20 +7,27 @@
  * @typedef {{ group: string, scientific_name: string, taxon_rank: string, vernacular_name: string,
  *   taxon_id: string | null }} MarineInfo
  * @typedef {{ index: number, synset: string, label: string, probability: number, marine: MarineInfo | null }} Prediction
+ * @typedef {{ label: string, similarity: number, score: number }} CustomLabelScore
+ * @typedef {{ set: string, label: string, unknown: boolean, similarity: number, threshold: number,
+ *   top: CustomLabelScore[] }} CustomAnswer
  * @typedef {{ answer: string, unknown: boolean, top1: Prediction | null, predictions: Prediction[],
  *   image: { width: number, height: number, format: string, taken_at: string | null, latitude: number | null, longitude: number | null },
- *   model: string, sha256: string, timings?: object }} ClassificationResult
+ *   model: string, sha256: string, timings?: object, custom?: CustomAnswer }} ClassificationResult
  * @typedef {{ code: string, message: string, status?: number }} ErrorBody
  * @typedef {{ path: string, result?: ClassificationResult, error?: ErrorBody }} ImageReport
  */
 
 /**
- * CSV columns for a given top-k, as the CLI writes them.
+ * CSV columns for a given top-k, as the CLI writes them; with a class set (customTopK > 0) its
+ * answer and best labels follow ImageNet's.
  * @param {number} topK
+ * @param {number} [customTopK]
  */
-export function csvColumns(topK) {
+export function csvColumns(topK, customTopK = 0) {
   const ranks = [];
   for (let k = 2; k <= topK; k++) ranks.push(`top${k}_label`, `top${k}_probability`);
+  const custom = customTopK > 0 ? ['custom_set', 'custom_label', 'custom_similarity'] : [];
+  for (let k = 2; k <= customTopK; k++) custom.push(`custom_top${k}_label`, `custom_top${k}_similarity`);
   return [
     'path',
     'status',
@@ -32,6 +39,7 @@ export function csvColumns(topK) {
     'marine_group',
     'scientific_name',
     ...ranks,
+    ...custom,
     'width',
     'height',
     'taken_at',
@@ -63,12 +71,22 @@ function coordinate(value) {
 }
 
 /**
- * The flat row for one image; columns as in csvColumns(topK).
+ * The flat row for one image; columns as in csvColumns(topK, customTopK).
  * @param {ImageReport} report
  * @param {number} topK
+ * @param {number} [customTopK]
  */
-export function csvRow(report, topK) {
+export function csvRow(report, topK, customTopK = 0) {
   const r = report.result;
+  const custom = [];
+  if (customTopK > 0) {
+    const c = r?.custom;
+    custom.push(c?.set ?? '', c?.label ?? '', c ? round(c.similarity) : '');
+    for (let k = 2; k <= customTopK; k++) {
+      const label = c?.top[k - 1];
+      custom.push(label?.label ?? '', label ? round(label.similarity) : '');
+    }
+  }
   const best = r?.predictions[0];
   const ranks = [];
   for (let k = 2; k <= topK; k++) {
@@ -86,6 +104,7 @@ export function csvRow(report, topK) {
     text(best?.marine?.group),
     text(best?.marine?.scientific_name),
     ...ranks,
+    ...custom,
     text(r?.image.width),
     text(r?.image.height),
     text(r?.image.taken_at),
@@ -120,10 +139,11 @@ export function csvField(value) {
  * A whole CSV document: header then one row per report, "\n" line ends like the CLI.
  * @param {ImageReport[]} reports
  * @param {number} topK
+ * @param {number} [customTopK]
  */
-export function toCsv(reports, topK) {
-  const lines = [csvColumns(topK).map(csvField).join(',')];
-  for (const report of reports) lines.push(csvRow(report, topK).map(csvField).join(','));
+export function toCsv(reports, topK, customTopK = 0) {
+  const lines = [csvColumns(topK, customTopK).map(csvField).join(',')];
+  for (const report of reports) lines.push(csvRow(report, topK, customTopK).map(csvField).join(','));
   return `${lines.join('\n')}\n`;
 }
 

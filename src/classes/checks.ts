@@ -75,6 +75,26 @@ export function checkModel(model: ModelFingerprint): ModelFingerprint {
   return { id: model.id, sha256: model.sha256 };
 }
 
+/** A new set's model and dimension: both given, or both absent (an empty set the first examples fix). */
+export function checkHead(
+  model: ModelFingerprint | null | undefined,
+  dim: number | null | undefined,
+): { model: ModelFingerprint; dim: number } | { model: null; dim: null } {
+  if ((model === null || model === undefined) && (dim === null || dim === undefined)) return { model: null, dim: null };
+  return { model: checkModel(model as ModelFingerprint), dim: checkDim(dim as number) };
+}
+
+/** The model of a set that has one; an export needs it. */
+export function modelOfSet(name: string, model: ModelFingerprint | null): ModelFingerprint {
+  if (model) return model;
+  throw emptySet(name);
+}
+
+/** The dimension examples added to a set must have: the set's, or (a set with no model yet) the first example's. */
+export function dimForAdding(setDim: number | null, examples: readonly ExampleInput[]): number {
+  return setDim ?? checkDim(examples[0]?.vector?.length ?? 1);
+}
+
 export function checkDim(dim: number): number {
   if (Number.isInteger(dim) && dim >= 1 && dim <= 65_536) return dim;
   throw new ClassifierError('invalid_example', `An embedding of ${dim} numbers cannot be stored.`);
@@ -105,6 +125,13 @@ export function checkExample(example: ExampleInput, dim: number): ExampleInput {
       `${where}: the embedding is not L2-normalised (length ${Math.sqrt(norm)}).`,
     );
   return { label, vector, sha256: example.sha256, source: example.source };
+}
+
+export function emptySet(name: string): ClassifierError {
+  return new ClassifierError(
+    'class_set_empty',
+    `The class set "${name}" has no photos yet: add labelled photos (\`marine-classifier classes add\`, or POST /class-sets/${name}/examples) first.`,
+  );
 }
 
 export function notFound(name: string): ClassifierError {

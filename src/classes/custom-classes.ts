@@ -34,18 +34,39 @@ export function examplesOf(matrix: ClassMatrix): Example[] {
   return examples;
 }
 
-export function customClassesOf(matrix: ClassMatrix, options: CustomClassesOptions = {}): CustomClasses {
+/** A set's matcher, fitted once; thresholds and top-k are chosen per use without refitting. */
+export interface FittedClassSet {
+  readonly name: string;
+  /** The threshold the examples calibrate (leave-one-out), computed on first use. */
+  calibratedThreshold(): number;
+  classes(options?: Omit<CustomClassesOptions, 'method'>): CustomClasses;
+}
+
+export function fitClassSet(matrix: ClassMatrix, method: MatchMethod = STORED_SET_METHOD): FittedClassSet {
   const examples = examplesOf(matrix);
-  const method = options.method ?? STORED_SET_METHOD;
   const matcher = matcherOf(examples, method);
-  const threshold =
-    options.threshold ?? matrix.threshold ?? calibrateThreshold(examples, undefined, method.flips).threshold;
-  const topK = options.topK ?? 3;
+  let calibrated: number | null = null;
+  const calibratedThreshold = () => {
+    calibrated ??= calibrateThreshold(examples, undefined, method.flips).threshold;
+    return calibrated;
+  };
   return {
     name: matrix.name,
-    match(embedding) {
-      const answer = decide(matcher(embedding), threshold, topK);
-      return { set: matrix.name, ...answer, threshold };
+    calibratedThreshold,
+    classes(options = {}) {
+      const threshold = options.threshold ?? matrix.threshold ?? calibratedThreshold();
+      const topK = options.topK ?? 3;
+      return {
+        name: matrix.name,
+        match(embedding) {
+          const answer = decide(matcher(embedding), threshold, topK);
+          return { set: matrix.name, ...answer, threshold };
+        },
+      };
     },
   };
+}
+
+export function customClassesOf(matrix: ClassMatrix, options: CustomClassesOptions = {}): CustomClasses {
+  return fitClassSet(matrix, options.method).classes(options);
 }

@@ -15,8 +15,25 @@ export {
 } from './export-file.ts';
 export { MATRIX_RECHECK_MS } from './matrix.ts';
 export { modelFingerprintOf } from './model-fingerprint.ts';
-export { customClassesOf, type CustomClassesOptions, examplesOf, STORED_SET_METHOD } from './custom-classes.ts';
-export { openClassSetStore, type StoreLocation } from './open-store.ts';
+export {
+  customClassesOf,
+  type CustomClassesOptions,
+  examplesOf,
+  type FittedClassSet,
+  fitClassSet,
+  STORED_SET_METHOD,
+} from './custom-classes.ts';
+export {
+  checkLabels,
+  type EmbedOutcome,
+  type EmbeddingEngine,
+  embedImages,
+  type LabelledImage,
+  type SkippedImage,
+  type TaughtImages,
+  teachImages,
+} from './examples.ts';
+export { lazyClassSetStore, openClassSetStore, type StoreLocation } from './open-store.ts';
 export { RedisClassSetStore, type RedisStoreOptions } from './redis-store.ts';
 export { CLASS_SETS_FILE, SCHEMA_VERSION, SqliteClassSetStore, type SqliteStoreOptions } from './sqlite-store.ts';
 export type {
@@ -34,3 +51,5 @@ export type {
   ModelFingerprint,
   StoredExample,
 } from './types.ts';
+export { ClassSetResolver, EVALUATION_SHOTS, EVALUATION_SPLITS, type SetEvaluation } from './resolver.ts';
+export { type Evaluation, type LabelFigures, WEAK_RECALL } from './evaluate.ts';

@@ -12,7 +12,7 @@ export const MATRIX_RECHECK_MS = 1000;
 
 export interface MatrixHead {
   name: string;
-  model: ModelFingerprint;
+  model: ModelFingerprint | null;
   dim: number;
   threshold: number | null;
   stamp: string;

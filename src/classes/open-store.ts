@@ -15,3 +15,32 @@ export function openClassSetStore(location: StoreLocation): ClassSetStore {
     ? new RedisClassSetStore({ redis: location.redis, prefix: location.prefix })
     : new SqliteClassSetStore({ dataDir: location.dataDir });
 }
+
+/**
+ * A store opened on first use: a service that never touches class sets creates no file in
+ * DATA_DIR (and a broken DATA_DIR fails the class-set requests, not the start-up).
+ */
+export function lazyClassSetStore(location: StoreLocation): ClassSetStore {
+  let store: ClassSetStore | null = null;
+  const open = () => {
+    store ??= openClassSetStore(location);
+    return store;
+  };
+  return {
+    where: 'redis' in location ? `Redis, keys ${location.prefix}:class-set*` : `DATA_DIR ${location.dataDir}`,
+    create: (request) => open().create(request),
+    list: () => open().list(),
+    get: (name) => open().get(name),
+    addExamples: (name, model, examples) => open().addExamples(name, model, examples),
+    removeLabel: (name, label) => open().removeLabel(name, label),
+    remove: (name) => open().remove(name),
+    setThreshold: (name, threshold) => open().setThreshold(name, threshold),
+    exportSet: (name) => open().exportSet(name),
+    importSet: (data, options) => open().importSet(data, options),
+    loadMatrix: (name, options) => open().loadMatrix(name, options),
+    close: async () => {
+      await store?.close();
+      store = null;
+    },
+  };
+}

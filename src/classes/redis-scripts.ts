@@ -71,18 +71,24 @@ redis.call('HSET', KEYS[2], name, uid .. ':1')
 return 'ok'
 `;
 
-/** ARGV: prefix, name, model sha256, now, then (sha, label, info, vector) fours. */
+/**
+ * ARGV: prefix, name, model sha256, now, model id, dim, then (sha, label, info, vector) fours. A set
+ * without a model (empty model_sha256) takes this one and dim with its first examples.
+ */
 export const ADD = `${PRELUDE}
-local name, sha256, now = ARGV[2], ARGV[3], ARGV[4]
+local name, sha256, now, modelId, dim = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local uid = redis.call('HGET', KEYS[1], name)
 if not uid then return {'not_found'} end
-local model = redis.call('HMGET', key(uid, 'meta'), 'model_id', 'model_sha256')
-if model[2] ~= sha256 then return {'model_mismatch', model[1], model[2]} end
+local model = redis.call('HMGET', key(uid, 'meta'), 'model_id', 'model_sha256', 'dim')
+if model[2] == '' or not model[2] then
+  if #ARGV >= 7 then redis.call('HSET', key(uid, 'meta'), 'model_id', modelId, 'model_sha256', sha256, 'dim', dim) end
+elseif model[2] ~= sha256 then return {'model_mismatch', model[1], model[2]}
+elseif model[3] ~= dim then return {'dim_mismatch', model[3]} end
 local added, duplicates = 0, {}
-for i = 5, #ARGV, 4 do
+for i = 7, #ARGV, 4 do
   local existing = addOne(uid, ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
   if existing then
-    duplicates[#duplicates + 1] = tostring((i - 5) / 4)
+    duplicates[#duplicates + 1] = tostring((i - 7) / 4)
     duplicates[#duplicates + 1] = existing
   else
     added = added + 1

@@ -11,7 +11,10 @@ import { ClassifierError } from '../errors.ts';
 import {
   checkDim,
   checkExample,
+  checkHead,
   checkModel,
+  dimForAdding,
+  modelOfSet,
   checkSetName,
   checkThreshold,
   exists,
@@ -81,10 +84,9 @@ export class RedisClassSetStore implements ClassSetStore {
 
   async create(request: CreateClassSet): Promise<ClassSetSummary> {
     const name = checkSetName(request.name);
-    const model = checkModel(request.model);
-    const dim = checkDim(request.dim);
+    const { model, dim } = checkHead(request.model, request.dim);
     const threshold = checkThreshold(request.threshold);
-    const examples = (request.examples ?? []).map((example) => checkExample(example, dim));
+    const examples = (request.examples ?? []).map((example) => checkExample(example, dim ?? 0));
     const now = new Date().toISOString();
     await this.build(name, { model, dim, threshold, createdAt: now }, examples, false);
     return this.get(name);
@@ -108,14 +110,26 @@ export class RedisClassSetStore implements ClassSetStore {
     checkSetName(name);
     checkModel(model);
     // The dimension is checked here against the set as read now; the script re-checks the model, which fixes it.
-    const { dim } = await this.get(name);
+    const set = await this.get(name);
+    const dim = dimForAdding(set.dim, examples);
     const checked = examples.map((example) => checkExample(example, dim));
-    const reply = (await this.write(name, ADD, [name, model.sha256, new Date().toISOString(), ...fours(checked)])) as
-      | string[]
-      | undefined;
+    // The script gives a set without a model this one (and dim) when it stores the first examples.
+    const reply = (await this.write(name, ADD, [
+      name,
+      model.sha256,
+      new Date().toISOString(),
+      model.id,
+      String(dim),
+      ...fours(checked),
+    ])) as string[] | undefined;
     const [status, ...rest] = reply ?? [];
     if (status === 'not_found') throw notFound(name);
     if (status === 'model_mismatch') throw modelMismatch(name, { id: rest[0], sha256: rest[1] }, model);
+    if (status === 'dim_mismatch')
+      throw new ClassifierError(
+        'invalid_example',
+        `The class set "${name}" holds embeddings of ${rest[0]} numbers; these have ${dim}.`,
+      );
     const duplicates = [];
     for (let i = 1; i < rest.length; i += 2) {
       const example = checked[Number(rest[i])];
@@ -173,7 +187,15 @@ export class RedisClassSetStore implements ClassSetStore {
           vector: vectorFromBytes(bytes ?? Buffer.alloc(0), dim) ?? corrupt(name),
         });
       });
-      return { name, ...headOf(meta), createdAt: meta.get('created_at') ?? '', examples };
+      const head = headOf(meta);
+      return {
+        name,
+        ...head,
+        model: modelOfSet(name, head.model),
+        dim: head.dim ?? 0,
+        createdAt: meta.get('created_at') ?? '',
+        examples,
+      };
     });
     if (!exported) throw notFound(name);
     return exported;
@@ -192,7 +214,7 @@ export class RedisClassSetStore implements ClassSetStore {
   async loadMatrix(name: string, options: LoadMatrixOptions = {}): Promise<ClassMatrix> {
     checkSetName(name);
     const matrix = await this.cache.get(name, () => notFound(name));
-    if (options.model && !sameModel(matrix.model, options.model))
+    if (options.model && matrix.model && !sameModel(matrix.model, options.model))
       throw modelMismatch(name, matrix.model, options.model);
     return matrix;
   }
@@ -208,7 +230,7 @@ export class RedisClassSetStore implements ClassSetStore {
    */
   private async build(
     name: string,
-    head: { model: ModelFingerprint; dim: number; threshold: number | null; createdAt: string },
+    head: { model: ModelFingerprint | null; dim: number | null; threshold: number | null; createdAt: string },
     examples: readonly (ExampleInput & { addedAt?: string })[],
     replace: boolean,
   ): Promise<void> {
@@ -233,9 +255,9 @@ export class RedisClassSetStore implements ClassSetStore {
     }
     const meta = [
       ['name', name],
-      ['model_id', head.model.id],
-      ['model_sha256', head.model.sha256],
-      ['dim', String(head.dim)],
+      ['model_id', head.model?.id ?? ''],
+      ['model_sha256', head.model?.sha256 ?? ''],
+      ['dim', String(head.dim ?? 0)],
       ['threshold', head.threshold === null ? '' : String(head.threshold)],
       ['created_at', head.createdAt],
       ['updated_at', now],
@@ -317,7 +339,8 @@ export class RedisClassSetStore implements ClassSetStore {
   private async readMatrix(name: string): Promise<ClassMatrix> {
     const matrix = await this.consistentRead(name, async (uid, stamp) => {
       const { meta, order, labelOf } = await this.readIndex(uid);
-      const builder = new MatrixBuilder({ name, ...headOf(meta), stamp }, labelOf.values(), order.length);
+      const head = headOf(meta);
+      const builder = new MatrixBuilder({ name, ...head, dim: head.dim ?? 0, stamp }, labelOf.values(), order.length);
       await this.readVectors(uid, order, (sha256, bytes) =>
         builder.add(labelOf.get(sha256) ?? '', bytes ?? Buffer.alloc(0)),
       );
@@ -388,11 +411,17 @@ function stringPairs(flat: string[]): Map<string, string> {
   return map;
 }
 
-function headOf(meta: Map<string, string>): { model: ModelFingerprint; dim: number; threshold: number | null } {
+/** A set made without a model has an empty model_sha256 (and dim 0) until its first examples. */
+function headOf(meta: Map<string, string>): {
+  model: ModelFingerprint | null;
+  dim: number | null;
+  threshold: number | null;
+} {
   const threshold = meta.get('threshold') ?? '';
+  const sha256 = meta.get('model_sha256') ?? '';
   return {
-    model: { id: meta.get('model_id') ?? '', sha256: meta.get('model_sha256') ?? '' },
-    dim: Number(meta.get('dim')),
+    model: sha256 === '' ? null : { id: meta.get('model_id') ?? '', sha256 },
+    dim: sha256 === '' ? null : Number(meta.get('dim')),
     threshold: threshold === '' ? null : Number(threshold),
   };
 }

@@ -11,7 +11,10 @@ import { ClassifierError } from '../errors.ts';
 import {
   checkDim,
   checkExample,
+  checkHead,
   checkModel,
+  dimForAdding,
+  modelOfSet,
   checkSetName,
   checkThreshold,
   exists,
@@ -126,10 +129,9 @@ export class SqliteClassSetStore implements ClassSetStore {
 
   async create(request: CreateClassSet): Promise<ClassSetSummary> {
     const name = checkSetName(request.name);
-    const model = checkModel(request.model);
-    const dim = checkDim(request.dim);
+    const { model, dim } = checkHead(request.model, request.dim);
     const threshold = checkThreshold(request.threshold);
-    const examples = (request.examples ?? []).map((example) => checkExample(example, dim));
+    const examples = (request.examples ?? []).map((example) => checkExample(example, dim ?? 0));
     return this.write(name, () => {
       if (this.setRow(name)) throw exists(name);
       const now = new Date().toISOString();
@@ -155,9 +157,15 @@ export class SqliteClassSetStore implements ClassSetStore {
     checkModel(model);
     return this.write(name, () => {
       const set = this.existing(name);
-      const setModel = { id: set.model_id, sha256: set.model_sha256 };
-      if (!sameModel(setModel, model)) throw modelMismatch(name, setModel, model);
-      const checked = examples.map((example) => checkExample(example, set.dim));
+      const setModel = modelOfRow(set);
+      if (setModel && !sameModel(setModel, model)) throw modelMismatch(name, setModel, model);
+      const dim = dimForAdding(setModel ? set.dim : null, examples);
+      const checked = examples.map((example) => checkExample(example, dim));
+      // A set made without a model takes the one its first examples came from.
+      if (!setModel && checked.length > 0)
+        this.db
+          .prepare('UPDATE class_sets SET model_id = ?, model_sha256 = ?, dim = ? WHERE id = ?')
+          .run(model.id, model.sha256, dim, set.id);
       const { added, duplicates } = this.insertExamples(set.id, checked, new Date().toISOString());
       if (added > 0) this.touch(set.id);
       return { added, duplicates, summary: this.summary(this.existing(name)) };
@@ -213,7 +221,7 @@ export class SqliteClassSetStore implements ClassSetStore {
         }));
         return {
           name: set.name,
-          model: { id: set.model_id, sha256: set.model_sha256 },
+          model: modelOfSet(name, modelOfRow(set)),
           dim: set.dim,
           threshold: set.threshold,
           createdAt: set.created_at,
@@ -242,7 +250,7 @@ export class SqliteClassSetStore implements ClassSetStore {
   async loadMatrix(name: string, options: LoadMatrixOptions = {}): Promise<ClassMatrix> {
     checkSetName(name);
     const matrix = await this.cache.get(name, () => notFound(name));
-    if (options.model && !sameModel(matrix.model, options.model))
+    if (options.model && matrix.model && !sameModel(matrix.model, options.model))
       throw modelMismatch(name, matrix.model, options.model);
     return matrix;
   }
@@ -273,8 +281,8 @@ export class SqliteClassSetStore implements ClassSetStore {
 
   private insertSet(
     name: string,
-    model: ModelFingerprint,
-    dim: number,
+    model: ModelFingerprint | null,
+    dim: number | null,
     threshold: number | null,
     createdAt: string,
     updatedAt: string,
@@ -283,7 +291,7 @@ export class SqliteClassSetStore implements ClassSetStore {
       .prepare(
         'INSERT INTO class_sets (name, model_id, model_sha256, dim, threshold, created_at, updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, 1)',
       )
-      .run(name, model.id, model.sha256, dim, threshold, createdAt, updatedAt);
+      .run(name, model?.id ?? '', model?.sha256 ?? '', dim ?? 0, threshold, createdAt, updatedAt);
     return Number(result.lastInsertRowid);
   }
 
@@ -333,8 +341,8 @@ export class SqliteClassSetStore implements ClassSetStore {
     ).sort((a, b) => compareText(a.label, b.label));
     return {
       name: row.name,
-      model: { id: row.model_id, sha256: row.model_sha256 },
-      dim: row.dim,
+      model: modelOfRow(row),
+      dim: modelOfRow(row) ? row.dim : null,
       threshold: row.threshold,
       labels,
       examples: labels.reduce((sum, { count }) => sum + count, 0),
@@ -363,7 +371,7 @@ export class SqliteClassSetStore implements ClassSetStore {
         const builder = new MatrixBuilder(
           {
             name,
-            model: { id: set.model_id, sha256: set.model_sha256 },
+            model: modelOfRow(set),
             dim: set.dim,
             threshold: set.threshold,
             stamp: `${set.id}:${set.version}`,
@@ -378,6 +386,11 @@ export class SqliteClassSetStore implements ClassSetStore {
       })(),
     );
   }
+}
+
+/** A set made without a model has empty model columns (and dim 0) until its first examples. */
+function modelOfRow(row: SetRow): ModelFingerprint | null {
+  return row.model_sha256 === '' ? null : { id: row.model_id, sha256: row.model_sha256 };
 }
 
 export function compareText(a: string, b: string): number {

@@ -35,9 +35,10 @@ export interface LabelCount {
 
 export interface ClassSetSummary {
   name: string;
-  model: ModelFingerprint;
-  /** Length of every embedding in the set. */
-  dim: number;
+  /** null for a set made empty where no model is loaded (the API in Redis mode): the first examples added fix it. */
+  model: ModelFingerprint | null;
+  /** Length of every embedding in the set; null while `model` is. */
+  dim: number | null;
   /** The set's own threshold (cosine similarity), overriding the calibrated one; null: none. */
   threshold: number | null;
   /** Labels sorted by name, with their example counts. */
@@ -51,8 +52,9 @@ export interface ClassSetSummary {
 
 export interface CreateClassSet {
   name: string;
-  model: ModelFingerprint;
-  dim: number;
+  /** Omitted (or null, with `dim`): an empty set whose model the first examples added fix. */
+  model?: ModelFingerprint | null;
+  dim?: number | null;
   threshold?: number | null;
   /** Examples stored with the set in the same write: the set appears whole or not at all. */
   examples?: readonly ExampleInput[];
@@ -96,7 +98,8 @@ export interface ImportOptions {
  */
 export interface ClassMatrix {
   name: string;
-  model: ModelFingerprint;
+  /** null: an empty set no model has embedded into yet (it matches nothing, so any model may use it). */
+  model: ModelFingerprint | null;
   dim: number;
   threshold: number | null;
   /** Distinct labels, sorted. */
@@ -127,7 +130,7 @@ export interface ClassSetStore {
   get(name: string): Promise<ClassSetSummary>;
   /**
    * Adds examples made by `model` (refused with class_set_model_mismatch if the set's model
-   * differs). A photo already in the set (same sha256) is not stored again: it is reported in
+   * differs; a set without a model takes this one and the examples' dimension, in the same write). A photo already in the set (same sha256) is not stored again: it is reported in
    * `duplicates`. All or nothing.
    */
   addExamples(name: string, model: ModelFingerprint, examples: readonly ExampleInput[]): Promise<AddResult>;

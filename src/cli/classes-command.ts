@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import {
   type ClassSetStore,
+  embedImages,
   type ExampleInput,
   examplesOf,
   modelFingerprintOf,
@@ -20,7 +21,7 @@ import {
 import { type Evaluation, evaluateSplits } from '../classes/evaluate.ts';
 import { type Classifier, createClassifier } from '../engine/classifier.ts';
 import { engineOptionsOf } from '../engine/engine-config.ts';
-import { ClassifierError, toClassifierError } from '../errors.ts';
+import { ClassifierError } from '../errors.ts';
 import { addSettingOptions, loadCommandSettings } from '../settings/options.ts';
 import type { Settings } from '../settings/table.ts';
 import { localSourceOptions } from '../sources/policy.ts';
@@ -79,30 +80,22 @@ async function embedAll(
   quiet: boolean,
 ): Promise<ExampleInput[]> {
   const progress = quiet ? null : startProgress(items.length);
-  const examples: ExampleInput[] = [];
-  const limit = Math.max(4, classifier.settings.maxBatch * 2);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++];
-      try {
-        const embedding = await classifier.embed(item.file);
-        examples.push({ label: item.label, vector: embedding.vector, sha256: embedding.sha256, source: item.file });
-        progress?.tick(false);
-      } catch (err) {
-        const error = toClassifierError(err);
-        progress?.log(`skipped ${item.file}: ${error.code}: ${error.message}`);
-        progress?.tick(true);
-        if (!progress) console.error(`skipped ${item.file}: ${error.code}: ${error.message}`);
-      }
-    }
-  };
   try {
-    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+    const { examples } = await embedImages(
+      classifier,
+      items.map(({ label, file }) => ({ label, input: file, source: file })),
+      (outcome) => {
+        if (outcome.ok) return void progress?.tick(false);
+        const line = `skipped ${outcome.item.source}: ${outcome.error.code}: ${outcome.error.message}`;
+        progress?.log(line);
+        progress?.tick(true);
+        if (!progress) console.error(line);
+      },
+    );
+    return examples;
   } finally {
     progress?.stop();
   }
-  return examples;
 }
 
 async function openEngine(settings: Settings): Promise<Classifier> {
@@ -197,13 +190,13 @@ function warnThinLabels(labels: { label: string; count: number }[]): void {
 
 function printSummary(summary: {
   name: string;
-  model: { id: string };
+  model: { id: string } | null;
   examples: number;
   labels: { label: string; count: number }[];
   threshold: number | null;
 }): void {
   console.log(
-    `${summary.name}: ${summary.examples} photos, ${summary.labels.length} labels, model ${summary.model.id}${summary.threshold === null ? '' : `, threshold ${summary.threshold}`}`,
+    `${summary.name}: ${summary.examples} photos, ${summary.labels.length} labels, model ${summary.model?.id ?? 'none yet'}${summary.threshold === null ? '' : `, threshold ${summary.threshold}`}`,
   );
   for (const { label, count } of summary.labels) console.log(`  ${label}: ${count}`);
 }
@@ -221,7 +214,9 @@ function registerList(classes: Command): void {
       if (sets.length === 0)
         console.log(`No class sets in ${store.where}; make one with: marine-classifier classes create NAME FOLDER`);
       for (const set of sets)
-        console.log(`${set.name}  ${set.examples} photos, ${set.labels.length} labels, model ${set.model.id}`);
+        console.log(
+          `${set.name}  ${set.examples} photos, ${set.labels.length} labels, model ${set.model?.id ?? 'none yet'}`,
+        );
     });
   });
 }

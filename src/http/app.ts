@@ -16,7 +16,7 @@ import type { JobQueue } from '../queue/types.ts';
 import { apiPlugin } from './api.ts';
 import { authFailuresOf } from './auth-failures.ts';
 import type { ServiceConfig } from './config.ts';
-import type { RouteDependencies, Routes, ServiceState } from './dependencies.ts';
+import type { ClassSetAccess, RouteDependencies, Routes, ServiceState } from './dependencies.ts';
 import { installBodyGuard } from './body-guard.ts';
 import { registerDocs, registerOpenApiRoute } from './docs.ts';
 import { clientErrorHandler, frameworkErrorsOf, installErrorHandling } from './errors.ts';
@@ -34,6 +34,8 @@ export interface AppOptions {
   /** Give the one whose onBatch/onQueueEvent the classifier and queue report to; a fresh one otherwise. */
   metrics?: ServiceMetrics;
   state?: ServiceState;
+  /** The class sets the /class-sets routes and `class_set` use; none: those routes are not served. */
+  classSets?: ClassSetAccess | null;
   /** Route modules served inside the API plugin, behind its API keys and rate limit. */
   extraRoutes?: readonly Routes[];
 }
@@ -99,6 +101,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     classify: metrics.countImages(service.classify.bind(service)),
     queue,
     state,
+    classSets: options.classSets ?? null,
   };
 
   const app = createFastify(config);

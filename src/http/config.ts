@@ -47,6 +47,8 @@ export interface ServiceConfig {
   urlTimeoutMs: number;
   /** Folder `image_path` is confined to; null refuses local paths. */
   imageRoot: string | null;
+  /** Where class sets are kept without QUEUE_URL (DATA_DIR/class-sets.sqlite); null: no class sets. */
+  dataDir: string | null;
   /** Folder served at `/`; null serves no page. */
   webRoot: string | null;
   /** Take the client address from X-Forwarded-For (only behind a proxy you run). */
@@ -87,6 +89,7 @@ export function serviceConfigOf(settings: Settings): ServiceConfig {
     urlAllowHosts: settings.urlAllowHosts,
     urlTimeoutMs: settings.urlTimeoutMs,
     imageRoot: settings.imageRoot ?? null,
+    dataDir: settings.dataDir ?? null,
     // Unset: the bundled page; set empty: no page.
     webRoot: settings.webRoot === undefined ? defaultWebRoot() : settings.webRoot || null,
     trustProxy: settings.trustProxy,

@@ -6,8 +6,9 @@ import type {
   RawRequestDefaultExpression,
   RawServerDefault,
 } from 'fastify';
+import type { ClassSetResolver, ClassSetStore, LabelledImage } from '../classes/index.ts';
 import type { ClassifyService } from '../queue/classify-service.ts';
-import type { JobQueue } from '../queue/types.ts';
+import type { ExamplesResult, JobQueue } from '../queue/types.ts';
 import type { ServiceConfig } from './config.ts';
 import type { ClassifyFn } from './metrics.ts';
 
@@ -29,6 +30,16 @@ export interface RouteDependencies {
   classify: ClassifyFn;
   queue: JobQueue;
   state: ServiceState;
+  /** The class sets (SQLite in DATA_DIR, or Redis); null: the /class-sets routes are not served. */
+  classSets?: ClassSetAccess | null;
+}
+
+export interface ClassSetAccess {
+  store: ClassSetStore;
+  /** Fits and evaluates sets (cached per change of a set). */
+  resolver: ClassSetResolver;
+  /** Adds photos here and now (in-process mode); null where the API has no model (Redis: an examples job). */
+  teach: ((name: string, images: LabelledImage[]) => Promise<ExamplesResult>) | null;
 }
 
 /** Route modules: registered inside the API plugin (protected) or beside it (open), as app.ts decides. */

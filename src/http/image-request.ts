@@ -5,10 +5,10 @@
  * decoding (one source per image, URL scheme, base64 alphabet, paths only under IMAGE_ROOT).
  */
 import type { FastifyRequest } from 'fastify';
-import type { ClassifyOptions, ImageInput } from '../engine/types.ts';
+import type { ImageInput } from '../engine/types.ts';
 import { ClassifierError, tooManyImagesError } from '../errors.ts';
 import { engineInputOf } from '../queue/image-spec.ts';
-import type { ImageSpec } from '../queue/types.ts';
+import type { ImageSpec, JobOptions } from '../queue/types.ts';
 import { validationErrorOf, type ValidationIssue } from './errors.ts';
 import {
   MultipartFields,
@@ -24,7 +24,7 @@ export type RequestImage = ImageSpec | { kind: 'bytes'; bytes: Buffer; label: st
 
 export interface ImageRequest {
   images: RequestImage[];
-  options: ClassifyOptions;
+  options: JobOptions;
   /** The client sent a list (`images`) or several files, so it gets an answer per image. */
   batch: boolean;
 }
@@ -58,15 +58,18 @@ export function imageSpecOf(image: RequestImage): ImageSpec {
   return image.kind === 'bytes' ? { kind: 'base64', data: image.bytes.toString('base64'), label: image.label } : image;
 }
 
-function optionsOf(fields: OptionValues, base: ClassifyOptions = {}): ClassifyOptions {
+function optionsOf(fields: OptionValues, base: JobOptions = {}): JobOptions {
   const options = { ...base };
   if (fields.top_k !== undefined) options.topK = fields.top_k;
   if (fields.marine_only !== undefined) options.marineOnly = fields.marine_only;
   if (fields.min_score !== undefined) options.minScore = fields.min_score;
+  if (fields.class_set !== undefined) options.classSet = fields.class_set;
+  if (fields.class_threshold !== undefined) options.classThreshold = fields.class_threshold;
   return options;
 }
 
-function urlImage(text: string, field: string): ImageSpec {
+/** An http(s) URL image, checked (invalid_url) but not fetched. */
+export function urlImage(text: string, field: string): ImageSpec {
   let url: URL;
   try {
     url = new URL(text);
@@ -82,7 +85,8 @@ function urlImage(text: string, field: string): ImageSpec {
 const DATA_URL_PREFIX = /^data:[^,]*?;base64,/i;
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 
-function base64Image(text: string, field: string, label: string): ImageSpec {
+/** A base64 (or data: URL) image, checked (invalid_base64) but not decoded. */
+export function base64Image(text: string, field: string, label: string): ImageSpec {
   let data = text.trim();
   if (/^data:/i.test(data)) {
     const prefix = DATA_URL_PREFIX.exec(data);
@@ -194,16 +198,21 @@ async function readMultipart(request: FastifyRequest, limits: ImageRequestLimits
       form.files.push({ kind: 'bytes', bytes, label: part.filename || 'upload' });
     }
   } catch (err) {
-    // The rest of the form is still arriving. Reading it to the end (and dropping it) keeps the
-    // connection usable for the client's next request and lets the client read this answer
-    // instead of seeing its upload cut off; Node does the same for bodies nobody read.
-    request.raw.unpipe();
-    request.raw.resume();
-    if (err instanceof ClassifierError || typeof (err as { code?: unknown }).code === 'string') throw err;
-    // busboy's own complaints (no boundary, malformed headers, cut-off body) are the client's form.
-    throw new ClassifierError('invalid_multipart', `The multipart form could not be read: ${(err as Error).message}.`);
+    throw refusedForm(request, err);
   }
   return form;
+}
+
+/** What to throw for a form refused half-way, after letting the rest of it drain. */
+export function refusedForm(request: FastifyRequest, err: unknown): unknown {
+  // The rest of the form is still arriving. Reading it to the end (and dropping it) keeps the
+  // connection usable for the client's next request and lets the client read this answer
+  // instead of seeing its upload cut off; Node does the same for bodies nobody read.
+  request.raw.unpipe();
+  request.raw.resume();
+  if (err instanceof ClassifierError || typeof (err as { code?: unknown }).code === 'string') return err;
+  // busboy's own complaints (no boundary, malformed headers, cut-off body) are the client's form.
+  return new ClassifierError('invalid_multipart', `The multipart form could not be read: ${(err as Error).message}.`);
 }
 
 function checkFilePart(fieldname: string, filesSoFar: number, limits: ImageRequestLimits): void {
@@ -225,7 +234,7 @@ function addField(fields: Record<string, string>, name: string, value: string): 
 async function multipartRequestOf(
   request: FastifyRequest,
   limits: ImageRequestLimits,
-  base: ClassifyOptions,
+  base: JobOptions,
 ): Promise<ImageRequest> {
   const { files, fields } = await readMultipart(request, limits);
   const formFields = validFormFields(request, fields);

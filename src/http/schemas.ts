@@ -28,6 +28,20 @@ export const MinScore = Type.Number({
   description: 'Below this top-1 probability the answer is "unknown" (default 0).',
 });
 
+export const ClassSetName = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  pattern: '^[a-z0-9][a-z0-9_-]*$',
+  description: 'A class set name: lower-case letters, digits, "-" and "_".',
+  examples: ['reef-fish'],
+});
+export const ClassThreshold = Type.Number({
+  minimum: -1,
+  maximum: 1,
+  description:
+    'A cosine similarity: below it the custom answer is "unknown". Default: the set\'s own, else calibrated from its photos.',
+});
+
 const ImageUrl = Type.String({
   minLength: 1,
   maxLength: 8192,
@@ -49,6 +63,12 @@ const optionFields = {
   top_k: Type.Optional(TopK),
   marine_only: Type.Optional(MarineOnly),
   min_score: Type.Optional(MinScore),
+  class_set: Type.Optional({
+    ...ClassSetName,
+    description:
+      'Answer with this class set (POST /class-sets): `answer` is its label or "unknown", and `custom` holds the details.',
+  }),
+  class_threshold: Type.Optional(ClassThreshold),
 };
 
 const imageFields = {
@@ -125,6 +145,8 @@ const multipartForm = (files: string) =>
     top_k: Type.Optional(TopK),
     marine_only: Type.Optional(MarineOnly),
     min_score: Type.Optional(MinScore),
+    class_set: Type.Optional(ClassSetName),
+    class_threshold: Type.Optional(ClassThreshold),
   });
 const rawImage = Type.String({
   format: 'binary',
@@ -185,6 +207,18 @@ const MarineInfo = Type.Object({
   ),
 });
 
+const CustomAnswer = Type.Object(
+  {
+    set: Type.String(),
+    label: Type.String({ description: 'The best custom label, or "unknown" below the threshold.' }),
+    unknown: Type.Boolean(),
+    similarity: Type.Number({ description: "Cosine similarity to the best label's prototype." }),
+    threshold: Type.Number(),
+    top: Type.Array(Type.Object({ label: Type.String(), similarity: Type.Number(), score: Type.Number() })),
+  },
+  { description: 'Present when class_set was given.' },
+);
+
 const Prediction = Type.Object({
   index: Type.Integer({ description: 'ImageNet-1k class index.' }),
   synset: Type.String(),
@@ -216,9 +250,39 @@ export const ClassificationResult = Type.Object(
       total_ms: Type.Number(),
     }),
     sha256: Type.String({ description: 'Of the image bytes.' }),
+    custom: Type.Optional(CustomAnswer),
   },
   { additionalProperties: true },
 );
+
+export const ClassSetView = Type.Object({
+  name: Type.String(),
+  model: Nullable(
+    Type.Object(
+      { id: Type.String(), sha256: Type.String() },
+      { description: 'The model whose embeddings the set holds; null until the first photo is embedded.' },
+    ),
+  ),
+  dim: Nullable(Type.Integer({ description: 'Length of each embedding; null while model is.' })),
+  threshold: Nullable(Type.Number({ description: "The set's own threshold; null: calibrated from its photos." })),
+  labels: Type.Array(Type.Object({ label: Type.String(), count: Type.Integer() }), {
+    description: 'Sorted by label.',
+  }),
+  examples: Type.Integer(),
+  created_at: Type.String({ format: 'date-time' }),
+  updated_at: Type.String({ format: 'date-time' }),
+});
+
+export const ExamplesResult = Type.Object({
+  added: Type.Integer({ description: 'Photos stored.' }),
+  duplicates: Type.Array(Type.Object({ source: Type.String(), label: Type.String(), existing_label: Type.String() }), {
+    description: 'Photos the set holds already (same bytes): counted once, under existing_label.',
+  }),
+  skipped: Type.Array(Type.Object({ source: Type.String(), error: ErrorBody }), {
+    description: 'Files that could not be read as images; the rest were stored.',
+  }),
+  set: ClassSetView,
+});
 
 export const JobAccepted = Type.Object({
   id: Type.String(),
@@ -228,7 +292,7 @@ export const JobAccepted = Type.Object({
 
 export const JobRecord = Type.Object({
   id: Type.String(),
-  kind: Type.Union([Type.Literal('single'), Type.Literal('batch')]),
+  kind: Type.Union([Type.Literal('single'), Type.Literal('batch'), Type.Literal('examples')]),
   status: Type.Union(['queued', 'running', 'succeeded', 'failed', 'cancelled'].map((s) => Type.Literal(s))),
   created_at: Type.String({ format: 'date-time' }),
   started_at: Nullable(Type.String({ format: 'date-time' })),
@@ -238,7 +302,9 @@ export const JobRecord = Type.Object({
     failed: Type.Integer({ description: 'Of those, the ones that failed.' }),
     total: Type.Integer(),
   }),
-  result: Type.Optional(Nullable(ClassificationResult)),
+  result: Type.Optional(
+    Nullable(Type.Union([ClassificationResult, ExamplesResult], { description: 'Examples jobs: what was added.' })),
+  ),
   results: Type.Optional(
     Type.Array(
       Type.Object({

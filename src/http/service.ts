@@ -3,15 +3,17 @@
  * Used by `marine-classifier serve`, by tests and by benchmarks.
  */
 import type { FastifyInstance } from 'fastify';
+import { ClassSetResolver, type ClassSetStore, lazyClassSetStore, modelFingerprintOf } from '../classes/index.ts';
 import { createClassifier, type Classifier, type ClassifierOptions } from '../engine/classifier.ts';
+import { examplesRunnerOf, resolvingClassify, teach } from '../queue/class-sets.ts';
 import type { ClassifyService } from '../queue/classify-service.ts';
-import { classifyServiceOf, createJobQueue, needsLocalModel } from '../queue/create-queue.ts';
+import { classifyServiceOf, createJobQueue, isRedisQueue, needsLocalModel } from '../queue/create-queue.ts';
 import type { LogFn } from '../queue/redis-connection.ts';
 import type { JobQueue } from '../queue/types.ts';
 import { sharedSourceOptions } from '../sources/policy.ts';
 import { buildApp } from './app.ts';
 import type { ServiceConfig } from './config.ts';
-import type { ServiceState } from './dependencies.ts';
+import type { ClassSetAccess, ServiceState } from './dependencies.ts';
 import { createMetrics, type ServiceMetrics } from './metrics.ts';
 
 export interface RunningService {
@@ -65,6 +67,25 @@ interface Parts {
   queue: JobQueue;
   classifier: ClassifyService;
   app: FastifyInstance;
+  store: ClassSetStore | null;
+}
+
+/**
+ * Redis mode: the sets in Redis. The API has no model: it lists, shows and evaluates them, and
+ * photos are embedded by the workers (examples jobs), which also resolve `class_set`.
+ */
+function redisClassSets(queue: JobQueue): ClassSetAccess | null {
+  if (!isRedisQueue(queue)) return null;
+  const store = queue.classSetStore();
+  return { store, resolver: new ClassSetResolver(store, async () => null), teach: null };
+}
+
+/** In-process mode: the class sets in DATA_DIR, used with the model loaded here. */
+function localClassSets(config: ServiceConfig, engine: Classifier | null): ClassSetAccess | null {
+  if (!engine || !config.dataDir) return null;
+  const store = lazyClassSetStore({ dataDir: config.dataDir });
+  const resolver = new ClassSetResolver(store, () => modelFingerprintOf(engine.model));
+  return { store, resolver, teach: (name, images) => teach(store, engine, name, images) };
 }
 
 /** Queue, classify service and listening app around `engine`; on failure closes what it opened (and the engine if owned). */
@@ -77,20 +98,26 @@ async function assemble(
 ): Promise<Parts> {
   let queue: JobQueue | null = null;
   let app: FastifyInstance | null = null;
+  let classSets: ClassSetAccess | null = null;
   const queueLog: LogFn = (level, message) => (app ? app.log[level](message) : console.error(message));
   try {
+    classSets = localClassSets(config, engine);
+    const resolver = classSets?.resolver ?? null;
     const counted = engine && {
-      classify: metrics.countImages(engine.classify.bind(engine)),
+      classify: metrics.countImages(resolvingClassify(engine.classify.bind(engine), resolver)),
       settings: engine.settings,
     };
-    queue = createJobQueue(config, { classifier: counted, onEvent: metrics.onQueueEvent, log: queueLog });
-    const classifier = classifyServiceOf(queue, engine);
-    app = await buildApp({ config, classifier, queue, metrics, state });
+    const examples = classSets && engine ? examplesRunnerOf(classSets.store, engine) : null;
+    queue = createJobQueue(config, { classifier: counted, examples, onEvent: metrics.onQueueEvent, log: queueLog });
+    const classifier = classifyServiceOf(queue, engine, resolver);
+    classSets ??= redisClassSets(queue);
+    app = await buildApp({ config, classifier, queue, metrics, state, classSets });
     await app.listen({ host: config.host, port: config.port });
-    return { queue, classifier, app };
+    return { queue, classifier, app, store: classSets?.store ?? null };
   } catch (err) {
     await app?.close();
     await queue?.close();
+    await classSets?.store.close();
     if (ownsEngine) await engine?.close();
     throw err;
   }
@@ -112,7 +139,7 @@ export async function startService(config: ServiceConfig, options: StartServiceO
   const owns = options.classifier === undefined;
   const engine = await engineFor(config, options, metrics);
   const state: ServiceState = { draining: false };
-  const { app, queue, classifier } = await assemble(config, engine, metrics, state, owns);
+  const { app, queue, classifier, store } = await assemble(config, engine, metrics, state, owns);
 
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -136,6 +163,7 @@ export async function startService(config: ServiceConfig, options: StartServiceO
         await app.close();
         clearTimeout(deadline);
         await queue.close();
+        await store?.close();
         // Closes the engine in-process (its URL connections with it); in Redis mode only refuses further images.
         if (owns) await classifier.close();
       })();

@@ -5,11 +5,15 @@
  */
 import type { Classifier, ModelDescription } from '../engine/classifier.ts';
 import type { PixelBudgetStats } from '../engine/pixel-budget.ts';
-import type { ClassificationResult, ClassifyOptions, ImageInput } from '../engine/types.ts';
+import type { ClassSetResolver } from '../classes/index.ts';
+import type { ClassificationResult, ImageInput } from '../engine/types.ts';
+import { engineOptionsOf } from './class-sets.ts';
+import type { JobOptions } from './types.ts';
 
 export interface ClassifyService {
   /** `cancel`: the caller went away; the in-process engine stops fetching the image (a worker's fetch runs on). */
-  classify(input: ImageInput, options?: ClassifyOptions, cancel?: AbortSignal): Promise<ClassificationResult>;
+  /** `options.classSet` names a class set; it is resolved where the model runs. */
+  classify(input: ImageInput, options?: JobOptions, cancel?: AbortSignal): Promise<ClassificationResult>;
   /** The model that answers, read when asked; null while none is known (Redis mode before any worker). */
   model(): Promise<ModelDescription | null>;
   /** Images accepted and not yet answered. */
@@ -25,13 +29,16 @@ export interface ClassifyService {
 /** The engine loaded in this process. */
 export class EngineClassifyService implements ClassifyService {
   readonly #engine: Classifier;
+  readonly #resolver: ClassSetResolver | null;
 
-  constructor(engine: Classifier) {
+  /** `resolver`: the class sets (DATA_DIR) that `class_set` names; null: none. */
+  constructor(engine: Classifier, resolver: ClassSetResolver | null = null) {
     this.#engine = engine;
+    this.#resolver = resolver;
   }
 
-  classify(input: ImageInput, options?: ClassifyOptions, cancel?: AbortSignal): Promise<ClassificationResult> {
-    return this.#engine.classify(input, options, cancel);
+  async classify(input: ImageInput, options: JobOptions = {}, cancel?: AbortSignal): Promise<ClassificationResult> {
+    return this.#engine.classify(input, await engineOptionsOf(options, this.#resolver), cancel);
   }
 
   async model(): Promise<ModelDescription> {

@@ -3,14 +3,15 @@
  * (memory queue, model loaded here); with it, jobs go to Redis and worker processes classify
  * them, so the API process loads no model.
  */
+import type { ClassSetResolver } from '../classes/index.ts';
 import type { Classifier } from '../engine/classifier.ts';
-import { createMemoryQueue } from './memory-queue.ts';
+import { createMemoryQueue, type QueueClassifier } from './memory-queue.ts';
 import { EngineClassifyService, type ClassifyService } from './classify-service.ts';
 import { QueueClassifyService } from './queue-classify-service.ts';
 import { type RedisSettingValues, redisQueueSettingsOf } from './redis-config.ts';
 import type { LogFn } from './redis-connection.ts';
 import { createRedisQueue, type RedisJobQueue } from './redis-queue.ts';
-import type { JobQueue, QueueEvent } from './types.ts';
+import type { ExamplesRunner, JobQueue, QueueEvent } from './types.ts';
 
 /** The queue-related part of the service's settings (ServiceConfig has these fields). */
 export interface JobQueueConfig {
@@ -29,7 +30,9 @@ export interface JobQueueConfig {
 
 export interface JobQueueDeps {
   /** The loaded engine; needed in-process only (see needsLocalModel). */
-  classifier?: Pick<Classifier, 'classify' | 'settings'> | null;
+  classifier?: QueueClassifier | null;
+  /** Runs examples jobs (in-process); without it the queue refuses them. */
+  examples?: ExamplesRunner | null;
   onEvent?: (event: QueueEvent) => void;
   log?: LogFn;
 }
@@ -56,6 +59,7 @@ export function createJobQueue(config: JobQueueConfig, deps: JobQueueDeps = {}):
     retentionMs: config.jobRetentionSeconds * 1000,
     concurrency: config.jobConcurrency ?? undefined,
     onEvent: deps.onEvent,
+    examples: deps.examples ?? null,
   });
 }
 
@@ -68,8 +72,12 @@ export function isRedisQueue(queue: JobQueue): queue is RedisJobQueue {
  * workers through the queue: POST /classify becomes "queue one image and wait for it"
  * (CLASSIFY_TIMEOUT_MS, then 504 classify_timeout).
  */
-export function classifyServiceOf(queue: JobQueue, engine: Classifier | null): ClassifyService {
-  if (engine) return new EngineClassifyService(engine);
+export function classifyServiceOf(
+  queue: JobQueue,
+  engine: Classifier | null,
+  resolver: ClassSetResolver | null = null,
+): ClassifyService {
+  if (engine) return new EngineClassifyService(engine, resolver);
   if (!isRedisQueue(queue)) throw new Error('classifyServiceOf: without an engine, only a Redis queue classifies.');
   return new QueueClassifyService(queue);
 }

@@ -4,7 +4,7 @@
  * the process; a deployment that needs them to survive restarts uses the Redis queue.
  */
 import { randomUUID } from 'node:crypto';
-import type { Classifier } from '../engine/classifier.ts';
+import type { ClassifierSettings } from '../engine/classifier.ts';
 import type { ClassificationResult } from '../engine/types.ts';
 import { ClassifierError, emptyJobError, shuttingDownError } from '../errors.ts';
 import { errorBodyOf } from './error-body.ts';
@@ -13,6 +13,9 @@ import {
   FINISHED_STATUSES,
   type CancelOutcome,
   type ErrorBody,
+  type ExamplesJobSpec,
+  type ExamplesRunner,
+  type JobClassifyFn,
   type ImageSpec,
   type JobItemResult,
   type JobQueue,
@@ -34,6 +37,14 @@ export interface MemoryQueueOptions {
   /** Finished jobs kept at most, whatever their age; the oldest are dropped first. */
   maxRetained?: number;
   onEvent?: (event: QueueEvent) => void;
+  /** Runs examples jobs (photos added to a class set); without it they are refused. */
+  examples?: ExamplesRunner | null;
+}
+
+/** What the queue classifies with: one image at a time, options naming a class set by name. */
+export interface QueueClassifier {
+  classify: JobClassifyFn;
+  settings: Pick<ClassifierSettings, 'decodeThreads' | 'maxBatch'>;
 }
 
 interface Entry {
@@ -54,10 +65,7 @@ function queueFull(message: string): ClassifierError {
 }
 
 /** A new in-process queue; the same as `new MemoryQueue(...)`. */
-export function createMemoryQueue(
-  classifier: Pick<Classifier, 'classify' | 'settings'>,
-  options: MemoryQueueOptions,
-): MemoryQueue {
+export function createMemoryQueue(classifier: QueueClassifier, options: MemoryQueueOptions): MemoryQueue {
   return new MemoryQueue(classifier, options);
 }
 
@@ -111,7 +119,7 @@ function settle(record: JobRecord): void {
 }
 
 export class MemoryQueue implements JobQueue {
-  readonly #classifier: Pick<Classifier, 'classify'>;
+  readonly #classifier: Pick<QueueClassifier, 'classify'>;
   readonly #options: MemoryQueueOptions;
   readonly #concurrency: number;
   readonly #maxRetained: number;
@@ -128,7 +136,7 @@ export class MemoryQueue implements JobQueue {
   #closed: (() => void) | null = null;
   #closedPromise: Promise<void> | null = null;
 
-  constructor(classifier: Pick<Classifier, 'classify' | 'settings'>, options: MemoryQueueOptions) {
+  constructor(classifier: QueueClassifier, options: MemoryQueueOptions) {
     this.#classifier = classifier;
     this.#options = options;
     this.#concurrency = options.concurrency ?? classifier.settings.decodeThreads * 2 + classifier.settings.maxBatch * 2;
@@ -220,6 +228,8 @@ export class MemoryQueue implements JobQueue {
     const options = this.#options;
     if (this.#closing) throw shuttingDownError();
     if (spec.images.length === 0) throw emptyJobError();
+    if (spec.kind === 'examples' && !options.examples)
+      throw new ClassifierError('internal_error', 'This queue cannot add examples to class sets.');
     const bytes = inlineBytesOf(spec.images);
     if (bytes > options.maxHeldBytes) {
       throw new ClassifierError(
@@ -285,6 +295,10 @@ export class MemoryQueue implements JobQueue {
       this.#waitingJobs--;
       this.#emit({ type: 'started', job: snapshot(entry), wait_ms: Date.now() - entry.createdAtMs });
     }
+    if (spec.kind === 'examples') {
+      this.#startExamples(entry, spec);
+      return;
+    }
     const index = entry.nextImage++;
     if (entry.nextImage >= spec.images.length) this.#pending.splice(this.#pending.indexOf(entry), 1);
     entry.runningImages++;
@@ -305,6 +319,42 @@ export class MemoryQueue implements JobQueue {
           settle(record);
           this.#markFinished(entry);
         }
+        this.#pump();
+      });
+  }
+
+  /** An examples job runs whole in one slot: the runner embeds its photos through the engine's own batching. */
+  #startExamples(entry: Entry, spec: ExamplesJobSpec): void {
+    const { record } = entry;
+    entry.nextImage = spec.images.length;
+    this.#pending.splice(this.#pending.indexOf(entry), 1);
+    entry.runningImages++;
+    this.#activeImages++;
+    const runner = this.#options.examples as ExamplesRunner;
+    Promise.resolve()
+      .then(() =>
+        runner(spec, (progress) => {
+          record.progress = { ...progress };
+        }),
+      )
+      .then(
+        (result) => {
+          record.result = result;
+          // As in Redis mode: a job none of whose photos could be read has failed.
+          const failedAll = result.added === 0 && result.skipped.length === spec.images.length;
+          record.status = failedAll ? 'failed' : 'succeeded';
+          if (failedAll) record.error = result.skipped[0]?.error ?? null;
+        },
+        (err: unknown) => {
+          record.error = errorBodyOf(err);
+          record.status = 'failed';
+        },
+      )
+      .finally(() => {
+        record.progress.done = record.progress.total;
+        entry.runningImages--;
+        this.#activeImages--;
+        this.#markFinished(entry);
         this.#pump();
       });
   }

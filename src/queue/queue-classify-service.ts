@@ -5,13 +5,13 @@
  * of API and workers started first.
  */
 import { validateClassifyOptions, type ModelDescription } from '../engine/classifier.ts';
-import type { ClassificationResult, ClassifyOptions, ImageInput } from '../engine/types.ts';
+import type { ClassificationResult, ImageInput } from '../engine/types.ts';
 import { ClassifierError, errorFromReply, shuttingDownError } from '../errors.ts';
 import { isHttpUrl, sha256Of } from '../sources/input.ts';
 import type { ClassifyService } from './classify-service.ts';
 import type { RedisJobQueue } from './redis-queue.ts';
 import type { WorkerAdvert } from './redis-workers.ts';
-import type { ImageSpec } from './types.ts';
+import { classificationOf, type ImageSpec, type JobOptions } from './types.ts';
 
 /** How old a view of the workers a classify() may use for its cache key: one Redis read per second, not per image. */
 const WORKERS_MAX_AGE_MS = 1000;
@@ -59,7 +59,7 @@ export class QueueClassifyService implements ClassifyService {
     this.#closed = true;
   }
 
-  async classify(input: ImageInput, options: ClassifyOptions = {}): Promise<ClassificationResult> {
+  async classify(input: ImageInput, options: JobOptions = {}): Promise<ClassificationResult> {
     if (this.#closed) throw shuttingDownError();
     // Bad options are the caller's mistake: answer 400 now rather than after a trip through the queue.
     validateClassifyOptions(options);
@@ -94,18 +94,20 @@ export class QueueClassifyService implements ClassifyService {
     return ids.size === 1 ? [...ids][0] : null;
   }
 
-  async #cachedResult(image: ImageSpec, options: ClassifyOptions): Promise<ClassificationResult | null> {
-    if (image.kind !== 'base64' || !this.#queue.settings.resultCache) return null;
+  async #cachedResult(image: ImageSpec, options: JobOptions): Promise<ClassificationResult | null> {
+    // An answer with a class set depends on the set as it is now: never from the cache.
+    if (image.kind !== 'base64' || !this.#queue.settings.resultCache || options.classSet !== undefined) return null;
     const modelId = await this.#soleModelId();
     if (!modelId) return null;
     return this.#queue.cachedResult(modelId, options, sha256Of(Buffer.from(image.data, 'base64')));
   }
 
-  async #classifyByWorker(image: ImageSpec, options: ClassifyOptions): Promise<ClassificationResult> {
+  async #classifyByWorker(image: ImageSpec, options: JobOptions): Promise<ClassificationResult> {
     const queue = this.#queue;
     const accepted = await queue.submit({ kind: 'single', images: [image], options });
     const record = await queue.waitFor(accepted.id, this.#timeoutMs);
-    if (record?.status === 'succeeded' && record.result) return record.result;
+    const result = classificationOf(record);
+    if (record?.status === 'succeeded' && result) return result;
     if (record?.status === 'failed' && record.error) throw errorFromReply(record.error);
     // Not finished in time. A job no worker has taken yet is withdrawn, so it does not run for nobody.
     const withdrawn = (await queue.cancel(accepted.id).catch(() => 'not_cancellable')) === 'cancelled';

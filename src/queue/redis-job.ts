@@ -2,7 +2,9 @@
  * What a job looks like in Redis, and how the API turns that back into the JobRecord that the
  * in-process queue would have answered with. Pure functions: no Redis here.
  */
-import type { ErrorBody, JobItemResult, JobRecord, JobSpec, JobStatus } from './types.ts';
+import { ClassifierError, isErrorCode } from '../errors.ts';
+import { errorBodyOf } from './error-body.ts';
+import type { ErrorBody, ExamplesResult, JobItemResult, JobRecord, JobSpec, JobStatus } from './types.ts';
 
 /** BullMQ job data: the spec, plus what the API already knows about the images. */
 export interface RedisJobData {
@@ -20,6 +22,8 @@ export interface RedisJobReturn {
   done: number;
   failed: number;
   cache_hits: number;
+  /** Examples jobs: what was added (the job's `result`). */
+  examples?: ExamplesResult;
 }
 
 /** One image's outcome as a worker stores it. */
@@ -82,6 +86,9 @@ export function errorOfFailedReason(reason: string | null | undefined): ErrorBod
       status: 503,
     };
   }
+  // A worker gives a job up with "code: message" (UnrecoverableError): the client gets that error.
+  const coded = /^([a-z_]+): ([\s\S]+)$/.exec(text);
+  if (coded && isErrorCode(coded[1])) return errorBodyOf(new ClassifierError(coded[1], coded[2]));
   return { code: 'job_failed', message: text, status: 500 };
 }
 
@@ -121,7 +128,8 @@ export function recordOf(snapshot: JobSnapshot): RedisJobRecord {
     worker: snapshot.returnvalue?.worker ?? snapshot.processedBy ?? null,
     attempts: snapshot.attemptsStarted ?? 0,
   };
-  if (spec.kind === 'single') record.result = items[0]?.result ?? null;
+  if (spec.kind === 'examples') record.result = snapshot.returnvalue?.examples ?? null;
+  else if (spec.kind === 'single') record.result = items[0]?.result ?? null;
   else record.results = items;
   return record;
 }

@@ -8,6 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { type ClassSetStore, RedisClassSetStore } from '../classes/index.ts';
 import type { ClassificationResult, ClassifyOptions } from '../engine/types.ts';
 import { ClassifierError, emptyJobError, shuttingDownError } from '../errors.ts';
 import { sha256Of } from '../sources/input.ts';
@@ -62,6 +63,8 @@ export interface RedisJobQueue extends JobQueue {
   workers(): Promise<WorkerAdvert[]>;
   /** A cached answer for these image bytes, when the result cache is on and has one; counts the hit. */
   cachedResult(model: string, options: ClassifyOptions, sha256: string): Promise<ClassificationResult | null>;
+  /** The class sets in this Redis (under QUEUE_PREFIX), on the queue's connection. */
+  classSetStore(): ClassSetStore;
 }
 
 /** Job ids are UUIDs we make; anything else must never reach a Redis key name. */
@@ -173,6 +176,10 @@ export class RedisQueue implements RedisJobQueue {
     this.#keep = { age: Math.max(settings.retentionSeconds, MIN_KEEP_SECONDS), count: settings.maxRetained };
     this.#bull = new BullQueueHandle(this.#redis, settings, log);
     this.#follower = followQueueEvents(this.#eventsRedis, this.#bull.eventsKey, (event) => this.#onStreamEvent(event));
+  }
+
+  classSetStore(): ClassSetStore {
+    return new RedisClassSetStore({ redis: this.#redis, prefix: this.settings.prefix });
   }
 
   async submit(spec: JobSpec): Promise<RedisJobRecord> {

@@ -3,7 +3,7 @@
  * implement the same interface, so everything that crosses it is plain JSON: specs carry image
  * bytes as base64, records carry the engine's results as they are.
  */
-import type { ClassificationResult, ClassifyOptions } from '../engine/types.ts';
+import type { ClassificationResult, ClassifyOptions, ImageInput } from '../engine/types.ts';
 import type { ErrorCode } from '../errors.ts';
 
 /** One image of a job, as it can be stored in Redis: never a Buffer, never a URL object. */
@@ -12,12 +12,67 @@ export type ImageSpec =
   | { kind: 'base64'; data: string /** e.g. the uploaded file's name; "upload" when it had none. */; label: string }
   | { kind: 'path'; path: string };
 
-export interface JobSpec {
+/**
+ * Classification options as they cross the queue: plain JSON. A class set travels by name (and
+ * an optional threshold) and is resolved to the engine's CustomClasses where the image is classified.
+ */
+export interface JobOptions extends Omit<ClassifyOptions, 'classes'> {
+  /** A class set's name: the answer is its label (or `unknown`). */
+  classSet?: string;
+  /** Overrides the set's threshold (a cosine similarity). */
+  classThreshold?: number;
+}
+
+/** One image through whatever classifies here, with options that name a set rather than hold one. */
+export type JobClassifyFn = (
+  input: ImageInput,
+  options?: JobOptions,
+  cancel?: AbortSignal,
+) => Promise<ClassificationResult>;
+
+export interface ClassifyJobSpec {
   /** A single job answers with `result`, a batch with `results`, even for a one-image batch. */
   kind: 'single' | 'batch';
   images: ImageSpec[];
-  options: ClassifyOptions;
+  options: JobOptions;
 }
+
+/** Photos added to a class set: image i is labelled labels[i]; the job's `result` is an ExamplesResult. */
+export interface ExamplesJobSpec {
+  kind: 'examples';
+  set: string;
+  images: ImageSpec[];
+  labels: string[];
+}
+
+export type JobSpec = ClassifyJobSpec | ExamplesJobSpec;
+
+/** What adding examples answers (POST /class-sets/{name}/examples, or an examples job's result). */
+export interface ExamplesResult {
+  added: number;
+  duplicates: { source: string; label: string; existing_label: string }[];
+  skipped: { source: string; error: ErrorBody }[];
+  set: ClassSetView;
+}
+
+/** A class set as the API shows it. */
+export interface ClassSetView {
+  name: string;
+  model: { id: string; sha256: string } | null;
+  dim: number | null;
+  threshold: number | null;
+  labels: { label: string; count: number }[];
+  examples: number;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Runs an examples job where the model is; reports progress as photos are embedded. */
+export type ExamplesRunner = (
+  spec: ExamplesJobSpec,
+  /** After each photo: the counts, and that photo (its error when it was skipped). */
+  progress: (progress: JobProgress, photo?: { source: string; error: ErrorBody | null }) => void,
+) => Promise<ExamplesResult>;
 
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
@@ -47,19 +102,25 @@ export interface JobProgress {
 
 export interface JobRecord {
   id: string;
-  kind: 'single' | 'batch';
+  kind: JobSpec['kind'];
   status: JobStatus;
   /** ISO-8601 UTC. */
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
   progress: JobProgress;
-  /** Single-image jobs: the classification once it succeeded, else null. */
-  result?: ClassificationResult | null;
+  /** Single-image jobs: the classification once it succeeded, else null. Examples jobs: what was added. */
+  result?: ClassificationResult | ExamplesResult | null;
   /** Batch jobs: one entry per finished image, in input order. */
   results?: JobItemResult[];
   /** Why a job failed (a single image's error, or every image of a batch failing). */
   error?: ErrorBody | null;
+}
+
+/** A classification job's `result` (examples jobs have an ExamplesResult there instead). */
+export function classificationOf(record: JobRecord | null | undefined): ClassificationResult | null {
+  const result = record?.result;
+  return result && 'answer' in result ? result : null;
 }
 
 export type CancelOutcome = 'cancelled' | 'not_cancellable' | 'not_found';

@@ -8,14 +8,16 @@
  */
 import { UnrecoverableError } from 'bullmq';
 import type { Classifier } from '../engine/classifier.ts';
-import type { ClassificationResult, ClassifyOptions } from '../engine/types.ts';
+import type { ClassSetResolver } from '../classes/index.ts';
+import type { ClassificationResult } from '../engine/types.ts';
+import { engineOptionsOf } from '../queue/class-sets.ts';
 import { type ClassifierError, toClassifierError } from '../errors.ts';
 import { errorBodyOf } from '../queue/error-body.ts';
 import { engineInputOf, sourceLabelOf } from '../queue/image-spec.ts';
 import { servedFromCache, type ResultCache } from '../queue/redis-cache.ts';
 import type { RedisJobData, RedisJobReturn, StoredItem } from '../queue/redis-job.ts';
 import type { ResultStore } from '../queue/redis-results.ts';
-import type { ImageSpec, JobProgress } from '../queue/types.ts';
+import type { ExamplesJobSpec, ExamplesRunner, ImageSpec, JobOptions, JobProgress } from '../queue/types.ts';
 import type { Limiter } from './limiter.ts';
 
 /** The parts of a BullMQ job the processor uses (a structural type, so tests can hand in a plain object). */
@@ -37,6 +39,8 @@ export interface ProcessorDeps {
   /** Bounds images in flight across all the jobs this worker runs. */
   limiter: Limiter;
   workerId: string;
+  /** The class sets in Redis: `class_set` resolved with this worker's model, and examples jobs run. */
+  classSets?: { resolver: ClassSetResolver; examples: ExamplesRunner } | null;
 }
 
 /** Batch progress goes to Redis at most this often: one write per image would double a batch's Redis traffic. */
@@ -52,15 +56,20 @@ async function classifyImage(
   deps: ProcessorDeps,
   image: ImageSpec,
   sha256: string | null,
-  options: ClassifyOptions,
+  options: JobOptions,
 ): Promise<{ result: ClassificationResult; cached: boolean }> {
-  const { classifier, cache } = deps;
+  const { classifier } = deps;
+  // An answer with a class set depends on the set as it is now: never cached.
+  const cache = options.classSet === undefined ? deps.cache : null;
   const started = performance.now();
   if (cache && sha256) {
     const hit = await cache.get(classifier.model.id, options, sha256);
     if (hit) return { result: servedFromCache(hit, performance.now() - started), cached: true };
   }
-  const result = await classifier.classify(engineInputOf(image), options);
+  const result = await classifier.classify(
+    engineInputOf(image),
+    await engineOptionsOf(options, deps.classSets?.resolver ?? null),
+  );
   if (cache) await cache.set(classifier.model.id, options, result);
   return { result, cached: false };
 }
@@ -88,6 +97,8 @@ class JobRun {
     const id = this.#job.id;
     if (!id) throw new UnrecoverableError('The job has no id.');
     this.#id = id;
+    const { spec } = this.#job.data;
+    if (spec.kind === 'examples') return this.#runExamples(spec);
     // Images an earlier run of this job already finished (it was retried, or its worker died) are not redone.
     const earlier = this.#job.attemptsStarted > 1 ? await this.#deps.store.read(id) : [];
     this.#finished = new Map(earlier.map((item) => [item.index, item]));
@@ -95,6 +106,46 @@ class JobRun {
     await this.#reportProgress(true);
     if (this.#deps.cache) await this.#deps.cache.countHits(this.#cacheHits);
     return this.#outcome();
+  }
+
+  /**
+   * Photos added to a class set: embedded here, stored in Redis in one write. A retried run starts
+   * over (photos stored by an earlier run are duplicates, counted once). Each photo's outcome is
+   * stored as it ends, so GET /jobs/{id} shows progress.
+   */
+  async #runExamples(spec: ExamplesJobSpec): Promise<RedisJobReturn> {
+    const runner = this.#deps.classSets?.examples;
+    if (!runner) throw new UnrecoverableError('internal_error: this worker has no class-set store.');
+    const writes: Promise<void>[] = [];
+    let index = 0;
+    let failed = 0;
+    let result: Awaited<ReturnType<ExamplesRunner>>;
+    try {
+      result = await runner(spec, (_progress, photo) => {
+        if (!photo) return;
+        if (photo.error) failed++;
+        const item: StoredItem = photo.error
+          ? { index, source: photo.source, error: photo.error }
+          : { index, source: photo.source };
+        index++;
+        writes.push(this.#deps.store.write(this.#id, item));
+      });
+    } catch (err) {
+      const error = toClassifierError(err);
+      if (error.retryable && !this.#lastAttempt) throw new Error(`${error.code}: ${error.message}`);
+      throw new UnrecoverableError(`${error.code}: ${error.message}`);
+    } finally {
+      await Promise.allSettled(writes);
+    }
+    return {
+      worker: this.#deps.workerId,
+      model: this.#deps.classifier.model.id,
+      total: this.#total,
+      done: index,
+      failed,
+      cache_hits: 0,
+      examples: result,
+    };
   }
 
   /** Every image not finished yet, as many at a time as the worker's limiter allows. */
@@ -119,7 +170,8 @@ class JobRun {
     const source = sourceLabelOf(image);
     let item: StoredItem;
     try {
-      const { result, cached } = await classifyImage(this.#deps, image, sha256[index] ?? null, spec.options);
+      const options = spec.kind === 'examples' ? {} : spec.options;
+      const { result, cached } = await classifyImage(this.#deps, image, sha256[index] ?? null, options);
       if (cached) this.#cacheHits++;
       item = cached ? { index, source, result, cached } : { index, source, result };
     } catch (err) {

@@ -6,6 +6,8 @@
  * renewing; when a worker dies, its lock expires, another worker's stalled check puts the job back
  * in the queue, and the images it had already stored are not classified again.
  */
+import { ClassSetResolver, type ClassSetStore, modelFingerprintOf, RedisClassSetStore } from '../classes/index.ts';
+import { examplesRunnerOf } from '../queue/class-sets.ts';
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createClassifier, settingsSummary, type Classifier } from '../engine/classifier.ts';
@@ -46,6 +48,14 @@ export async function startWorker(config: WorkerConfig, options: StartWorkerOpti
   const log = options.log ?? consoleLog;
   const classifier = options.classifier ?? (await createClassifier(config.engine));
   return new ClassifyWorker(config, classifier, options.classifier === undefined, log);
+}
+
+/** The sets in Redis, used with this worker's model: `class_set` on classification jobs, and examples jobs. */
+function classSetsOf(store: ClassSetStore, classifier: Classifier) {
+  return {
+    resolver: new ClassSetResolver(store, () => modelFingerprintOf(classifier.model)),
+    examples: examplesRunnerOf(store, classifier),
+  };
 }
 
 function errorText(err: unknown): string {
@@ -118,6 +128,7 @@ class ClassifyWorker implements RunningWorker {
       cache: settings.resultCache ? createResultCache(this.#redis, keys, settings.resultCacheTtlSeconds) : null,
       limiter: createLimiter(imageConcurrency),
       workerId: id,
+      classSets: classSetsOf(new RedisClassSetStore({ redis: this.#redis, prefix: settings.prefix }), classifier),
     });
     this.#worker = bullWorkerOf(config, this.#redis, processor, this.concurrency, log);
     this.#advertise();
