@@ -5,42 +5,27 @@
  */
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ClassifierError } from '../errors.ts';
 import type { Settings } from '../settings/table.ts';
+import type { SurveyFormat } from '../survey/archive.ts';
 import {
   buildCamtrapPackage,
+  checkSurveyMetadata,
   type SurveyMedia,
   type SurveyMetadata,
   writeCamtrapPackage,
 } from '../survey/camtrap-dp.ts';
 import { darwinCoreArchiveOf } from '../survey/darwin-core.ts';
+import { formatOfName } from '../survey/media-names.ts';
 import { deploymentOf, readDeploymentsCsv } from '../survey/deployments.ts';
 import type { ReportWriter } from './report-writer.ts';
-
-const FORMAT_BY_EXTENSION: Record<string, string> = {
-  '.jpg': 'jpeg',
-  '.jpeg': 'jpeg',
-  '.png': 'png',
-  '.gif': 'gif',
-  '.webp': 'webp',
-  '.tif': 'tiff',
-  '.tiff': 'tiff',
-  '.avif': 'avif',
-  '.heic': 'heic',
-};
 
 /** What the package needs besides the photos, checked before any photo is classified. */
 export async function surveyMetadataOf(settings: Settings): Promise<SurveyMetadata> {
   const contributors = settings.contributors ?? [];
-  if (contributors.length === 0)
-    throw new ClassifierError(
-      'survey_incomplete',
-      'A Camtrap DP package needs a contributor: give --contributor "Name <email>".',
-    );
-  if (!settings.projectTitle)
-    throw new ClassifierError('survey_incomplete', 'A Camtrap DP package needs a project title: give --project-title.');
+  const projectTitle = settings.projectTitle ?? '';
+  checkSurveyMetadata({ contributors, projectTitle });
   return {
-    projectTitle: settings.projectTitle,
+    projectTitle,
     contributors,
     samplingDesign: settings.samplingDesign,
     captureMethod: settings.captureMethod,
@@ -56,7 +41,7 @@ export async function surveyRootsOf(inputs: string[]): Promise<string[]> {
   return roots;
 }
 
-export type SurveyFormat = 'camtrap-dp' | 'dwc-a';
+export type { SurveyFormat };
 
 /** camtrap-dp: the package in the folder `output`; dwc-a: the Darwin Core Archive in the zip file `output`. */
 export function openSurveyWriter(
@@ -72,7 +57,7 @@ export function openSurveyWriter(
       media.push(
         stat(file).then((info) => ({
           ...deploymentOf(file, roots),
-          format: report.result?.image.format ?? FORMAT_BY_EXTENSION[path.extname(file).toLowerCase()] ?? null,
+          format: report.result?.image.format ?? formatOfName(file),
           modified: info.mtime,
           result: report.result,
         })),

@@ -14,6 +14,7 @@ import type { AuthFailures } from './auth-failures.ts';
 import type { ServiceConfig } from './config.ts';
 import type { RouteDependencies, Routes } from './dependencies.ts';
 import { registerClassifyRoutes } from './routes-classify.ts';
+import { registerExportRoutes } from './routes-export.ts';
 import { registerJobRoutes } from './routes-jobs.ts';
 import { registerModelRoutes } from './routes-models.ts';
 
@@ -58,6 +59,12 @@ export async function apiPlugin(scope: FastifyInstance, options: ApiPluginOption
   await installRateLimit(scope, deps.config);
   installApiKeys(scope, deps.config.apiKeys, authFailures);
   const api = scope.withTypeProvider<TypeBoxTypeProvider>();
-  for (const routes of [registerClassifyRoutes, registerJobRoutes, registerModelRoutes, ...extraRoutes])
+  for (const routes of [
+    registerClassifyRoutes,
+    registerJobRoutes,
+    registerExportRoutes,
+    registerModelRoutes,
+    ...extraRoutes,
+  ])
     routes(api, deps);
 }
