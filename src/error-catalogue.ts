@@ -77,7 +77,7 @@ export const ERROR_CATALOGUE = {
   resume_unsupported: {
     status: 400,
     retryable: false,
-    meaning: 'CLI: `--resume` needs `--format csv`, `jsonl` or `json`.',
+    meaning: 'CLI: `--resume` needs `--format csv`, `jsonl`, `json` or `camtrap-dp` (not `table` or `dwc-a`).',
   },
   resume_mismatch: {
     status: 400,

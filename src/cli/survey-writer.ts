@@ -5,10 +5,12 @@
  */
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { ClassifierError } from '../errors.ts';
 import type { Settings } from '../settings/table.ts';
 import type { SurveyFormat } from '../survey/archive.ts';
 import {
   buildCamtrapPackage,
+  type CamtrapPackage,
   checkSurveyMetadata,
   type SurveyMedia,
   type SurveyMetadata,
@@ -16,6 +18,13 @@ import {
 } from '../survey/camtrap-dp.ts';
 import { darwinCoreArchiveOf } from '../survey/darwin-core.ts';
 import { formatOfName } from '../survey/media-names.ts';
+import {
+  deploymentsForResume,
+  mergeCamtrapPackages,
+  mediaKeyOf,
+  packageMediaKeys,
+  readCamtrapPackage,
+} from '../survey/resume.ts';
 import { deploymentOf, readDeploymentsCsv } from '../survey/deployments.ts';
 import type { ReportWriter } from './report-writer.ts';
 
@@ -49,6 +58,7 @@ export function openSurveyWriter(
   output: string,
   roots: string[],
   meta: SurveyMetadata,
+  previous: CamtrapPackage | null = null,
 ): ReportWriter {
   const media: Promise<SurveyMedia>[] = [];
   return {
@@ -66,10 +76,44 @@ export function openSurveyWriter(
     async close() {
       const all = await Promise.all(media);
       if (all.length === 0) return;
-      const pkg = buildCamtrapPackage(all, meta);
+      const pkg = previous
+        ? mergeCamtrapPackages(
+            previous,
+            buildCamtrapPackage(all, {
+              ...meta,
+              deployments: deploymentsForResume(previous, meta.deployments, new Set(all.map((m) => m.deploymentID))),
+            }),
+          )
+        : buildCamtrapPackage(all, meta);
       if (format === 'camtrap-dp') return writeCamtrapPackage(output, pkg);
       await mkdir(path.dirname(path.resolve(output)), { recursive: true });
       await writeFile(output, darwinCoreArchiveOf(pkg));
+    },
+  };
+}
+
+/**
+ * --resume over a package folder: the package as it stands (null when there is none yet) and which
+ * of the found images it holds already (by deployment and path, as the package names them).
+ */
+export async function previousSurveyOf(
+  format: SurveyFormat,
+  output: string,
+  roots: string[],
+): Promise<{ previous: CamtrapPackage | null; done: (file: string) => boolean }> {
+  if (format === 'dwc-a')
+    throw new ClassifierError(
+      'resume_unsupported',
+      '--resume cannot add to a Darwin Core Archive (it is written whole at the end); resume a --format camtrap-dp package instead.',
+    );
+  const previous = await readCamtrapPackage(output);
+  if (!previous) return { previous, done: () => false };
+  const keys = packageMediaKeys(previous);
+  return {
+    previous,
+    done: (file) => {
+      const { deploymentID, filePath } = deploymentOf(file, roots);
+      return keys.has(mediaKeyOf(deploymentID, filePath));
     },
   };
 }

@@ -154,7 +154,8 @@ function taxonomicOf(records: MediaRecord[]): Record<string, unknown>[] {
   return [...taxa.values()];
 }
 
-function boundingBox(deployments: DeploymentRow[]): Record<string, unknown> {
+/** GeoJSON box around the deployments (the package's `spatial`). */
+export function boundingBox(deployments: DeploymentRow[]): Record<string, unknown> {
   const lats = deployments.map((d) => Number(d.latitude));
   const lons = deployments.map((d) => Number(d.longitude));
   const [s, n, w, e] = [Math.min(...lats), Math.max(...lats), Math.min(...lons), Math.max(...lons)];
