@@ -192,3 +192,12 @@ test('clear errors: no contributor, bad deployment rows, rows naming no deployme
   await expectError(fetch(exportUrl('no-such-job', '?format=camtrap-dp')), 404, 'job_not_found');
   await expectError(fetch(exportUrl(jobId, '?format=xlsx')), 400, 'invalid_request');
 });
+
+test('both routes are in the OpenAPI document, answering application/zip', async () => {
+  const doc = await json<{
+    paths: Record<string, Record<string, { responses: Record<string, { content?: object }> }>>;
+  }>(fetch(`${service.url}/openapi.json`));
+  const route = doc.paths['/jobs/{id}/export'];
+  for (const method of ['get', 'post']) assert.ok(route?.[method]?.responses['200']?.content, method);
+  assert.deepEqual(Object.keys(route.get.responses['200'].content ?? {}), ['application/zip']);
+});
