@@ -3,7 +3,7 @@
 // (validated offline against the shared schemas) and as a Darwin Core Archive; and the clear
 // errors: a job still running, no contributor, no coordinates, bad deployment rows, an unknown job.
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -200,4 +200,34 @@ test('both routes are in the OpenAPI document, answering application/zip', async
   const route = doc.paths['/jobs/{id}/export'];
   for (const method of ['get', 'post']) assert.ok(route?.[method]?.responses['200']?.content, method);
   assert.deepEqual(Object.keys(route.get.responses['200'].content ?? {}), ['application/zip']);
+});
+
+test('uploads (base64 in a JSON batch) go to the `deployment` named in the request; the stand-in time is flagged', async () => {
+  const photos = GPS.map((n) => readFileSync(sharedPath('images', 'camera', 'jpg', 'gps', n)).toString('base64'));
+  const shark = readFileSync(sharedPath('images', 'imagenet-marine', SHARKS[1])).toString('base64');
+  const accepted = await json<{ id: string }>(
+    postJson(`${service.url}/jobs`, { images: [...photos, shark].map((data) => ({ image_base64: data })) }),
+    202,
+  );
+  await pollJob<JobRecord>(`${service.url}/jobs/${accepted.id}`, {}, 60_000);
+  const query = new URLSearchParams({
+    format: 'camtrap-dp',
+    contributor: META.contributor[0],
+    project_title: 'Uploads',
+    deployment: 'boat-1',
+  });
+  const res = await fetch(exportUrl(accepted.id, `?${query}`));
+  const files = unzip(res, await res.arrayBuffer());
+  const dir = mkdtempSync(path.join(tmpdir(), 'mc-http-package-'));
+  for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, name), text);
+  assert.deepEqual(camtrapDpProblems(dir), []);
+  const media = rows(files['media.csv']);
+  assert.deepEqual(
+    media.map((m) => [m.deploymentID, m.filePath]),
+    [0, 1, 2].map((i) => ['boat-1', `images[${i}]`]),
+  );
+  assert.equal(new Set(media.map((m) => m.mediaID)).size, 3);
+  const [deployment] = rows(files['deployments.csv']);
+  assert.equal(deployment.deploymentID, 'boat-1');
+  assert.equal(deployment.timestampIssues, 'true', 'the shark photo has no capture time: the job’s arrival stands in');
 });
