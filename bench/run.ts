@@ -11,6 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { benchClassSets } from './class-sets.ts';
 import { benchCliFolder } from './cli-folder.ts';
 import {
   checkSharedFiles,
@@ -110,6 +111,7 @@ async function main(): Promise<void> {
   const engine_grid = await part('engine grid', benchEngineGrid);
   const http = await part('http', benchHttp);
   const cli = await part('cli', benchCliFolder);
+  const class_sets = await part('class sets', benchClassSets);
   machine.background_busy_cores_after = await backgroundBusy();
 
   const partial: Omit<BenchResults, 'summary'> = {
@@ -123,6 +125,7 @@ async function main(): Promise<void> {
     engine_grid,
     http,
     cli,
+    class_sets,
     other_load_cores: otherLoad,
     failures,
   };

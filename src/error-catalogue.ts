@@ -77,7 +77,7 @@ export const ERROR_CATALOGUE = {
   resume_unsupported: {
     status: 400,
     retryable: false,
-    meaning: 'CLI: `--resume` needs `--format csv`, `jsonl` or `json`.',
+    meaning: 'CLI: `--resume` needs `--format csv`, `jsonl`, `json` or `camtrap-dp` (not `table` or `dwc-a`).',
   },
   resume_mismatch: {
     status: 400,
@@ -112,6 +112,11 @@ export const ERROR_CATALOGUE = {
     status: 409,
     retryable: false,
     meaning: 'The job already runs or is finished; only queued jobs can be cancelled.',
+  },
+  job_not_finished: {
+    status: 409,
+    retryable: true,
+    meaning: 'A survey export of a job that is still queued or running; export once GET /jobs/{id} says succeeded.',
   },
   body_too_large: { status: 413, retryable: false, meaning: 'The request body is larger than `MAX_BODY_BYTES`.' },
   image_too_large_bytes: { status: 413, retryable: false, meaning: 'The image file is larger than the byte limit.' },

@@ -85,6 +85,8 @@ const CANCEL = { method: 'DELETE', path: '/jobs/{id}' };
 const MODELS = { method: 'GET', path: '/models' };
 const HEALTH = { method: 'GET', path: '/healthz' };
 const READY = { method: 'GET', path: '/readyz' };
+const EXPORT = { method: 'GET', path: '/jobs/{id}/export' };
+const EXPORT_POST = { method: 'POST', path: '/jobs/{id}/export' };
 
 /** An image URL whose answer waits until released: a job fetching it stays running. */
 function slowRoute(req: { url?: string }, res: ServerResponse): boolean {
@@ -164,6 +166,15 @@ describe('embedded mode', () => {
     await pollFinished(failed.id);
     await check(s, JOB, fetch(`${s.url}/jobs/${failed.id}`), 200);
 
+    await check(s, EXPORT, fetch(`${s.url}/jobs/${accepted.id}/export?format=camtrap-dp`), 400);
+    await check(
+      s,
+      EXPORT_POST,
+      postJson(`${s.url}/jobs/${accepted.id}/export`, { format: 'dwc-a', deployments: [{}] }),
+      400,
+    );
+    await check(s, EXPORT_POST, postJson(`${s.url}/jobs/nope/export`, { format: 'dwc-a' }), 404);
+
     await check(s, JOBS, postJson(`${s.url}/jobs`, { images: [] }), 400);
     await check(s, JOB, fetch(`${s.url}/jobs/00000000-0000-4000-8000-000000000000`), 404);
     await check(s, CANCEL, fetch(`${s.url}/jobs/nope`, { method: 'DELETE' }), 404);
@@ -195,11 +206,12 @@ describe('Redis mode, Redis unreachable, no worker', () => {
     await check(s, JOBS, postJson(`${s.url}/jobs`, { image_url: 'https://example.org/a.jpg' }), 503);
     await check(s, JOB, fetch(`${s.url}/jobs/00000000-0000-4000-8000-000000000000`), 503);
     await check(s, CANCEL, fetch(`${s.url}/jobs/00000000-0000-4000-8000-000000000000`, { method: 'DELETE' }), 503);
+    await check(s, EXPORT, fetch(`${s.url}/jobs/00000000-0000-4000-8000-000000000000/export?format=dwc-a`), 503);
   });
 });
 
 test('every route and status of the API was checked', () => {
   const routes = new Set(checked.map((c) => c.split(' ').slice(0, 2).join(' ')));
-  for (const route of [CLASSIFY, JOBS, JOB, CANCEL, MODELS, HEALTH, READY])
+  for (const route of [CLASSIFY, JOBS, JOB, CANCEL, EXPORT, EXPORT_POST, MODELS, HEALTH, READY])
     assert.ok(routes.has(`${route.method} ${route.path}`), `${route.method} ${route.path} was never checked`);
 });

@@ -15,6 +15,22 @@ import type { Example } from './vectors.ts';
  */
 export const STORED_SET_METHOD: MatchMethod = { kind: 'linear', flips: false };
 
+/**
+ * The linear fit runs on the N x N Gram matrix of the examples (linear.ts): memory N² x 8 bytes and
+ * time about N² x labels x steps. Measured on the 2 shared cores (bench/class-sets.ts): 400 examples
+ * of 10 labels 4.8 s, 1,000 of 10 labels 23 s, 1,000 of 100 labels 106 s; 100,000 examples would
+ * need an 80 GB matrix. Above this cost (N² x labels) a set is matched by its prototypes instead,
+ * which costs one dot product per label per photo whatever N is.
+ */
+export const LINEAR_MAX_COST = 2_000_000;
+
+/** The method a set of `rows` examples under `labels` labels is matched with: linear where the fit is affordable. */
+export function methodForSize(method: MatchMethod, rows: number, labels: number): MatchMethod {
+  if (method.kind !== 'linear') return method;
+  const vectors = method.flips ? rows * 2 : rows;
+  return vectors * vectors * labels <= LINEAR_MAX_COST ? method : { kind: 'prototype', flips: method.flips };
+}
+
 export interface CustomClassesOptions {
   /** Overrides the set's own threshold and the calibrated one (a cosine similarity). */
   threshold?: number | null;
@@ -42,8 +58,9 @@ export interface FittedClassSet {
   classes(options?: Omit<CustomClassesOptions, 'method'>): CustomClasses;
 }
 
-export function fitClassSet(matrix: ClassMatrix, method: MatchMethod = STORED_SET_METHOD): FittedClassSet {
+export function fitClassSet(matrix: ClassMatrix, wanted: MatchMethod = STORED_SET_METHOD): FittedClassSet {
   const examples = examplesOf(matrix);
+  const method = methodForSize(wanted, matrix.rows, matrix.labels.length);
   const matcher = matcherOf(examples, method);
   let calibrated: number | null = null;
   const calibratedThreshold = () => {

@@ -15,10 +15,25 @@ export interface LabelScore {
   similarity: number;
 }
 
+/**
+ * Four sums side by side: V8 keeps more multiplications in flight than with one chain, which made
+ * matching a photo against 1,000 labels about twice as fast (bench/class-sets.ts).
+ */
 export function dot(a: Float32Array, b: Float32Array): number {
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) sum += a[i] * b[i];
-  return sum;
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  const end = a.length - (a.length % 4);
+  let i = 0;
+  for (; i < end; i += 4) {
+    s0 += a[i] * b[i];
+    s1 += a[i + 1] * b[i + 1];
+    s2 += a[i + 2] * b[i + 2];
+    s3 += a[i + 3] * b[i + 3];
+  }
+  for (; i < a.length; i++) s0 += a[i] * b[i];
+  return s0 + s1 + s2 + s3;
 }
 
 /** The vector scaled to length 1 (a zero vector stays zero). */

@@ -17,7 +17,13 @@ import {
   type OutputFormat,
   type ReportWriter,
 } from './report-writer.ts';
-import { openSurveyWriter, type SurveyFormat, surveyMetadataOf, surveyRootsOf } from './survey-writer.ts';
+import {
+  openSurveyWriter,
+  previousSurveyOf,
+  type SurveyFormat,
+  surveyMetadataOf,
+  surveyRootsOf,
+} from './survey-writer.ts';
 
 /** The flags that are not settings (those are read through the settings table). */
 interface ClassifyFlags {
@@ -46,7 +52,7 @@ export function registerClassifyCommand(program: Command): void {
       '-o, --output <path>',
       'write results to a file instead of standard output (camtrap-dp: a folder; dwc-a: a .zip)',
     )
-    .option('--resume', 'skip images already in --output (csv, jsonl or json)')
+    .option('--resume', 'skip images already in --output (csv, jsonl, json, or a camtrap-dp package folder)')
     .option('--marine-only', 'rank only the marine animal classes')
     .option('-q, --quiet', 'no progress output');
   addSettingOptions(command, 'classify').action(async (inputs: string[], flags: ClassifyFlags) => {
@@ -80,7 +86,13 @@ async function customClassesFor(settings: Settings, classifier: Classifier): Pro
   }
 }
 
-async function planRun(inputs: string[], flags: ClassifyFlags, settings: Settings, log: Log): Promise<RunPlan> {
+async function planRun(
+  inputs: string[],
+  flags: ClassifyFlags,
+  settings: Settings,
+  log: Log,
+  surveyDone?: (file: string) => boolean,
+): Promise<RunPlan> {
   const { topK } = settings;
   if (flags.resume && !flags.output)
     throw new ClassifierError(
@@ -93,9 +105,10 @@ async function planRun(inputs: string[], flags: ClassifyFlags, settings: Setting
     flags.output && flags.resume && !isSurveyFormat(flags.format)
       ? await readPreviousReports(flags.output, flags.format, topK, customTopKOf(settings))
       : { keys: new Set<string>(), jsonRecords: [] };
-  const todo = collected.images.filter((item) => !previous.keys.has(reportKey(item)));
+  const todo = collected.images.filter((item) => !previous.keys.has(reportKey(item)) && !surveyDone?.(item));
   const skipped = collected.skipped ? `, ${collected.skipped} other files skipped` : '';
-  const done = previous.keys.size ? `, ${collected.images.length - todo.length} already in ${flags.output}` : '';
+  const already = collected.images.length - todo.length;
+  const done = already ? `, ${already} already in ${flags.output}` : '';
   log(`${collected.images.length} images found${skipped}${done}.`);
   const nothingThere = collected.images.length === 0 && collected.missing.length > 0;
   return { found: collected.images.length, todo, previous, nothingThere };
@@ -114,9 +127,10 @@ async function surveyPlanOf(inputs: string[], flags: ClassifyFlags, settings: Se
       'survey_incomplete',
       `--format ${flags.format} needs --output ${flags.format === 'dwc-a' ? 'FILE.zip' : 'DIR'}.`,
     );
-  if (flags.resume)
-    throw new ClassifierError('resume_unsupported', `--resume works with csv, jsonl or json, not ${flags.format}.`);
-  return { meta: await surveyMetadataOf(settings), roots: await surveyRootsOf(inputs) };
+  const meta = await surveyMetadataOf(settings);
+  const roots = await surveyRootsOf(inputs);
+  const resumed = flags.resume ? await previousSurveyOf(flags.format as SurveyFormat, flags.output, roots) : null;
+  return { meta, roots, previous: resumed?.previous ?? null, done: resumed?.done };
 }
 
 /** Stops feeding new images on Ctrl-C; those in flight finish and are written, so --resume continues cleanly. */
@@ -160,7 +174,7 @@ async function runClassify(inputs: string[], flags: ClassifyFlags, settings: Set
   const { topK, minScore } = settings;
   const log: Log = (line) => !flags.quiet && console.error(line);
   const survey = isSurveyFormat(flags.format) ? await surveyPlanOf(inputs, flags, settings) : null;
-  const plan = await planRun(inputs, flags, settings, log);
+  const plan = await planRun(inputs, flags, settings, log, survey?.done);
   if (plan.nothingThere) return EXIT_FATAL;
   const { todo } = plan;
   // The model first: if it cannot load, nothing has been written (not half a JSON array on
@@ -175,7 +189,7 @@ async function runClassify(inputs: string[], flags: ClassifyFlags, settings: Set
   const progress = flags.quiet || todo.length === 0 ? null : startProgress(todo.length);
   const writer: ReportWriter =
     survey && flags.output && isSurveyFormat(flags.format)
-      ? openSurveyWriter(flags.format, flags.output, survey.roots, survey.meta)
+      ? openSurveyWriter(flags.format, flags.output, survey.roots, survey.meta, survey.previous)
       : openReportWriter({
           format: isSurveyFormat(flags.format) ? 'json' : flags.format,
           topK,

@@ -7,40 +7,34 @@ import { mkdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ClassifierError } from '../errors.ts';
 import type { Settings } from '../settings/table.ts';
+import type { SurveyFormat } from '../survey/archive.ts';
 import {
   buildCamtrapPackage,
+  type CamtrapPackage,
+  checkSurveyMetadata,
   type SurveyMedia,
   type SurveyMetadata,
   writeCamtrapPackage,
 } from '../survey/camtrap-dp.ts';
 import { darwinCoreArchiveOf } from '../survey/darwin-core.ts';
+import { formatOfName } from '../survey/media-names.ts';
+import {
+  deploymentsForResume,
+  mergeCamtrapPackages,
+  mediaKeyOf,
+  packageMediaKeys,
+  readCamtrapPackage,
+} from '../survey/resume.ts';
 import { deploymentOf, readDeploymentsCsv } from '../survey/deployments.ts';
 import type { ReportWriter } from './report-writer.ts';
-
-const FORMAT_BY_EXTENSION: Record<string, string> = {
-  '.jpg': 'jpeg',
-  '.jpeg': 'jpeg',
-  '.png': 'png',
-  '.gif': 'gif',
-  '.webp': 'webp',
-  '.tif': 'tiff',
-  '.tiff': 'tiff',
-  '.avif': 'avif',
-  '.heic': 'heic',
-};
 
 /** What the package needs besides the photos, checked before any photo is classified. */
 export async function surveyMetadataOf(settings: Settings): Promise<SurveyMetadata> {
   const contributors = settings.contributors ?? [];
-  if (contributors.length === 0)
-    throw new ClassifierError(
-      'survey_incomplete',
-      'A Camtrap DP package needs a contributor: give --contributor "Name <email>".',
-    );
-  if (!settings.projectTitle)
-    throw new ClassifierError('survey_incomplete', 'A Camtrap DP package needs a project title: give --project-title.');
+  const projectTitle = settings.projectTitle ?? '';
+  checkSurveyMetadata({ contributors, projectTitle });
   return {
-    projectTitle: settings.projectTitle,
+    projectTitle,
     contributors,
     samplingDesign: settings.samplingDesign,
     captureMethod: settings.captureMethod,
@@ -56,7 +50,7 @@ export async function surveyRootsOf(inputs: string[]): Promise<string[]> {
   return roots;
 }
 
-export type SurveyFormat = 'camtrap-dp' | 'dwc-a';
+export type { SurveyFormat };
 
 /** camtrap-dp: the package in the folder `output`; dwc-a: the Darwin Core Archive in the zip file `output`. */
 export function openSurveyWriter(
@@ -64,6 +58,7 @@ export function openSurveyWriter(
   output: string,
   roots: string[],
   meta: SurveyMetadata,
+  previous: CamtrapPackage | null = null,
 ): ReportWriter {
   const media: Promise<SurveyMedia>[] = [];
   return {
@@ -72,7 +67,7 @@ export function openSurveyWriter(
       media.push(
         stat(file).then((info) => ({
           ...deploymentOf(file, roots),
-          format: report.result?.image.format ?? FORMAT_BY_EXTENSION[path.extname(file).toLowerCase()] ?? null,
+          format: report.result?.image.format ?? formatOfName(file),
           modified: info.mtime,
           result: report.result,
         })),
@@ -81,10 +76,44 @@ export function openSurveyWriter(
     async close() {
       const all = await Promise.all(media);
       if (all.length === 0) return;
-      const pkg = buildCamtrapPackage(all, meta);
+      const pkg = previous
+        ? mergeCamtrapPackages(
+            previous,
+            buildCamtrapPackage(all, {
+              ...meta,
+              deployments: deploymentsForResume(previous, meta.deployments, new Set(all.map((m) => m.deploymentID))),
+            }),
+          )
+        : buildCamtrapPackage(all, meta);
       if (format === 'camtrap-dp') return writeCamtrapPackage(output, pkg);
       await mkdir(path.dirname(path.resolve(output)), { recursive: true });
       await writeFile(output, darwinCoreArchiveOf(pkg));
+    },
+  };
+}
+
+/**
+ * --resume over a package folder: the package as it stands (null when there is none yet) and which
+ * of the found images it holds already (by deployment and path, as the package names them).
+ */
+export async function previousSurveyOf(
+  format: SurveyFormat,
+  output: string,
+  roots: string[],
+): Promise<{ previous: CamtrapPackage | null; done: (file: string) => boolean }> {
+  if (format === 'dwc-a')
+    throw new ClassifierError(
+      'resume_unsupported',
+      '--resume cannot add to a Darwin Core Archive (it is written whole at the end); resume a --format camtrap-dp package instead.',
+    );
+  const previous = await readCamtrapPackage(output);
+  if (!previous) return { previous, done: () => false };
+  const keys = packageMediaKeys(previous);
+  return {
+    previous,
+    done: (file) => {
+      const { deploymentID, filePath } = deploymentOf(file, roots);
+      return keys.has(mediaKeyOf(deploymentID, filePath));
     },
   };
 }

@@ -15,6 +15,7 @@ import type { ServiceConfig } from './config.ts';
 import type { RouteDependencies, Routes } from './dependencies.ts';
 import { registerClassSetRoutes } from './routes-class-sets.ts';
 import { registerClassifyRoutes } from './routes-classify.ts';
+import { registerExportRoutes } from './routes-export.ts';
 import { registerJobRoutes } from './routes-jobs.ts';
 import { registerModelRoutes } from './routes-models.ts';
 
@@ -62,6 +63,7 @@ export async function apiPlugin(scope: FastifyInstance, options: ApiPluginOption
   for (const routes of [
     registerClassifyRoutes,
     registerJobRoutes,
+    registerExportRoutes,
     registerModelRoutes,
     registerClassSetRoutes,
     ...extraRoutes,

@@ -23,7 +23,8 @@ const DESCRIPTION = [
   'When the queue is full the answer is 503 `queue_full` with Retry-After.',
 ].join('\n');
 
-function jobNotFound(id: string): ClassifierError {
+/** Also the export routes' answer for an unknown id. */
+export function jobNotFound(id: string): ClassifierError {
   return new ClassifierError('job_not_found', `There is no job ${id}; finished jobs are kept for a limited time.`);
 }
 

@@ -32,6 +32,8 @@ export interface SurveyMedia {
   /** The file's modification time, used when the photo has no capture time. */
   modified: Date;
   result?: ClassificationResult;
+  /** What makes the media id unique when filePath may repeat (an HTTP job's uploads named alike); default deploymentID/filePath. */
+  key?: string;
 }
 
 export interface SurveyMetadata {
@@ -66,7 +68,10 @@ const MEDIATYPES: Record<string, string> = {
 
 /** A stable id from the file's place in the survey, so a rerun gives the same ids. */
 function mediaIdOf(media: SurveyMedia): string {
-  return createHash('sha256').update(`${media.deploymentID}/${media.filePath}`).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(media.key ?? `${media.deploymentID}/${media.filePath}`)
+    .digest('hex')
+    .slice(0, 16);
 }
 
 function contributorOf(text: string, index: number): Record<string, string> {
@@ -149,7 +154,8 @@ function taxonomicOf(records: MediaRecord[]): Record<string, unknown>[] {
   return [...taxa.values()];
 }
 
-function boundingBox(deployments: DeploymentRow[]): Record<string, unknown> {
+/** GeoJSON box around the deployments (the package's `spatial`). */
+export function boundingBox(deployments: DeploymentRow[]): Record<string, unknown> {
   const lats = deployments.map((d) => Number(d.latitude));
   const lons = deployments.map((d) => Number(d.longitude));
   const [s, n, w, e] = [Math.min(...lats), Math.max(...lats), Math.min(...lons), Math.max(...lons)];
@@ -167,15 +173,32 @@ function boundingBox(deployments: DeploymentRow[]): Record<string, unknown> {
   };
 }
 
-/** The package for `media`, or the ClassifierError that says what the standard still needs. */
-export function buildCamtrapPackage(media: SurveyMedia[], meta: SurveyMetadata): CamtrapPackage {
+/**
+ * What the standard requires and photos cannot say, checked before any work (the CLI checks it
+ * before classifying). `how` names the way to give each: CLI flags or HTTP parameters.
+ */
+export function checkSurveyMetadata(
+  meta: Pick<SurveyMetadata, 'contributors' | 'projectTitle'>,
+  how: { contributor: string; projectTitle: string } = {
+    contributor: '--contributor "Name <email>"',
+    projectTitle: '--project-title',
+  },
+): void {
   if (meta.contributors.length === 0)
     throw new ClassifierError(
       'survey_incomplete',
-      'A Camtrap DP package needs a contributor: give --contributor "Name <email>".',
+      `A Camtrap DP package needs a contributor: give ${how.contributor}.`,
     );
   if (!meta.projectTitle.trim())
-    throw new ClassifierError('survey_incomplete', 'A Camtrap DP package needs a project title: give --project-title.');
+    throw new ClassifierError(
+      'survey_incomplete',
+      `A Camtrap DP package needs a project title: give ${how.projectTitle}.`,
+    );
+}
+
+/** The package for `media`, or the ClassifierError that says what the standard still needs. */
+export function buildCamtrapPackage(media: SurveyMedia[], meta: SurveyMetadata): CamtrapPackage {
+  checkSurveyMetadata(meta);
   if (media.length === 0) throw new ClassifierError('survey_incomplete', 'The survey has no media to package.');
   const now = meta.now ?? new Date();
   const classifiedAt = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -254,10 +277,16 @@ function csvOf(table: TableName, rows: Row<string>[]): string {
   return stringify([columns as string[], ...rows.map((row) => columns.map((c) => cell(row[c])))]);
 }
 
+/** The package's files by name: the three CSV tables and datapackage.json. */
+export function camtrapFilesOf(pkg: CamtrapPackage): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const table of Object.keys(COLUMNS) as TableName[]) files[`${table}.csv`] = csvOf(table, pkg.tables[table]);
+  files['datapackage.json'] = `${JSON.stringify(pkg.datapackage, null, 2)}\n`;
+  return files;
+}
+
 /** Writes the package into `dir` (created if needed): datapackage.json and the three CSV files. */
 export async function writeCamtrapPackage(dir: string, pkg: CamtrapPackage): Promise<void> {
   await mkdir(dir, { recursive: true });
-  for (const table of Object.keys(COLUMNS) as TableName[])
-    await writeFile(path.join(dir, `${table}.csv`), csvOf(table, pkg.tables[table]));
-  await writeFile(path.join(dir, 'datapackage.json'), `${JSON.stringify(pkg.datapackage, null, 2)}\n`);
+  for (const [name, text] of Object.entries(camtrapFilesOf(pkg))) await writeFile(path.join(dir, name), text);
 }

@@ -60,10 +60,10 @@ function badDeployments(file: string, message: string): ClassifierError {
   return new ClassifierError('invalid_deployments', `${file}: ${message}`);
 }
 
-function cellOf(file: string, line: number, column: DeploymentColumn, text: string): string | number | boolean | null {
+/** One cell as text (a CSV cell, or a JSON value written out): checked against its column's type and range. */
+function cellOf(file: string, where: string, column: DeploymentColumn, text: string): string | number | boolean | null {
   if (text === '') return null;
   const type = COLUMN_TYPES[column] ?? 'string';
-  const where = `line ${line}, ${column}`;
   if (type === 'boolean') {
     if (text !== 'true' && text !== 'false') throw badDeployments(file, `${where}: '${text}' is not true or false`);
     return text === 'true';
@@ -82,6 +82,47 @@ function cellOf(file: string, line: number, column: DeploymentColumn, text: stri
   return value;
 }
 
+function checkColumns(file: string, header: readonly string[]): void {
+  const known = new Set<string>(DEPLOYMENT_COLUMNS);
+  const unknown = header.filter((name) => !known.has(name));
+  if (unknown.length > 0)
+    throw badDeployments(
+      file,
+      `unknown columns ${unknown.join(', ')}; use the Camtrap DP deployments columns (${DEPLOYMENT_COLUMNS.join(', ')})`,
+    );
+}
+
+/** Rows of cells as text, by column, each checked; `where(i)` names row i in a message. */
+function deploymentTableOf(
+  file: string,
+  body: Record<string, string>[],
+  where: (index: number) => string,
+): Map<string, DeploymentRow> {
+  const rows = new Map<string, DeploymentRow>();
+  body.forEach((cells, index) => {
+    checkColumns(file, Object.keys(cells));
+    const row: DeploymentRow = {};
+    for (const [column, text] of Object.entries(cells))
+      row[column as DeploymentColumn] = cellOf(file, `${where(index)}, ${column}`, column as DeploymentColumn, text);
+    const id = row.deploymentID;
+    if (typeof id !== 'string') throw badDeployments(file, `${where(index)} has no deploymentID`);
+    if (rows.has(id)) throw badDeployments(file, `deploymentID '${id}' appears twice`);
+    rows.set(id, row);
+  });
+  return rows;
+}
+
+/** Deployments given as JSON objects in the deployments table's columns (the HTTP export's body), checked as the CSV is. */
+export function deploymentsFromRows(
+  rows: readonly Record<string, string | number | boolean | null>[],
+  name = 'deployments',
+): Map<string, DeploymentRow> {
+  const cells = rows.map((row) =>
+    Object.fromEntries(Object.entries(row).map(([column, value]) => [column, value === null ? '' : String(value)])),
+  );
+  return deploymentTableOf(name, cells, (index) => `row ${index + 1}`);
+}
+
 /** The user's deployments CSV, in the deployments table's own columns, checked cell by cell. */
 export async function readDeploymentsCsv(file: string): Promise<Map<string, DeploymentRow>> {
   let records: string[][];
@@ -91,25 +132,8 @@ export async function readDeploymentsCsv(file: string): Promise<Map<string, Depl
     throw badDeployments(file, `cannot be read as CSV (${(err as Error).message})`);
   }
   const [header = [], ...body] = records;
-  const known = new Set<string>(DEPLOYMENT_COLUMNS);
-  const unknown = header.filter((name) => !known.has(name));
-  if (unknown.length > 0)
-    throw badDeployments(
-      file,
-      `unknown columns ${unknown.join(', ')}; use the Camtrap DP deployments columns (${DEPLOYMENT_COLUMNS.join(', ')})`,
-    );
+  checkColumns(file, header);
   if (!header.includes('deploymentID')) throw badDeployments(file, 'has no deploymentID column');
-  const rows = new Map<string, DeploymentRow>();
-  body.forEach((cells, index) => {
-    const line = index + 2;
-    const row: DeploymentRow = {};
-    header.forEach((column, i) => {
-      row[column as DeploymentColumn] = cellOf(file, line, column as DeploymentColumn, cells[i] ?? '');
-    });
-    const id = row.deploymentID;
-    if (typeof id !== 'string') throw badDeployments(file, `line ${line} has no deploymentID`);
-    if (rows.has(id)) throw badDeployments(file, `deploymentID '${id}' appears twice`);
-    rows.set(id, row);
-  });
-  return rows;
+  const cells = body.map((line) => Object.fromEntries(header.map((column, i) => [column, line[i] ?? ''])));
+  return deploymentTableOf(file, cells, (index) => `line ${index + 2}`);
 }
