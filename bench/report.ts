@@ -268,7 +268,7 @@ export function toMarkdown(r: BenchResults): string {
     const g = r.engine_grid;
     out.push(
       '',
-      `## Engine (createClassifier, no HTTP): ${g.concurrency} concurrent callers on the ImageNet-size JPEGs, ${g.grid} grid, shrinkOnLoad ${g.shrink_on_load}`,
+      `## Engine (createClassifier, no HTTP): ${g.concurrency} concurrent callers on the ImageNet-size JPEGs, ${g.grid} grid, resize ${g.shrink_on_load}`,
       '',
     );
     out.push(
