@@ -1,4 +1,5 @@
 /** Turns the bench results into the summary (ratios, goals) and the Markdown report. */
+import { cameraSizeMarkdown, type CameraSizeResult } from './camera-size.ts';
 import type { CliResult } from './cli-folder.ts';
 import { round, type ModelName } from './common.ts';
 import type { GridResult, GridRow } from './engine-grid.ts';
@@ -22,6 +23,8 @@ export interface BenchResults {
   engine_grid: GridResult | null;
   http: HttpResult | null;
   cli: CliResult | null;
+  /** Camera-size photos against ImageNet-size ones, and ResNet-50 fp32 against int8 (camera-size.ts). */
+  camera_size?: CameraSizeResult | null;
   summary: Summary;
   /** Per part: cores' worth of CPU other processes on the machine used while it ran (noise indicator). */
   other_load_cores: Record<string, number | null>;
@@ -380,6 +383,7 @@ export function toMarkdown(r: BenchResults): string {
       );
     }
   }
+  if (r.camera_size) out.push('', cameraSizeMarkdown(r.camera_size));
   out.push('', '## 5. Service cost: end to end ÷ model alone', '');
   out.push(
     '"CPU ceiling" = 1 / (1/raw batch-8 rate + 1/fastest decode-pool rate): what 2 cores allow if each image is decoded and inferred with zero other overhead.',

@@ -11,7 +11,7 @@
  * Runs the models in this process (onnxruntime-node, one thread each), no service.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -19,12 +19,11 @@ import sharp from 'sharp';
 import { DEFAULT_PREPROCESS_OPTIONS, preparePixels, type PreprocessOptions } from '../src/engine/preprocess.ts';
 import { SHRINK_MARGIN, shrinkOptionsOf } from '../src/engine/shrink-on-load.ts';
 import { tensorOf } from '../src/engine/tensor.ts';
+import { cameraSizePhotos } from './camera-size.ts';
 import { CAMERA_IMAGE, log, repoRoot, sharedDir } from './common.ts';
 
 const CAMERA_DIR = path.join(sharedDir, 'images', 'camera');
 const VIDEOS_DIR = path.join(sharedDir, 'videos');
-/** 3264x2448 (7.99 MP) is what "8 megapixels" means on a phone. */
-const CAMERA_MIN_PIXELS = 7_900_000;
 const AGREEMENT_MODELS = [
   { name: 'MobileNetV2 int8', path: path.join(sharedDir, 'models', 'mobilenetv2-12-int8.onnx') },
   { name: 'ResNet-50 untrained', path: path.join(sharedDir, 'models', 'bench', 'resnet50-untrained.onnx') },
@@ -49,15 +48,6 @@ interface PhotoRow {
   /** Pixels the decoder produced per mode. */
   decoded: Record<string, string>;
   models: Record<string, { exact_top1: number; exact_p: number; modes: Record<string, Cell> }>;
-}
-
-function walk(dir: string): string[] {
-  return readdirSync(dir)
-    .sort()
-    .flatMap((name) => {
-      const p = path.join(dir, name);
-      return statSync(p).isDirectory() ? walk(p) : [p];
-    });
 }
 
 async function photoOf(file: string, name: string): Promise<Photo | null> {
@@ -109,12 +99,11 @@ function extractFrames(dir: string): string[] {
 
 async function photos(framesDir: string): Promise<Photo[]> {
   const found: Photo[] = [];
-  for (const file of walk(CAMERA_DIR)) {
-    const photo = await photoOf(file, path.relative(CAMERA_DIR, file));
-    if (photo && photo.width * photo.height >= CAMERA_MIN_PIXELS) found.push(photo);
+  for (const file of await cameraSizePhotos()) {
+    const name = file === CAMERA_IMAGE ? 'photos/test_image_shark.jpg' : path.relative(CAMERA_DIR, file);
+    const photo = await photoOf(file, name);
+    if (photo) found.push(photo);
   }
-  const shark = await photoOf(CAMERA_IMAGE, 'photos/test_image_shark.jpg');
-  if (shark) found.push(shark);
   for (const file of extractFrames(framesDir)) {
     const frame = await photoOf(file, `frames/${path.basename(file)}`);
     if (frame) found.push(frame);

@@ -11,6 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { benchCameraSize } from './camera-size.ts';
 import { benchCliFolder } from './cli-folder.ts';
 import {
   checkSharedFiles,
@@ -110,6 +111,7 @@ async function main(): Promise<void> {
   const engine_grid = await part('engine grid', benchEngineGrid);
   const http = await part('http', benchHttp);
   const cli = await part('cli', benchCliFolder);
+  const camera_size = await part('camera-size', benchCameraSize);
   machine.background_busy_cores_after = await backgroundBusy();
 
   const partial: Omit<BenchResults, 'summary'> = {
@@ -123,6 +125,7 @@ async function main(): Promise<void> {
     engine_grid,
     http,
     cli,
+    camera_size,
     other_load_cores: otherLoad,
     failures,
   };
