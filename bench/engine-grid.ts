@@ -141,7 +141,7 @@ async function measure(modelPath: string, settings: GridSettings, inputs: Buffer
       latencies,
       meanBatch: mean(batches),
       startup,
-      shrink: String(classifier.settings.shrinkOnLoad),
+      shrink: classifier.settings.resize,
       sessions: classifier.settings.parallelSessions,
     };
   } finally {

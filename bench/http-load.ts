@@ -62,7 +62,7 @@ export interface CpuPerRequest {
 }
 
 export interface ServiceInfo {
-  model: ModelName;
+  model: string;
   /** The model alone at batch 8 again, measured just before this service started (machine drift check). */
   raw_batch8_images_per_s: number | null;
   startup_ms: number;
@@ -99,7 +99,7 @@ const TUNING_VARIABLES = [
   'DECODE_THREADS',
   'MAX_BATCH',
   'MAX_BATCH_WAIT_MS',
-  'SHRINK_ON_LOAD',
+  'RESIZE',
   'QUEUE_LIMIT',
   'LOG_LEVEL',
 ];
@@ -168,7 +168,7 @@ async function startImageServer(
 }
 
 /** The service's CPU seconds so far: its model threads and its whole process, from /metrics. */
-async function serviceCpu(target: string): Promise<{ model: number; process: number } | null> {
+export async function serviceCpu(target: string): Promise<{ model: number; process: number } | null> {
   const text = await fetch(`${target}/metrics`).then(
     (r) => r.text(),
     () => '',
@@ -178,7 +178,7 @@ async function serviceCpu(target: string): Promise<{ model: number; process: num
   return Number.isFinite(model) && Number.isFinite(whole) ? { model, process: whole } : null;
 }
 
-function cpuPerRequest(
+export function cpuPerRequest(
   before: { model: number; process: number } | null,
   after: { model: number; process: number } | null,
   machineBusyTicks: number | null,
@@ -203,13 +203,16 @@ function tail(file: string, lines = 15): string {
   }
 }
 
-async function startService(
-  model: (typeof MODELS)[number],
+export async function startService(
+  model: { name: string; path: string },
   rawBatch8: number | null,
+  /** More environment for this service (RESIZE=auto for the camera-size part). */
+  env: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; port: number; info: ServiceInfo }> {
   const port = await freePort();
   mkdirSync(tmpDir, { recursive: true });
-  const logFile = path.join(tmpDir, `service-${model.name}.log`);
+  const suffix = Object.values(env).join('-');
+  const logFile = path.join(tmpDir, `service-${model.name}${suffix ? `-${suffix}` : ''}.log`);
   const fd = openSync(logFile, 'w');
   const started = performance.now();
   // Straight to node (not `npm start`) so the pid is the service's own, for /proc/<pid>/status.
@@ -221,6 +224,7 @@ async function startService(
       HOST: '127.0.0.1',
       MODEL_PATH: model.path,
       URL_ALLOW_HOSTS: '127.0.0.1',
+      ...env,
     },
     stdio: ['ignore', fd, fd],
   });
@@ -275,7 +279,7 @@ function engineLine(log: string): string | null {
  * (up to 64 images: seconds of ResNet-50). Wait until it is idle so that work does not leak
  * into the next measurement.
  */
-async function waitForIdle(pid: number, limitMs = 30_000): Promise<void> {
+export async function waitForIdle(pid: number, limitMs = 30_000): Promise<void> {
   const deadline = Date.now() + limitMs;
   let last = ticksOf(`/proc/${pid}/stat`);
   while (Date.now() < deadline) {

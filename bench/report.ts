@@ -1,5 +1,6 @@
 /** Turns the bench results into the summary (ratios, goals) and the Markdown report. */
 import { type ClassSetBench, classSetsMarkdown } from './class-sets.ts';
+import { cameraSizeMarkdown, type CameraSizeResult } from './camera-size.ts';
 import type { CliResult } from './cli-folder.ts';
 import { round, type ModelName } from './common.ts';
 import type { GridResult, GridRow } from './engine-grid.ts';
@@ -25,6 +26,8 @@ export interface BenchResults {
   cli: CliResult | null;
   /** Issue 15: custom classes' cost (class-sets.ts); absent in results written before it. */
   class_sets?: ClassSetBench | null;
+  /** Camera-size photos against ImageNet-size ones, and ResNet-50 fp32 against int8 (camera-size.ts). */
+  camera_size?: CameraSizeResult | null;
   summary: Summary;
   /** Per part: cores' worth of CPU other processes on the machine used while it ran (noise indicator). */
   other_load_cores: Record<string, number | null>;
@@ -301,7 +304,7 @@ export function toMarkdown(r: BenchResults): string {
     const g = r.engine_grid;
     out.push(
       '',
-      `## Engine (createClassifier, no HTTP): ${g.concurrency} concurrent callers on the ImageNet-size JPEGs, ${g.grid} grid, shrinkOnLoad ${g.shrink_on_load}`,
+      `## Engine (createClassifier, no HTTP): ${g.concurrency} concurrent callers on the ImageNet-size JPEGs, ${g.grid} grid, resize ${g.shrink_on_load}`,
       '',
     );
     out.push(
@@ -414,6 +417,7 @@ export function toMarkdown(r: BenchResults): string {
     }
   }
   if (r.class_sets) out.push('', ...classSetsMarkdown(r.class_sets));
+  if (r.camera_size) out.push('', cameraSizeMarkdown(r.camera_size));
   out.push('', '## 5. Service cost: end to end ÷ model alone', '');
   out.push(
     '"CPU ceiling" = 1 / (1/raw batch-8 rate + 1/fastest decode-pool rate): what 2 cores allow if each image is decoded and inferred with zero other overhead.',

@@ -12,6 +12,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { benchClassSets } from './class-sets.ts';
+import { benchCameraSize } from './camera-size.ts';
 import { benchCliFolder } from './cli-folder.ts';
 import {
   checkSharedFiles,
@@ -112,6 +113,7 @@ async function main(): Promise<void> {
   const http = await part('http', benchHttp);
   const cli = await part('cli', benchCliFolder);
   const class_sets = await part('class sets', benchClassSets);
+  const camera_size = await part('camera-size', benchCameraSize);
   machine.background_busy_cores_after = await backgroundBusy();
 
   const partial: Omit<BenchResults, 'summary'> = {
@@ -126,6 +128,7 @@ async function main(): Promise<void> {
     http,
     cli,
     class_sets,
+    camera_size,
     other_load_cores: otherLoad,
     failures,
   };

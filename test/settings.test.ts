@@ -99,19 +99,20 @@ test('flags win over the environment', () => {
     'x',
     '--api-key',
     'y,z',
-    '--fast-resize',
+    '--resize',
+    'fast',
     '--model',
     'mobilenetv2-12',
   ]);
   const s = loadSettings({
     command: 'serve',
-    env: { PORT: '9000', HOST: '0.0.0.0', API_KEYS: 'q', MODEL_PATH: '/models/own.onnx', SHRINK_ON_LOAD: 'false' },
+    env: { PORT: '9000', HOST: '0.0.0.0', API_KEYS: 'q', MODEL_PATH: '/models/own.onnx', RESIZE: 'exact' },
     flags: givenFlags(command, 'serve'),
   });
   assert.equal(s.port, 9001);
   assert.equal(s.host, '0.0.0.0', 'the environment where no flag is given');
   assert.deepEqual(s.apiKeys, ['x', 'y', 'z']);
-  assert.equal(s.shrinkOnLoad, true);
+  assert.equal(s.resize, 'fast');
   assert.equal(s.modelId, 'mobilenetv2-12');
   assert.equal(s.modelPath, undefined, '--model sets aside MODEL_PATH from the environment');
 

@@ -23,7 +23,8 @@ import type {
   ImageInfo,
   ImageInput,
 } from './types.ts';
-import { SETTINGS } from '../settings/table.ts';
+import { SETTINGS, type ResizeMode } from '../settings/table.ts';
+import { shrinkOptionsOf } from './shrink-on-load.ts';
 
 export type { ManyOutcome };
 
@@ -54,7 +55,8 @@ export interface ClassifierOptions {
   maxPixels?: number;
   /** Pixels decoded at once over all decoding threads; further images wait (pixel-budget.ts). */
   decodePixelBudget?: number;
-  shrinkOnLoad?: boolean;
+  /** RESIZE: how much of a photo is decoded (shrink-on-load.ts). */
+  resize?: ResizeMode;
   sources?: Partial<Omit<SourceOptions, 'url'>> & { url?: SourceOptions['url'] };
   /** Called after every model run, for metrics. */
   onBatch?: (report: BatchReport) => void;
@@ -84,7 +86,7 @@ export interface ClassifierSettings {
   maxWaitMs: number;
   maxPixels: number;
   decodePixelBudget: number;
-  shrinkOnLoad: boolean;
+  resize: ResizeMode;
   maxImageBytes: number;
   /** The start-up timings parallelSessions was chosen from; absent when it was set or could not vary. */
   laneTimings?: LaneTimings;
@@ -142,7 +144,7 @@ function settingsOf(options: ClassifierOptions): ClassifierSettings {
     maxWaitMs: options.maxWaitMs ?? SETTINGS.maxWaitMs.default,
     maxPixels: options.maxPixels ?? DEFAULT_PREPROCESS_OPTIONS.maxPixels,
     decodePixelBudget: options.decodePixelBudget ?? SETTINGS.decodePixelBudget.default,
-    shrinkOnLoad: options.shrinkOnLoad ?? DEFAULT_PREPROCESS_OPTIONS.shrinkOnLoad,
+    resize: options.resize ?? SETTINGS.resize.default,
     maxImageBytes: options.sources?.maxBytes ?? DEFAULT_URL_FETCH_OPTIONS.maxBytes,
   };
 }
@@ -215,7 +217,7 @@ function preprocessOptionsOf(signature: ModelSignature, settings: ClassifierSett
     resizeShortSide: Math.round((signature.size * 256) / 224),
     layout: signature.layout,
     maxPixels: settings.maxPixels,
-    shrinkOnLoad: settings.shrinkOnLoad,
+    ...shrinkOptionsOf(settings.resize),
   };
 }
 

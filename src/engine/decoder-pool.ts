@@ -3,6 +3,8 @@ import { Piscina } from 'piscina';
 import sharp from 'sharp';
 import { errorFromReply } from '../errors.ts';
 import { readImageHeader, type ImageHeader } from './image-header.ts';
+import { decodedPixels } from './shrink-on-load.ts';
+import { sniffImageFormat } from '../sources/sniff.ts';
 import { PixelBudget, type PixelBudgetStats } from './pixel-budget.ts';
 import type { PreparedPixels, PreprocessOptions } from './preprocess.ts';
 import type { PreprocessReply, PreprocessTask } from './workers/preprocess-worker.ts';
@@ -44,7 +46,7 @@ export class DecoderPool {
   /** Decodes once the image's pixels fit in the budget; `cancel` gives up waiting (the caller went away). */
   async prepare(bytes: Buffer, cancel?: AbortSignal): Promise<PreparedPixels> {
     const header = await readImageHeader(bytes);
-    const release = await this.#budget.reserve(this.#pixelsToDecode(header), cancel);
+    const release = await this.#budget.reserve(this.#pixelsToDecode(bytes, header), cancel);
     try {
       const reply = await this.#pool.run({ bytes, options: this.#options, header });
       if (!reply.ok) throw errorFromReply(reply.error);
@@ -60,12 +62,14 @@ export class DecoderPool {
   }
 
   /**
-   * The pixels decoding will hold, from the header (no decoding). Nothing for what the decoder
-   * refuses before decoding (too many pixels, no image): its error comes without waiting.
+   * The pixels decoding will hold, from the header (no decoding): fewer than the photo's when the
+   * decoder shrinks it (RESIZE auto/fast). Nothing for what the decoder refuses before decoding
+   * (too many pixels, no image): its error comes without waiting.
    */
-  #pixelsToDecode(header: ImageHeader | null): number {
-    const pixels = header ? header.width * header.height : 0;
-    return pixels <= this.#options.maxPixels ? pixels : 0;
+  #pixelsToDecode(bytes: Buffer, header: ImageHeader | null): number {
+    if (!header || header.width * header.height > this.#options.maxPixels) return 0;
+    const format = sniffImageFormat(bytes) ?? 'unknown';
+    return decodedPixels(header.width, header.height, header.orientation, format, this.#options);
   }
 
   close(): Promise<void> {

@@ -17,7 +17,7 @@ export type EngineSettings = Pick<
   | 'maxPixels'
   | 'decodePixelBudget'
   | 'allowSpinning'
-  | 'shrinkOnLoad'
+  | 'resize'
   | 'executionProvider'
 >;
 
@@ -37,7 +37,7 @@ export function engineOptionsOf(settings: EngineSettings): ClassifierOptions {
     maxPixels: settings.maxPixels,
     decodePixelBudget: settings.decodePixelBudget,
     allowSpinning: settings.allowSpinning,
-    shrinkOnLoad: settings.shrinkOnLoad,
+    resize: settings.resize,
     executionProvider: settings.executionProvider,
   };
   return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as ClassifierOptions;

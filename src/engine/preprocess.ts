@@ -9,6 +9,7 @@ import { sniffImageFormat } from '../sources/sniff.ts';
 import { tensorOf, type Layout } from './tensor.ts';
 import { SETTINGS } from '../settings/table.ts';
 import { readImageHeader, type ImageHeader } from './image-header.ts';
+import { shrinkOptionsOf, shrinkTarget, uprightSize } from './shrink-on-load.ts';
 
 export interface PreprocessOptions {
   /** Crop size the model takes (224 for every catalogue model). */
@@ -19,19 +20,24 @@ export interface PreprocessOptions {
   /** Images with more pixels than this are refused before decoding (decompression bombs). */
   maxPixels: number;
   /**
-   * Let the JPEG/WebP decoder shrink large photos by 2/4/8 while decoding (to at least twice the
-   * target size), then resample exactly. About 1.6x faster on camera photos, but off by up to
-   * 0.09 in top-1 probability on the shared photos (int8 models flip close calls), so opt-in.
+   * Let the JPEG/WebP decoder shrink large photos while decoding, then resample exactly from there
+   * (RESIZE auto/fast; false is RESIZE=exact: every pixel decoded, bit-exact with the reference).
    */
   shrinkOnLoad: boolean;
+  /** With shrinkOnLoad: the short side after decoding, in multiples of resizeShortSide (shrink-on-load.ts). */
+  shrinkMargin: number;
 }
 
+/**
+ * The reference's way (every pixel decoded) unless the RESIZE default says otherwise; the engine
+ * passes the RESIZE setting it was given.
+ */
 export const DEFAULT_PREPROCESS_OPTIONS: PreprocessOptions = {
   size: 224,
   resizeShortSide: 256,
   layout: 'NCHW',
   maxPixels: SETTINGS.maxPixels.default,
-  shrinkOnLoad: SETTINGS.shrinkOnLoad.default,
+  ...shrinkOptionsOf(SETTINGS.resize.default),
 };
 
 /** The decoded, resized and cropped image: packed 8-bit RGB, size x size (4x smaller than its tensor). */
@@ -39,6 +45,8 @@ export interface PreparedPixels {
   pixels: Uint8Array;
   image: ImageInfo;
   decode_ms: number;
+  /** The size the decoder handed over: the photo's (upright), or smaller when it shrank while decoding. */
+  decoded: { width: number; height: number };
 }
 
 export interface PreprocessedImage {
@@ -132,12 +140,6 @@ async function captureMetadata(
   }
 }
 
-/** The largest JPEG/WebP decode-time shrink (8, 4, 2) that keeps the short side >= 2x the target. */
-function shrinkFactor(shortSide: number, targetShortSide: number): number {
-  for (const s of [8, 4, 2]) if (Math.floor(shortSide / s) >= targetShortSide * 2) return s;
-  return 1;
-}
-
 /** Why bytes that are no image we decode were refused: an image of another kind, or no image at all. */
 async function refusalOf(bytes: Buffer): Promise<ClassifierError> {
   const format = await sharp(bytes, { limitInputPixels: false })
@@ -194,14 +196,13 @@ export async function preparePixels(
       ? await heicPipeline(bytes, options.maxPixels)
       : sharp(bytes, { limitInputPixels: options.maxPixels, failOn: 'error', ignoreIcc }).rotate();
   let shrunkFrom: { width: number; height: number } | null = null;
-  if (options.shrinkOnLoad && (format === 'jpeg' || format === 'webp') && header) {
-    const upright =
-      header.orientation >= 5
-        ? { width: header.height, height: header.width }
-        : { width: header.width, height: header.height };
-    const shrink = shrinkFactor(Math.min(upright.width, upright.height), options.resizeShortSide);
-    if (shrink > 1 && upright.width * upright.height <= options.maxPixels) {
-      pipeline = pipeline.resize(Math.ceil(upright.width / shrink), Math.ceil(upright.height / shrink), {
+  if (header) {
+    const upright = uprightSize(header.width, header.height, header.orientation);
+    const target = shrinkTarget(upright, format, options);
+    if (target) {
+      // sharp's linear kernel takes it from the decoder's 1/2, 1/4 or 1/8 to the target; the exact
+      // resize does the rest (fastShrinkOnLoad: the largest factor the decoder allows).
+      pipeline = pipeline.resize(target.width, target.height, {
         fit: 'fill',
         kernel: 'linear',
         fastShrinkOnLoad: true,
@@ -235,6 +236,7 @@ export async function preparePixels(
       ...capture,
     },
     decode_ms: performance.now() - started,
+    decoded: { width: info.width, height: info.height },
   };
 }
 

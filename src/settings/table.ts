@@ -13,6 +13,10 @@ const DAY_S = 24 * 3600;
 export const DEFAULT_MAX_IMAGE_BYTES = 25 * MiB;
 export const DEFAULT_URL_TIMEOUT_MS = 15_000;
 
+/** How a photo is decoded and resized (src/engine/shrink-on-load.ts). */
+export const RESIZE_MODES = ['auto', 'exact', 'fast'] as const;
+export type ResizeMode = (typeof RESIZE_MODES)[number];
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -151,12 +155,12 @@ export const SETTINGS = {
     group: 'Engine',
     commands: ENGINE,
   }),
-  shrinkOnLoad: setting({
-    env: 'SHRINK_ON_LOAD',
-    flag: '--fast-resize',
-    schema: Type.Boolean(),
-    default: false,
-    help: 'shrink large JPEG/WebP photos while decoding (faster, less exact)',
+  resize: setting({
+    env: 'RESIZE',
+    flag: '--resize <mode>',
+    schema: choice(RESIZE_MODES),
+    default: 'exact',
+    help: 'how camera photos are decoded: exact decodes every pixel (bit-exact with the reference); auto lets the JPEG/WebP decoder shrink photos whose short side is 2304 px or more (9x the 256 px resize) to a 768 px short side, then resizes exactly; fast shrinks to 512 px (least exact). exact is the default: no shrink kept the int8 MobileNetV2 within 0.01 of exact (docs/preprocessing.md)',
     group: 'Engine',
     commands: ENGINE,
   }),

@@ -36,7 +36,7 @@ const SETTINGS: ClassifierSettings = {
   maxWaitMs: 1,
   maxPixels: 1e8,
   decodePixelBudget: 2e8,
-  shrinkOnLoad: false,
+  resize: 'exact',
   maxImageBytes: 1e7,
 };
 
