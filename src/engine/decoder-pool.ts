@@ -4,7 +4,8 @@ import sharp from 'sharp';
 import { errorFromReply } from '../errors.ts';
 import { readImageHeader, type ImageHeader } from './image-header.ts';
 import { PixelBudget, type PixelBudgetStats } from './pixel-budget.ts';
-import type { PreparedPixels, PreprocessOptions } from './preprocess.ts';
+import type { PreparedPixels, PreprocessOptions, RawRgb } from './preprocess.ts';
+import type { ImageInfo } from './types.ts';
 import type { PreprocessReply, PreprocessTask } from './workers/preprocess-worker.ts';
 import { siblingWorker, workerModule } from './workers/worker-module.ts';
 
@@ -47,6 +48,24 @@ export class DecoderPool {
     const release = await this.#budget.reserve(this.#pixelsToDecode(header), cancel);
     try {
       const reply = await this.#pool.run({ bytes, options: this.#options, header });
+      if (!reply.ok) throw errorFromReply(reply.error);
+      return reply.result;
+    } finally {
+      release();
+    }
+  }
+
+  /** Resizes and crops pixels decoded elsewhere (video frames), under the same budget, on the same threads. */
+  async prepareRaw(raw: RawRgb, image: ImageInfo, cancel?: AbortSignal): Promise<PreparedPixels> {
+    const pixels = raw.width * raw.height;
+    const release = await this.#budget.reserve(pixels <= this.#options.maxPixels ? pixels : 0, cancel);
+    try {
+      const task: PreprocessTask = {
+        bytes: new Uint8Array(0),
+        options: this.#options,
+        raw: { data: raw.data, width: raw.width, height: raw.height, image },
+      };
+      const reply = await this.#pool.run(task);
       if (!reply.ok) throw errorFromReply(reply.error);
       return reply.result;
     } finally {
