@@ -4,7 +4,7 @@ import path from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { stringify as stringifyCsv } from 'csv-stringify/sync';
 import { ClassifierError } from '../errors.ts';
-import type { VideoResult } from '../engine/video/classify-video.ts';
+import { timelineEntryOf, type VideoResult } from '../engine/video/classify-video.ts';
 import { csvColumns, csvRow, framePath, jsonRecord, tableLine, videoOfPath, type ImageReport } from './report-rows.ts';
 import { isHttpUrl } from '../sources/input.ts';
 
@@ -27,20 +27,6 @@ export function reportKey(item: string): string {
   return isHttpUrl(video) ? video : path.resolve(video);
 }
 
-/** One frame of a video's timeline in JSON output. */
-function timelineEntry(frame: VideoResult['frames'][number]): Record<string, unknown> {
-  const r = frame.result;
-  return {
-    timecode: frame.timecode,
-    seconds: Math.round(frame.seconds * 1000) / 1000,
-    answer: r.answer,
-    unknown: r.unknown,
-    marine_group: r.top1?.marine?.group ?? null,
-    predictions: r.predictions,
-    ...(r.custom ? { custom: r.custom } : {}),
-  };
-}
-
 /** A video's record in JSON output: what it is, its timeline, its summary. */
 export function videoRecord(
   video: string,
@@ -56,7 +42,7 @@ export function videoRecord(
       ? {
           video: result.video,
           model: result.frames[0]?.result.model ?? null,
-          timeline: result.frames.map(timelineEntry),
+          timeline: result.frames.map(timelineEntryOf),
           summary: result.summary,
         }
       : {}),

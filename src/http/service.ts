@@ -81,6 +81,7 @@ async function assemble(
   try {
     const counted = engine && {
       classify: metrics.countImages(engine.classify.bind(engine)),
+      classifyFrame: engine.classifyFrame.bind(engine),
       settings: engine.settings,
     };
     queue = createJobQueue(config, { classifier: counted, onEvent: metrics.onQueueEvent, log: queueLog });

@@ -3,8 +3,9 @@
  * (memory queue, model loaded here); with it, jobs go to Redis and worker processes classify
  * them, so the API process loads no model.
  */
+import type { VideoLimits } from '../engine/video/classify-video.ts';
+import { createMemoryQueue, type QueueClassifier } from './memory-queue.ts';
 import type { Classifier } from '../engine/classifier.ts';
-import { createMemoryQueue } from './memory-queue.ts';
 import { EngineClassifyService, type ClassifyService } from './classify-service.ts';
 import { QueueClassifyService } from './queue-classify-service.ts';
 import { type RedisSettingValues, redisQueueSettingsOf } from './redis-config.ts';
@@ -25,11 +26,15 @@ export interface JobQueueConfig {
   jobRetentionSeconds: number;
   /** In-process: upload bytes unfinished jobs may hold. Redis: the largest job. */
   queueMaxBytes: number;
+  /** Folder video jobs' paths are confined to (as image_path); null refuses them. */
+  imageRoot: string | null;
+  /** ffmpeg's limits for video jobs (FFMPEG_PATH, MAX_VIDEO_SECONDS, ...). */
+  videoLimits: VideoLimits;
 }
 
 export interface JobQueueDeps {
   /** The loaded engine; needed in-process only (see needsLocalModel). */
-  classifier?: Pick<Classifier, 'classify' | 'settings'> | null;
+  classifier?: QueueClassifier | null;
   onEvent?: (event: QueueEvent) => void;
   log?: LogFn;
 }
@@ -56,6 +61,10 @@ export function createJobQueue(config: JobQueueConfig, deps: JobQueueDeps = {}):
     retentionMs: config.jobRetentionSeconds * 1000,
     concurrency: config.jobConcurrency ?? undefined,
     onEvent: deps.onEvent,
+    video: {
+      files: { allowFiles: config.imageRoot !== null, root: config.imageRoot },
+      limits: config.videoLimits,
+    },
   });
 }
 

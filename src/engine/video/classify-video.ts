@@ -211,7 +211,7 @@ function frameTime(creationTime: string | null, seconds: number): string | null 
  * Cancelling `signal` stops ffmpeg at once and throws.
  */
 export async function classifyVideo(
-  classifier: Classifier,
+  classifier: Pick<Classifier, 'classifyFrame' | 'settings'>,
   source: string,
   options: VideoOptions = {},
   run: VideoRun = {},
@@ -281,5 +281,29 @@ export async function classifyVideo(
     frames: rows,
     summary: summaryOf(rows, info, options),
     error: stoppedEarly,
+  };
+}
+
+/** One frame of a timeline as answers give it (CLI JSON, GET /jobs/{id}). */
+export interface TimelineEntry {
+  timecode: string;
+  seconds: number;
+  answer: string;
+  unknown: boolean;
+  marine_group: string | null;
+  predictions: ClassificationResult['predictions'];
+  custom?: ClassificationResult['custom'];
+}
+
+export function timelineEntryOf(frame: FrameRow): TimelineEntry {
+  const r = frame.result;
+  return {
+    timecode: frame.timecode,
+    seconds: Math.round(frame.seconds * 1000) / 1000,
+    answer: r.answer,
+    unknown: r.unknown,
+    marine_group: r.top1?.marine?.group ?? null,
+    predictions: r.predictions,
+    ...(r.custom ? { custom: r.custom } : {}),
   };
 }
