@@ -111,3 +111,28 @@ test('video paths follow IMAGE_ROOT, and video options need a video', async () =
   );
   assert.equal(both.error.code, 'ambiguous_image');
 });
+
+test('20 video jobs at once are queued, at most two ffmpeg run, all finish', async () => {
+  const accepted = await Promise.all(
+    Array.from({ length: 20 }, () =>
+      json<Accepted>(postJson(`${service.url}/jobs`, { video_path: 'jellyfish.mp4', every: 5 }), 202),
+    ),
+  );
+  let most = 0;
+  const watch = setInterval(() => {
+    most = Math.max(most, ffmpegChildren().filter((p) => p.endsWith('ffmpeg')).length);
+  }, 5);
+  try {
+    const jobs = await Promise.all(
+      accepted.map((a) => pollJob<JobRecord>(`${service.url}${a.status_url}`, {}, 120_000)),
+    );
+    assert.ok(
+      jobs.every((job) => job.status === 'succeeded' && job.video?.timeline.length === 2),
+      JSON.stringify(jobs.map((j) => [j.status, j.error])),
+    );
+  } finally {
+    clearInterval(watch);
+  }
+  assert.ok(most >= 1 && most <= 2, `${most} ffmpeg at once`);
+  assert.deepEqual(ffmpegChildren(), []);
+});
