@@ -5,27 +5,28 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { RunningService } from '../src/http/service.ts';
 import type { JobRecord } from '../src/queue/types.ts';
 import { json, pollJob, postJson, startTestService } from './helpers/http-fixtures.ts';
+import { startServeProcess } from './helpers/serve-process.ts';
 import { sharedPath } from './helpers/shared.ts';
 
 let service: RunningService;
 let root: string;
 
 /** ffmpeg and ffprobe processes whose parent is this process (the service runs in it). */
-function ffmpegChildren(): string[] {
+function ffmpegChildren(parent = process.pid): string[] {
   const found: string[] = [];
   for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const comm = /\((.*)\)/.exec(stat)?.[1] ?? '';
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === process.pid && /ffmpeg|ffprobe/.test(comm)) found.push(`${pid} ${comm}`);
+      if (ppid === parent && /ffmpeg|ffprobe/.test(comm)) found.push(`${pid} ${comm}`);
     } catch {
       // ended while we looked
     }
@@ -135,4 +136,32 @@ test('20 video jobs at once are queued, at most two ffmpeg run, all finish', asy
   }
   assert.ok(most >= 1 && most <= 2, `${most} ffmpeg at once`);
   assert.deepEqual(ffmpegChildren(), []);
+});
+
+test('SIGTERM of serve while a video job runs: serve exits and its ffmpeg is gone', async () => {
+  const serve = await startServeProcess({ IMAGE_ROOT: root });
+  try {
+    const accepted = await json<Accepted>(
+      postJson(`${serve.baseUrl}/jobs`, { video_path: 'long.mp4', every: 0.04 }),
+      202,
+    );
+    let ffmpeg: string[] = [];
+    for (let i = 0; i < 400 && ffmpeg.length === 0; i++) {
+      const job = await json<JobRecord>(fetch(`${serve.baseUrl}${accepted.status_url}`));
+      if (job.progress.done >= 3) ffmpeg = ffmpegChildren(serve.process.child.pid).filter((p) => p.endsWith('ffmpeg'));
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    assert.equal(ffmpeg.length, 1, 'ffmpeg runs under serve');
+    const started = performance.now();
+    await serve.close();
+    assert.ok(performance.now() - started < 9000, 'serve did not wait for the video to end');
+    const pid = ffmpeg[0].split(' ')[0];
+    // Gone, or at most a zombie waiting for init to reap it.
+    const state = existsSync(`/proc/${pid}/stat`)
+      ? readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0]
+      : null;
+    assert.ok(state === null || state === 'Z', `ffmpeg ${pid} is still there (state ${state})`);
+  } finally {
+    await serve.close();
+  }
 });
