@@ -152,6 +152,46 @@ export const ERROR_CATALOGUE = {
     meaning: 'The client went away before its image was decoded; the work was dropped.',
   },
 
+  // Videos (decoded by ffmpeg)
+  not_a_video: {
+    status: 415,
+    retryable: false,
+    meaning: 'The file looks like a video container but ffmpeg cannot read it as one.',
+  },
+  video_audio_only: {
+    status: 415,
+    retryable: false,
+    meaning: 'The file has sound but no picture (no video stream, or only cover art).',
+  },
+  video_unsupported: {
+    status: 415,
+    retryable: false,
+    meaning:
+      'Videos need ffmpeg and this installation has none: install it (Debian/Ubuntu `apt-get install ffmpeg`) or set `FFMPEG_PATH`.',
+  },
+  video_too_long: { status: 413, retryable: false, meaning: 'The video is longer than `MAX_VIDEO_SECONDS`.' },
+  video_too_many_frames: {
+    status: 413,
+    retryable: false,
+    meaning: 'The sampling would classify more frames than `MAX_VIDEO_FRAMES`; sample less often (`every`).',
+  },
+  video_no_frames: { status: 422, retryable: false, meaning: 'The video has a picture stream but no frame decodes.' },
+  video_truncated: {
+    status: 422,
+    retryable: false,
+    meaning: 'The video is cut short or corrupt part of the way in; the frames decoded before it are kept.',
+  },
+  video_stalled: {
+    status: 422,
+    retryable: false,
+    meaning: 'ffmpeg gave no frame for `VIDEO_STALL_MS` and was stopped; the frames decoded before it are kept.',
+  },
+  video_timeout: {
+    status: 422,
+    retryable: false,
+    meaning: 'Decoding the video took longer than `VIDEO_TIMEOUT_MS` and was stopped; the frames before it are kept.',
+  },
+
   // The service, its settings and its model
   internal_error: {
     status: 500,

@@ -4,12 +4,14 @@ import { type Classifier, createClassifier } from '../engine/classifier.ts';
 import type { CustomClasses } from '../engine/types.ts';
 import { engineOptionsOf } from '../engine/engine-config.ts';
 import { progressReporter } from '../engine/download-progress.ts';
-import { ClassifierError } from '../errors.ts';
+import { ClassifierError, toClassifierError } from '../errors.ts';
 import { addSettingOptions, loadCommandSettings } from '../settings/options.ts';
 import type { Settings } from '../settings/table.ts';
 import { localSourceOptions } from '../sources/policy.ts';
 import { collectImages } from './collect-images.ts';
 import { startProgress } from './progress.ts';
+import { classifyVideo, type Sampling, type VideoLimits, type VideoResult } from '../engine/video/classify-video.ts';
+import { openSummaryWriter, type SummaryWriter, writeThumbnails } from './video-outputs.ts';
 import {
   openReportWriter,
   readPreviousReports,
@@ -29,6 +31,8 @@ import {
 interface ClassifyFlags {
   format: OutputFormat | SurveyFormat;
   output?: string;
+  summary?: string;
+  thumbnails?: string;
   resume?: boolean;
   marineOnly?: boolean;
   quiet?: boolean;
@@ -41,7 +45,9 @@ export const EXIT_FATAL = 2;
 export function registerClassifyCommand(program: Command): void {
   const command = program
     .command('classify')
-    .description('Classify image files, folders (recursively), globs or http(s) URLs')
+    .description(
+      'Classify image and video files, folders (recursively), globs or http(s) URLs; a video gives one row per sampled frame',
+    )
     .argument('<inputs...>', 'files, folders, globs or URLs')
     .addOption(
       new Option('-f, --format <format>', 'output format')
@@ -52,7 +58,9 @@ export function registerClassifyCommand(program: Command): void {
       '-o, --output <path>',
       'write results to a file instead of standard output (camtrap-dp: a folder; dwc-a: a .zip)',
     )
-    .option('--resume', 'skip images already in --output (csv, jsonl, json, or a camtrap-dp package folder)')
+    .option('--resume', 'skip images and videos already in --output (csv, jsonl, json, or a camtrap-dp package folder)')
+    .option('--summary <file>', 'videos: write the summary per class and marine group to this CSV file')
+    .option('--thumbnails <dir>', 'videos: write the best frame of each class in the summary to this folder as JPEG')
     .option('--marine-only', 'rank only the marine animal classes')
     .option('-q, --quiet', 'no progress output');
   addSettingOptions(command, 'classify').action(async (inputs: string[], flags: ClassifyFlags) => {
@@ -65,6 +73,8 @@ interface RunPlan {
   found: number;
   todo: string[];
   previous: Awaited<ReturnType<typeof readPreviousReports>>;
+  /** Those of `todo` that are videos. */
+  videos: Set<string>;
   /** Nothing found and some arguments matched nothing: the run cannot start. */
   nothingThere: boolean;
 }
@@ -109,9 +119,11 @@ async function planRun(
   const skipped = collected.skipped ? `, ${collected.skipped} other files skipped` : '';
   const already = collected.images.length - todo.length;
   const done = already ? `, ${already} already in ${flags.output}` : '';
-  log(`${collected.images.length} images found${skipped}${done}.`);
+  const videoCount = collected.videos.size;
+  const videos = videoCount ? ` and ${videoCount} video${videoCount === 1 ? '' : 's'}` : '';
+  log(`${collected.images.length - videoCount} images${videos} found${skipped}${done}.`);
   const nothingThere = collected.images.length === 0 && collected.missing.length > 0;
-  return { found: collected.images.length, todo, previous, nothingThere };
+  return { found: collected.images.length, todo, previous, nothingThere, videos: collected.videos };
 }
 
 type Log = (line: string) => void;
@@ -133,11 +145,17 @@ async function surveyPlanOf(inputs: string[], flags: ClassifyFlags, settings: Se
   return { meta, roots, previous: resumed?.previous ?? null, done: resumed?.done };
 }
 
-/** Stops feeding new images on Ctrl-C; those in flight finish and are written, so --resume continues cleanly. */
+/**
+ * Stops feeding new images on Ctrl-C; those in flight finish and are written, so --resume continues
+ * cleanly. A video being decoded is stopped at once (ffmpeg too) and left for --resume.
+ */
 class Interruption {
   stopped = false;
+  readonly #controller = new AbortController();
+  readonly signal = this.#controller.signal;
   readonly #stop = () => {
     this.stopped = true;
+    this.#controller.abort(new ClassifierError('request_cancelled', 'Interrupted.'));
   };
 
   constructor() {
@@ -186,7 +204,8 @@ async function runClassify(inputs: string[], flags: ClassifyFlags, settings: Set
         throw err;
       })
     : null;
-  const progress = flags.quiet || todo.length === 0 ? null : startProgress(todo.length);
+  const imageCount = todo.filter((item) => !plan.videos.has(item)).length;
+  let progress = flags.quiet || imageCount === 0 ? null : startProgress(imageCount);
   const writer: ReportWriter =
     survey && flags.output && isSurveyFormat(flags.format)
       ? openSurveyWriter(flags.format, flags.output, survey.roots, survey.meta, survey.previous)
@@ -203,6 +222,8 @@ async function runClassify(inputs: string[], flags: ClassifyFlags, settings: Set
     await writer.close();
     return 0;
   }
+  const summary =
+    flags.summary && plan.videos.size > 0 ? await openSummaryWriter(flags.summary, Boolean(flags.resume)) : null;
 
   const interruption = new Interruption();
   let failures = 0;
@@ -214,13 +235,28 @@ async function runClassify(inputs: string[], flags: ClassifyFlags, settings: Set
       concurrency: settings.classifyConcurrency,
       classes,
     };
-    for await (const outcome of classifier.classifyMany(interruption.feed(todo), options)) {
+    const images = todo.filter((item) => !plan.videos.has(item));
+    for await (const outcome of classifier.classifyMany(interruption.feed(images), options)) {
       if (outcome.error) failures++;
       writer.write({ path: String(outcome.input), result: outcome.result, error: outcome.error });
       progress?.tick(Boolean(outcome.error));
     }
+    progress?.stop();
+    // Video rows are written once each video is done, below its own progress bar.
+    progress = null;
+    for (const video of todo.filter((item) => plan.videos.has(item))) {
+      if (interruption.stopped) break;
+      const failed = await runVideo(
+        classifier,
+        video,
+        { ...options, writer, summary, flags, settings, log },
+        interruption,
+      );
+      if (failed) failures++;
+    }
   } finally {
     progress?.stop();
+    await summary?.close();
     await writer.close();
     await classifier.close();
     interruption.release();
@@ -229,6 +265,94 @@ async function runClassify(inputs: string[], flags: ClassifyFlags, settings: Set
     log(`Interrupted; rerun with --resume --output ${flags.output ?? 'FILE'} to continue.`);
     return 130;
   }
-  if (failures > 0) log(`${failures} of ${todo.length} images failed; see the error column.`);
+  if (failures > 0) log(`${failures} of ${todo.length} images and videos failed; see the error column.`);
   return failures > 0 ? EXIT_IMAGE_FAILURES : 0;
+}
+
+/** --keyframes, else --fps, else --every. */
+export function samplingOf(settings: Settings): Sampling {
+  if (settings.videoKeyframes) return { keyframes: true };
+  if (settings.videoFps) return { every: 1 / settings.videoFps };
+  return { every: settings.videoEvery / 1000 };
+}
+
+export function videoLimitsOf(settings: Settings): VideoLimits {
+  return {
+    ffmpegPath: settings.ffmpegPath ?? null,
+    maxVideoSeconds: settings.maxVideoSeconds,
+    maxVideoFrames: settings.maxVideoFrames,
+    videoStallMs: settings.videoStallMs,
+    videoTimeoutMs: settings.videoTimeoutMs,
+  };
+}
+
+interface VideoRunContext {
+  topK: number;
+  minScore: number;
+  marineOnly: boolean;
+  classes: CustomClasses | null;
+  writer: ReportWriter;
+  summary: SummaryWriter | null;
+  flags: ClassifyFlags;
+  settings: Settings;
+  log: Log;
+}
+
+/** One video: its frames with a progress bar by frames, then its rows, summary and thumbnails. True when it failed. */
+async function runVideo(
+  classifier: Classifier,
+  video: string,
+  context: VideoRunContext,
+  interruption: Interruption,
+): Promise<boolean> {
+  const { settings, flags } = context;
+  let bar: ReturnType<typeof startProgress> | null = null;
+  let shown = 0;
+  let outcome: { result?: VideoResult; error?: ClassifierError };
+  try {
+    const result = await classifyVideo(
+      classifier,
+      video,
+      {
+        topK: context.topK,
+        minScore: context.minScore,
+        marineOnly: context.marineOnly,
+        classes: context.classes,
+        sampling: samplingOf(settings),
+        minFrames: settings.minFrames,
+        gap: settings.spanGapMs / 1000,
+        smooth: settings.smoothFrames,
+        limits: videoLimitsOf(settings),
+      },
+      {
+        signal: interruption.signal,
+        onProgress: ({ done, total }) => {
+          if (flags.quiet) return;
+          bar ??= startProgress(total ?? 0, process.stderr, { name: 'frames', of: video });
+          for (; shown < done; shown++) bar.tick(false);
+        },
+      },
+    );
+    outcome = { result };
+  } catch (err) {
+    (bar as ReturnType<typeof startProgress> | null)?.stop();
+    if (interruption.stopped) return false;
+    outcome = { error: toClassifierError(err) };
+  }
+  (bar as ReturnType<typeof startProgress> | null)?.stop();
+  context.writer.writeVideo(video, outcome);
+  const { result } = outcome;
+  if (result) {
+    context.summary?.write(video, result);
+    if (flags.thumbnails) {
+      const files = await writeThumbnails(flags.thumbnails, video, result, {
+        ...videoLimitsOf(settings),
+        maxPixels: settings.maxPixels,
+      });
+      context.log(`${files.length} thumbnails of ${video} written to ${flags.thumbnails}.`);
+    }
+  }
+  const error = outcome.error ?? result?.error;
+  if (error) context.log(`${video}: ${error.code}: ${error.message}`);
+  return Boolean(error);
 }

@@ -19,7 +19,13 @@ function duration(seconds: number): string {
  * A live bar with images/s and ETA on a terminal; on a pipe or log file a plain line every
  * 10 % or 10 s, so long unattended runs still show they are alive without flooding the log.
  */
-export function startProgress(total: number, stream: NodeJS.WriteStream = process.stderr): RunProgress {
+export function startProgress(
+  total: number,
+  stream: NodeJS.WriteStream = process.stderr,
+  /** What is counted: 'images', or 'frames' of a video (the name then says which). */
+  unit: { name: string; of?: string } = { name: 'images' },
+): RunProgress {
+  const of = unit.of ? ` of ${unit.of}` : '';
   const started = performance.now();
   let done = 0;
   let failed = 0;
@@ -29,7 +35,7 @@ export function startProgress(total: number, stream: NodeJS.WriteStream = proces
     const multi = new cliProgress.MultiBar(
       {
         stream,
-        format: 'classify |{bar}| {value}/{total} | {rate} images/s | ETA {eta_text} | failed {failed}',
+        format: `classify |{bar}| {value}/{total} ${unit.name}${of} | {rate} ${unit.name}/s | ETA {eta_text} | failed {failed}`,
         hideCursor: true,
         clearOnComplete: false,
         etaBuffer: 50,
@@ -52,7 +58,7 @@ export function startProgress(total: number, stream: NodeJS.WriteStream = proces
   let lastDone = 0;
   const print = () => {
     stream.write(
-      `classified ${done}/${total} images (${rate().toFixed(1)} images/s, ETA ${duration((total - done) / rate())}), ${failed} failed\n`,
+      `classified ${done}/${total} ${unit.name}${of} (${rate().toFixed(1)} ${unit.name}/s, ETA ${duration((total - done) / rate())}), ${failed} failed\n`,
     );
     lastPrinted = performance.now();
     lastDone = done;

@@ -1,11 +1,24 @@
 import type { ClassificationResult } from '../engine/types.ts';
 import type { ClassifierError } from '../errors.ts';
 
-/** One image's outcome as the CLI reports it. */
+/** One image's (or one video frame's) outcome as the CLI reports it. */
 export interface ImageReport {
+  /** The image, or for a video frame `video.mp4#t=hh:mm:ss.mmm`. */
   path: string;
   result?: ClassificationResult;
   error?: ClassifierError;
+  /** For a video frame: which video and when. */
+  frame?: { video: string; timecode: string; seconds: number };
+}
+
+/** "dive.mp4#t=00:01:02.500": a frame's row names its video and time (a W3C media fragment, in hh:mm:ss.mmm). */
+export function framePath(video: string, timecode: string): string {
+  return `${video}#t=${timecode}`;
+}
+
+/** The video a frame row's path names (the path itself for anything else). */
+export function videoOfPath(rowPath: string): string {
+  return rowPath.replace(/#t=\d+:\d{2}:\d{2}\.\d{3}$/, '');
 }
 
 /** Degrees with 6 decimals, as the engine rounds them ("-3.724753"); empty when unknown. */
@@ -93,7 +106,8 @@ export function csvRow(report: ImageReport, topK: number, customTopK = 0): strin
 
 /** The JSON/JSONL record for one image. */
 export function jsonRecord(report: ImageReport): Record<string, unknown> {
-  if (report.result) return { path: report.path, status: 'ok', ...report.result };
+  if (report.result)
+    return { path: report.path, status: 'ok', ...(report.frame ? { frame: report.frame } : {}), ...report.result };
   return { path: report.path, status: 'error', error: { code: report.error?.code, message: report.error?.message } };
 }
 

@@ -4,19 +4,61 @@ import path from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { stringify as stringifyCsv } from 'csv-stringify/sync';
 import { ClassifierError } from '../errors.ts';
-import { csvColumns, csvRow, jsonRecord, tableLine, type ImageReport } from './report-rows.ts';
+import { timelineEntryOf, type VideoResult } from '../engine/video/classify-video.ts';
+import { csvColumns, csvRow, framePath, jsonRecord, tableLine, videoOfPath, type ImageReport } from './report-rows.ts';
 import { isHttpUrl } from '../sources/input.ts';
 
 export type OutputFormat = 'table' | 'json' | 'jsonl' | 'csv';
 
 export interface ReportWriter {
   write(report: ImageReport): void;
+  /**
+   * A whole video at once, after it is done, so an interrupted video leaves no rows and --resume
+   * redoes it: csv/jsonl/table one row per frame (and an error row when it stopped early), json one
+   * record with its timeline and summary.
+   */
+  writeVideo(video: string, outcome: { result?: VideoResult; error?: ClassifierError }): void;
   close(): Promise<void>;
 }
 
-/** Paths compare by absolute path so a resumed run matches rows whichever way the folder was named. */
+/** Paths compare by absolute path so a resumed run matches rows whichever way the folder was named; a frame's row counts for its video. */
 export function reportKey(item: string): string {
-  return isHttpUrl(item) ? item : path.resolve(item);
+  const video = videoOfPath(item);
+  return isHttpUrl(video) ? video : path.resolve(video);
+}
+
+/** A video's record in JSON output: what it is, its timeline, its summary. */
+export function videoRecord(
+  video: string,
+  outcome: { result?: VideoResult; error?: ClassifierError },
+): Record<string, unknown> {
+  const error = outcome.error ?? outcome.result?.error ?? null;
+  const result = outcome.result;
+  return {
+    path: video,
+    kind: 'video',
+    status: error ? (result && result.frames.length > 0 ? 'partial' : 'error') : 'ok',
+    ...(result
+      ? {
+          video: result.video,
+          model: result.frames[0]?.result.model ?? null,
+          timeline: result.frames.map(timelineEntryOf),
+          summary: result.summary,
+        }
+      : {}),
+    ...(error ? { error: { code: error.code, message: error.message } } : {}),
+  };
+}
+
+/** The per-frame reports of a video (and its error row when it stopped early or failed). */
+export function videoReports(video: string, outcome: { result?: VideoResult; error?: ClassifierError }): ImageReport[] {
+  const frames = (outcome.result?.frames ?? []).map((frame) => ({
+    path: framePath(video, frame.timecode),
+    result: frame.result,
+    frame: { video, timecode: frame.timecode, seconds: Math.round(frame.seconds * 1000) / 1000 },
+  }));
+  const error = outcome.error ?? outcome.result?.error ?? undefined;
+  return error ? [...frames, { path: video, error }] : frames;
 }
 
 /** A run killed mid-write leaves half a line; cut it so appended rows start on a fresh line. */
@@ -49,6 +91,7 @@ export async function readPreviousReports(
   }
   if (format === 'json') {
     const records = JSON.parse((await readFile(file, 'utf8')) || '[]') as { path?: string }[];
+    // A video's record holds all of it (written once the video is done).
     return { keys: new Set(records.map((r) => reportKey(String(r.path)))), jsonRecords: records };
   }
   await dropPartialLastLine(file);
@@ -106,12 +149,18 @@ export function openReportWriter(options: WriterOptions): ReportWriter {
     for (const record of options.previous.jsonRecords) emit(`${jsonCount++ ? ',\n' : ''}${JSON.stringify(record)}`);
   }
 
+  function write(report: ImageReport): void {
+    if (format === 'csv') emit(stringifyCsv([csvRow(report, topK, customTopK)]));
+    else if (format === 'jsonl') emit(`${JSON.stringify(jsonRecord(report))}\n`);
+    else if (format === 'json') emit(`${jsonCount++ ? ',\n' : ''}${JSON.stringify(jsonRecord(report))}`);
+    else emit(`${tableLine(report)}\n`);
+  }
+
   return {
-    write(report) {
-      if (format === 'csv') emit(stringifyCsv([csvRow(report, topK, customTopK)]));
-      else if (format === 'jsonl') emit(`${JSON.stringify(jsonRecord(report))}\n`);
-      else if (format === 'json') emit(`${jsonCount++ ? ',\n' : ''}${JSON.stringify(jsonRecord(report))}`);
-      else emit(`${tableLine(report)}\n`);
+    write,
+    writeVideo(video, outcome) {
+      if (format === 'json') emit(`${jsonCount++ ? ',\n' : ''}${JSON.stringify(videoRecord(video, outcome))}`);
+      else for (const report of videoReports(video, outcome)) write(report);
     },
     async close() {
       if (format === 'json') emit('\n]\n');

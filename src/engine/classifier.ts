@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { ClassifierError, shuttingDownError } from '../errors.ts';
 import { ImageReader, sha256Of, type SourceOptions } from '../sources/input.ts';
@@ -11,12 +12,13 @@ import { startInferenceLane, type InferenceLane } from './inference-lane.ts';
 import { laneTimingsOf, parallelSessionsFor, referenceJpeg, type LaneTimings } from './lane-choice.ts';
 import { resolveModel } from './model-files.ts';
 import { probabilitiesOf, rankPredictions } from './postprocess.ts';
-import { DEFAULT_PREPROCESS_OPTIONS, type PreprocessOptions } from './preprocess.ts';
+import { DEFAULT_PREPROCESS_OPTIONS, type PreparedPixels, type PreprocessOptions, type RawRgb } from './preprocess.ts';
 import type { EmbeddingSupport, ModelSignature, SessionOptions } from './session.ts';
 import { threadsCpuSeconds } from './thread-cpu.ts';
 import type {
   ClassificationResult,
   ClassifyOptions,
+  CustomClasses,
   RankOptions,
   EmbedOptions,
   EmbeddingResult,
@@ -102,6 +104,11 @@ export interface Classifier {
    * classify() uses. Fails with `embeddings_unavailable` when the model has no such tensor.
    */
   embed(input: ImageInput, options?: EmbedOptions, cancel?: AbortSignal): Promise<EmbeddingResult>;
+  /**
+   * Classifies a picture that is decoded already (a video frame): the same resize, crop, batcher,
+   * model and ranking (and class set) as classify(), without reading or decoding bytes.
+   */
+  classifyFrame(frame: FrameInput, options?: ClassifyOptions, cancel?: AbortSignal): Promise<ClassificationResult>;
   /** Classifies many inputs with bounded concurrency; yields each outcome as it completes. A failure is an outcome, never a throw. */
   classifyMany(
     inputs: Iterable<ImageInput> | AsyncIterable<ImageInput>,
@@ -259,6 +266,20 @@ function sourceOptionsOf(options: ClassifierOptions, settings: ClassifierSetting
   };
 }
 
+/** An image read and decoded, before its model run. */
+interface LoadedImage {
+  prepared: PreparedPixels;
+  fetch_ms: number;
+  decode_ms: number;
+  /** Computed only once the image is submitted (hashing is not free for video frames). */
+  sha256: () => string;
+}
+
+/** A picture decoded elsewhere (a video frame from ffmpeg): packed RGB and what to report about it. */
+export interface FrameInput extends RawRgb {
+  image: ImageInfo;
+}
+
 /** One model run of one image, before it becomes a classification or an embedding. */
 interface ImageRun {
   batched: BatchedScores;
@@ -380,6 +401,31 @@ class OnnxClassifier implements Classifier {
     const classes = classifyOptions?.classes ?? null;
     if (classes) this.#embeddingSupport();
     const [run] = await this.#run(input, false, cancel);
+    return this.#answerOf(run, rank, classes);
+  }
+
+  async classifyFrame(
+    frame: FrameInput,
+    classifyOptions?: ClassifyOptions,
+    cancel?: AbortSignal,
+  ): Promise<ClassificationResult> {
+    const rank = validateClassifyOptions(classifyOptions);
+    const classes = classifyOptions?.classes ?? null;
+    if (classes) this.#embeddingSupport();
+    const [run] = await this.#runPrepared(async () => {
+      const prepared = await this.#decoders.prepareRaw(frame, frame.image, cancel);
+      return {
+        prepared,
+        fetch_ms: 0,
+        decode_ms: prepared.decode_ms,
+        sha256: () => createHash('sha256').update(frame.data).digest('hex'),
+      };
+    }, false);
+    return this.#answerOf(run, rank, classes);
+  }
+
+  /** A model run as the caller's answer: ImageNet's ranking, and the class set's label when one is given. */
+  #answerOf(run: ImageRun, rank: RankOptions, classes: CustomClasses | null): ClassificationResult {
     const ranked = rankPredictions(probabilitiesOf(run.batched.scores), rank);
     // The custom answer comes from the same model run's pooled features: no second inference.
     const custom = classes ? classes.match(vectorOf(run.batched)) : undefined;
@@ -426,23 +472,30 @@ class OnnxClassifier implements Classifier {
    * embed(). With `flip` its mirror image rides in the same batch (the crop is centred, so the
    * mirrored crop is the crop of the mirrored photo): no second read or decode.
    */
-  async #run(input: ImageInput, flip: boolean, cancel?: AbortSignal): Promise<ImageRun[]> {
+  #run(input: ImageInput, flip: boolean, cancel?: AbortSignal): Promise<ImageRun[]> {
+    return this.#runPrepared(async () => {
+      const { bytes, fetch_ms } = await this.#reader.read(input, cancel);
+      const decodeStarted = performance.now();
+      const prepared = await this.#decoders.prepare(bytes, cancel);
+      return { prepared, fetch_ms, decode_ms: performance.now() - decodeStarted, sha256: () => sha256Of(bytes) };
+    }, flip);
+  }
+
+  /** The part of #run after the pixels are ready: the batcher, and the in-flight counts close() waits for. */
+  async #runPrepared(load: () => Promise<LoadedImage>, flip: boolean): Promise<ImageRun[]> {
     if (this.#closed) throw shuttingDownError();
     const started = performance.now();
     this.#inFlight++;
     this.#arriving++;
     let submitted = false;
     try {
-      const { bytes, fetch_ms } = await this.#reader.read(input, cancel);
-      const decodeStarted = performance.now();
-      const prepared = await this.#decoders.prepare(bytes, cancel);
-      const decode_ms = performance.now() - decodeStarted;
+      const { prepared, fetch_ms, decode_ms, sha256: hash } = await load();
       this.#arriving--;
       submitted = true;
       // The mirror is made first: submitting moves the pixels' memory to the inference thread.
       const images = [prepared.pixels, ...(flip ? [mirrored(prepared.pixels, this.model.signature.size)] : [])];
       const answers = await Promise.all(images.map((pixels) => this.#batcher.submit(pixels)));
-      const sha256 = sha256Of(bytes);
+      const sha256 = hash();
       return answers.map((batched) => ({
         batched,
         image: prepared.image,

@@ -6,7 +6,8 @@ import { readImageHeader, type ImageHeader } from './image-header.ts';
 import { decodedPixels } from './shrink-on-load.ts';
 import { sniffImageFormat } from '../sources/sniff.ts';
 import { PixelBudget, type PixelBudgetStats } from './pixel-budget.ts';
-import type { PreparedPixels, PreprocessOptions } from './preprocess.ts';
+import type { PreparedPixels, PreprocessOptions, RawRgb } from './preprocess.ts';
+import type { ImageInfo } from './types.ts';
 import type { PreprocessReply, PreprocessTask } from './workers/preprocess-worker.ts';
 import { siblingWorker, workerModule } from './workers/worker-module.ts';
 
@@ -49,6 +50,24 @@ export class DecoderPool {
     const release = await this.#budget.reserve(this.#pixelsToDecode(bytes, header), cancel);
     try {
       const reply = await this.#pool.run({ bytes, options: this.#options, header });
+      if (!reply.ok) throw errorFromReply(reply.error);
+      return reply.result;
+    } finally {
+      release();
+    }
+  }
+
+  /** Resizes and crops pixels decoded elsewhere (video frames), under the same budget, on the same threads. */
+  async prepareRaw(raw: RawRgb, image: ImageInfo, cancel?: AbortSignal): Promise<PreparedPixels> {
+    const pixels = raw.width * raw.height;
+    const release = await this.#budget.reserve(pixels <= this.#options.maxPixels ? pixels : 0, cancel);
+    try {
+      const task: PreprocessTask = {
+        bytes: new Uint8Array(0),
+        options: this.#options,
+        raw: { data: raw.data, width: raw.width, height: raw.height, image },
+      };
+      const reply = await this.#pool.run(task);
       if (!reply.ok) throw errorFromReply(reply.error);
       return reply.result;
     } finally {

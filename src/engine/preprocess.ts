@@ -240,6 +240,37 @@ export async function preparePixels(
   };
 }
 
+/** A picture already decoded to packed RGB (a video frame from ffmpeg). */
+export interface RawRgb {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+/**
+ * The same resize and centre crop as preparePixels, for pixels that are decoded already: video
+ * frames go through the photos' preprocessing from here on, so a frame and the same picture as a
+ * photo give the same model input.
+ */
+export function prepareRawPixels(
+  raw: RawRgb,
+  image: ImageInfo,
+  options: PreprocessOptions = DEFAULT_PREPROCESS_OPTIONS,
+): PreparedPixels {
+  const started = performance.now();
+  if (raw.width * raw.height > options.maxPixels) throw tooManyPixels(raw.width, raw.height, options.maxPixels);
+  if (raw.data.length !== raw.width * raw.height * 3)
+    throw new ClassifierError(
+      'corrupt_image',
+      `The frame holds ${raw.data.length} bytes, not ${raw.width}x${raw.height} RGB.`,
+    );
+  const resized = resizedSize(raw.width, raw.height, options.resizeShortSide);
+  const crop = centerCropBox(resized.width, resized.height, options.size);
+  const pixels = resizeAndCrop(raw, resized.width, resized.height, crop);
+  const decoded = { width: raw.width, height: raw.height };
+  return { pixels, image, decoded, decode_ms: performance.now() - started };
+}
+
 /** Decode image bytes and prepare the model input exactly as torchvision's ImageNet transforms do. */
 export async function preprocessImage(
   bytes: Buffer,

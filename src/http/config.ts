@@ -3,6 +3,7 @@
  * whatever the caller (the `serve` command's flags, a test, a benchmark) overrides. Every default is
  * safe on a laptop: loopback only, no auth, no rate limit, URLs only to public addresses, no local files.
  */
+import type { VideoLimits } from '../engine/video/classify-video.ts';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ClassifierOptions } from '../engine/classifier.ts';
@@ -45,10 +46,12 @@ export interface ServiceConfig {
   /** Host names, IPs and CIDRs that image URLs may reach even though private. */
   urlAllowHosts: string[];
   urlTimeoutMs: number;
-  /** Folder `image_path` is confined to; null refuses local paths. */
+  /** Folder `image_path` (and `video_path`) is confined to; null refuses local paths. */
   imageRoot: string | null;
   /** Where class sets are kept without QUEUE_URL (DATA_DIR/class-sets.sqlite); null: no class sets. */
   dataDir: string | null;
+  /** ffmpeg and the limits of one video (FFMPEG_PATH, MAX_VIDEO_SECONDS, MAX_VIDEO_FRAMES, VIDEO_STALL_MS, VIDEO_TIMEOUT_MS). */
+  videoLimits: VideoLimits;
   /** Folder served at `/`; null serves no page. */
   webRoot: string | null;
   /** Take the client address from X-Forwarded-For (only behind a proxy you run). */
@@ -90,6 +93,13 @@ export function serviceConfigOf(settings: Settings): ServiceConfig {
     urlTimeoutMs: settings.urlTimeoutMs,
     imageRoot: settings.imageRoot ?? null,
     dataDir: settings.dataDir ?? null,
+    videoLimits: {
+      ffmpegPath: settings.ffmpegPath ?? null,
+      maxVideoSeconds: settings.maxVideoSeconds,
+      maxVideoFrames: settings.maxVideoFrames,
+      videoStallMs: settings.videoStallMs,
+      videoTimeoutMs: settings.videoTimeoutMs,
+    },
     // Unset: the bundled page; set empty: no page.
     webRoot: settings.webRoot === undefined ? defaultWebRoot() : settings.webRoot || null,
     trustProxy: settings.trustProxy,

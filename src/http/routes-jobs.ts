@@ -2,6 +2,7 @@ import { ClassifierError } from '../errors.ts';
 import { createAdmission } from './admission.ts';
 import type { Routes, TypedInstance, RouteDependencies } from './dependencies.ts';
 import { imageRequestOf, imageSpecOf } from './image-request.ts';
+import { videoSpecOf } from './video-request.ts';
 import {
   JobAccepted,
   JobParams,
@@ -21,6 +22,8 @@ const DESCRIPTION = [
   '`{"images": ["https://...", {"image_url": "..."}, {"image_base64": "..."}], "top_k": 3}`',
   'or a multipart form with several files; a batch job has `results`, one per image, in order.',
   'When the queue is full the answer is 503 `queue_full` with Retry-After.',
+  'A video: `{"video_path": "dives/d1.mp4", "every": 2}` (a file inside IMAGE_ROOT; in-process queue only): the job',
+  'reports frames done/total and an ETA in `progress`, and answers `video` (timeline and summary); DELETE stops it at once.',
 ].join('\n');
 
 /** Also the export routes' answer for an unknown id. */
@@ -68,8 +71,12 @@ function registerSubmitRoute(app: TypedInstance, deps: RouteDependencies): void 
       onRequest: admission.onRequest,
     },
     async (request, reply) => {
-      const { images, options, batch } = await imageRequestOf(request, request, limits);
-      const job = await queue.submit({ kind: batch ? 'batch' : 'single', images: images.map(imageSpecOf), options });
+      const video = videoSpecOf(request.body, request.query, limits.allowPaths);
+      const job = video
+        ? await queue.submit(video)
+        : await imageRequestOf(request, request, limits).then(({ images, options, batch }) =>
+            queue.submit({ kind: batch ? 'batch' : 'single', images: images.map(imageSpecOf), options }),
+          );
       const statusUrl = `/jobs/${encodeURIComponent(job.id)}`;
       return reply
         .code(202)
@@ -102,8 +109,10 @@ function registerJobRecordRoutes(app: TypedInstance, { queue }: RouteDependencie
     '/jobs/:id',
     {
       schema: {
-        summary: 'Cancel a queued job',
-        description: 'Only a job that has not started can be cancelled (409 job_not_cancellable otherwise).',
+        summary: 'Cancel a queued job, or a running video job',
+        description:
+          'A job that has not started, or a video job at any time before it finishes (its ffmpeg is stopped at once); ' +
+          'a running image job answers 409 job_not_cancellable.',
         tags: ['jobs'],
         params: JobParams,
         response: { 200: JobRecord, ...errorResponses },

@@ -101,10 +101,60 @@ export const BatchImageItem = Type.Union(
   { description: 'An image URL, or an object naming one image.' },
 );
 
+/** A video job's fields (POST /jobs): the video, and how to sample and summarise it. */
+const videoFields = {
+  video_path: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 4096,
+      description: 'A video file inside IMAGE_ROOT (MP4/MOV, MKV/WebM, AVI, FLV): the job gets a timeline and summary.',
+    }),
+  ),
+  every: Type.Optional(
+    Type.Number({
+      exclusiveMinimum: 0,
+      maximum: 86_400,
+      description: 'Video: one frame every this many seconds (default 1).',
+    }),
+  ),
+  fps: Type.Optional(
+    Type.Number({
+      exclusiveMinimum: 0,
+      maximum: 1000,
+      description: 'Video: this many frames per second instead of every.',
+    }),
+  ),
+  keyframes: Type.Optional(Type.Boolean({ description: 'Video: only the keyframes (fastest).' })),
+  min_frames: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: 1_000_000,
+      description: 'Video: a class is in the summary from this many frames (default 1).',
+    }),
+  ),
+  gap: Type.Optional(
+    Type.Number({
+      minimum: 0,
+      maximum: 86_400,
+      description: 'Video: appearances this close (seconds) are one span (default 1).',
+    }),
+  ),
+  smooth: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: 1001,
+      description: 'Video: average scores over this many frames first (default 1).',
+    }),
+  ),
+};
+
+export const VIDEO_OPTION_FIELDS = ['every', 'fps', 'keyframes', 'min_frames', 'gap', 'smooth'] as const;
+
 export function jobsJsonBody(maxBatchImages: number) {
   return Type.Object(
     {
       ...imageFields,
+      ...videoFields,
       images: Type.Optional(
         Type.Array(BatchImageItem, {
           minItems: 1,
@@ -116,7 +166,8 @@ export function jobsJsonBody(maxBatchImages: number) {
     },
     {
       additionalProperties: false,
-      description: 'One image (as for POST /classify) or `images`, a batch; plus options applied to every image.',
+      description:
+        'One image (as for POST /classify), or `images`, a batch, or `video_path`, a video; plus options applied to every image or frame.',
     },
   );
 }
@@ -290,18 +341,83 @@ export const JobAccepted = Type.Object({
   status_url: Type.String({ description: 'Poll this (GET) for progress and results; also in the Location header.' }),
 });
 
+const Timecode = Type.String({ description: 'hh:mm:ss.mmm', pattern: '^\\d{2,}:\\d{2}:\\d{2}\\.\\d{3}$' });
+
+const SummaryEntry = Type.Object({
+  label: Type.String({ description: 'The class (or, in `groups`, the marine group).' }),
+  group: Nullable(Type.String()),
+  frames: Type.Integer(),
+  appearances: Type.Integer({ description: 'Separate spans.' }),
+  first_seen: Timecode,
+  first_seen_seconds: Type.Number(),
+  last_seen: Timecode,
+  last_seen_seconds: Type.Number(),
+  seconds_on_screen: Type.Number(),
+  spans: Type.Array(
+    Type.Object({ start: Timecode, end: Timecode, start_seconds: Type.Number(), end_seconds: Type.Number() }),
+  ),
+  best_probability: Type.Number(),
+  mean_probability: Type.Number(),
+  best_frame: Timecode,
+  best_frame_seconds: Type.Number(),
+});
+
+export const VideoJobResult = Type.Object(
+  {
+    video: Type.Object({
+      source: Type.String(),
+      duration: Nullable(Type.Number()),
+      width: Type.Integer(),
+      height: Type.Integer(),
+      frame_rate: Nullable(Type.Number()),
+      codec: Type.String(),
+      container: Type.String(),
+      creation_time: Nullable(Type.String()),
+      sampling: Type.Union([
+        Type.Object({ every_seconds: Type.Number() }),
+        Type.Object({ keyframes: Type.Literal(true) }),
+      ]),
+    }),
+    timeline: Type.Array(
+      Type.Object(
+        {
+          timecode: Timecode,
+          seconds: Type.Number(),
+          answer: Type.String(),
+          unknown: Type.Boolean(),
+          marine_group: Nullable(Type.String()),
+          predictions: Type.Array(Prediction),
+        },
+        { additionalProperties: true },
+      ),
+      { description: 'One entry per sampled frame, in time order.' },
+    ),
+    summary: Type.Object({
+      frames: Type.Integer(),
+      classes: Type.Array(SummaryEntry),
+      groups: Type.Array(SummaryEntry),
+      min_frames: Type.Integer(),
+      gap_seconds: Type.Number(),
+      smooth_frames: Type.Integer(),
+    }),
+  },
+  { description: 'Video jobs: what the video is, its timeline and its summary (docs/video.md).' },
+);
+
 export const JobRecord = Type.Object({
   id: Type.String(),
-  kind: Type.Union([Type.Literal('single'), Type.Literal('batch'), Type.Literal('examples')]),
+  kind: Type.Union([Type.Literal('single'), Type.Literal('batch'), Type.Literal('examples'), Type.Literal('video')]),
   status: Type.Union(['queued', 'running', 'succeeded', 'failed', 'cancelled'].map((s) => Type.Literal(s))),
   created_at: Type.String({ format: 'date-time' }),
   started_at: Nullable(Type.String({ format: 'date-time' })),
   finished_at: Nullable(Type.String({ format: 'date-time' })),
   progress: Type.Object({
-    done: Type.Integer({ description: 'Images finished, successfully or not.' }),
+    done: Type.Integer({ description: 'Images (video jobs: frames) finished, successfully or not.' }),
     failed: Type.Integer({ description: 'Of those, the ones that failed.' }),
-    total: Type.Integer(),
+    total: Type.Integer({ description: 'Video jobs: frames expected from the header (0 until it is read).' }),
+    eta_seconds: Type.Optional(Nullable(Type.Number({ description: 'Video jobs: seconds left at the pace so far.' }))),
   }),
+  video: Type.Optional(Nullable(VideoJobResult)),
   result: Type.Optional(
     Nullable(Type.Union([ClassificationResult, ExamplesResult], { description: 'Examples jobs: what was added.' })),
   ),

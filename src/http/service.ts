@@ -105,6 +105,7 @@ async function assemble(
     const resolver = classSets?.resolver ?? null;
     const counted = engine && {
       classify: metrics.countImages(resolvingClassify(engine.classify.bind(engine), resolver)),
+      classifyFrame: engine.classifyFrame.bind(engine),
       settings: engine.settings,
     };
     const examples = classSets && engine ? examplesRunnerOf(classSets.store, engine) : null;

@@ -5,6 +5,7 @@
  */
 import type { ClassSetResolver } from '../classes/index.ts';
 import type { Classifier } from '../engine/classifier.ts';
+import type { VideoLimits } from '../engine/video/classify-video.ts';
 import { createMemoryQueue, type QueueClassifier } from './memory-queue.ts';
 import { EngineClassifyService, type ClassifyService } from './classify-service.ts';
 import { QueueClassifyService } from './queue-classify-service.ts';
@@ -26,6 +27,10 @@ export interface JobQueueConfig {
   jobRetentionSeconds: number;
   /** In-process: upload bytes unfinished jobs may hold. Redis: the largest job. */
   queueMaxBytes: number;
+  /** Folder video jobs' paths are confined to (as image_path); null refuses them. */
+  imageRoot: string | null;
+  /** ffmpeg's limits for video jobs (FFMPEG_PATH, MAX_VIDEO_SECONDS, ...). */
+  videoLimits: VideoLimits;
 }
 
 export interface JobQueueDeps {
@@ -60,6 +65,10 @@ export function createJobQueue(config: JobQueueConfig, deps: JobQueueDeps = {}):
     concurrency: config.jobConcurrency ?? undefined,
     onEvent: deps.onEvent,
     examples: deps.examples ?? null,
+    video: {
+      files: { allowFiles: config.imageRoot !== null, root: config.imageRoot },
+      limits: config.videoLimits,
+    },
   });
 }
 

@@ -4,7 +4,9 @@
  * the process; a deployment that needs them to survive restarts uses the Redis queue.
  */
 import { randomUUID } from 'node:crypto';
-import type { ClassifierSettings } from '../engine/classifier.ts';
+import type { Classifier, ClassifierSettings } from '../engine/classifier.ts';
+import { classifyVideo, timelineEntryOf, type VideoLimits } from '../engine/video/classify-video.ts';
+import type { LocalFilePolicy } from '../sources/file.ts';
 import type { ClassificationResult } from '../engine/types.ts';
 import { ClassifierError, emptyJobError, shuttingDownError } from '../errors.ts';
 import { errorBodyOf } from './error-body.ts';
@@ -12,6 +14,7 @@ import { engineInputOf, inlineBytesOf, sourceLabelOf } from './image-spec.ts';
 import {
   FINISHED_STATUSES,
   type CancelOutcome,
+  type ClassifyJobSpec,
   type ErrorBody,
   type ExamplesJobSpec,
   type ExamplesRunner,
@@ -39,13 +42,24 @@ export interface MemoryQueueOptions {
   onEvent?: (event: QueueEvent) => void;
   /** Runs examples jobs (photos added to a class set); without it they are refused. */
   examples?: ExamplesRunner | null;
+  /** Video jobs: which local files they may name (IMAGE_ROOT) and ffmpeg's limits. */
+  video?: { files: LocalFilePolicy; limits: VideoLimits };
 }
 
-/** What the queue classifies with: one image at a time, options naming a class set by name. */
+/** What the queue classifies with: one image at a time (options naming a class set by name), and frames for video jobs. */
 export interface QueueClassifier {
   classify: JobClassifyFn;
-  settings: Pick<ClassifierSettings, 'decodeThreads' | 'maxBatch'>;
+  settings: ClassifierSettings;
+  classifyFrame?: Classifier['classifyFrame'];
 }
+
+/**
+ * Videos decoded at once. Each is one ffmpeg (a few cores' worth of decoding at high resolution)
+ * feeding the same engine; more would only split it, so further video jobs wait in the queue.
+ */
+export const VIDEOS_AT_ONCE = 2;
+
+/** The engine as the queue uses it: images, and frames for video jobs. */
 
 interface Entry {
   record: JobRecord;
@@ -56,6 +70,8 @@ interface Entry {
   heldBytes: number;
   createdAtMs: number;
   waiters: Set<() => void>;
+  /** A running video job's cancel: stops its ffmpeg. */
+  abort?: AbortController;
 }
 
 type Outcome = { result: ClassificationResult } | { error: ErrorBody };
@@ -78,7 +94,7 @@ function newEntry(spec: JobSpec, heldBytes: number): Entry {
     started_at: null,
     finished_at: null,
     progress: { done: 0, failed: 0, total: spec.images.length },
-    ...(spec.kind === 'single' ? { result: null } : { results: [] }),
+    ...(spec.kind === 'single' ? { result: null } : spec.kind === 'video' ? { video: null } : { results: [] }),
     error: null,
   };
   return { record, spec, nextImage: 0, runningImages: 0, heldBytes, createdAtMs: Date.now(), waiters: new Set() };
@@ -119,7 +135,7 @@ function settle(record: JobRecord): void {
 }
 
 export class MemoryQueue implements JobQueue {
-  readonly #classifier: Pick<QueueClassifier, 'classify'>;
+  readonly #classifier: QueueClassifier;
   readonly #options: MemoryQueueOptions;
   readonly #concurrency: number;
   readonly #maxRetained: number;
@@ -131,6 +147,7 @@ export class MemoryQueue implements JobQueue {
   readonly #sweepTimer: NodeJS.Timeout;
   #waitingJobs = 0;
   #activeImages = 0;
+  #activeVideos = 0;
   #heldBytes = 0;
   #closing = false;
   #closed: (() => void) | null = null;
@@ -171,6 +188,12 @@ export class MemoryQueue implements JobQueue {
   async cancel(id: string): Promise<CancelOutcome> {
     const entry = this.#jobs.get(id);
     if (!entry || this.#isExpired(id)) return 'not_found';
+    if (entry.record.status === 'running' && entry.abort) {
+      // A video job: ffmpeg is stopped now; the answer waits until it is gone.
+      entry.abort.abort(new ClassifierError('request_cancelled', 'The job was cancelled.'));
+      await this.waitFor(id, 30_000);
+      return 'cancelled';
+    }
     if (entry.record.status !== 'queued') return 'not_cancellable';
     this.#pending.splice(this.#pending.indexOf(entry), 1);
     this.#waitingJobs--;
@@ -217,6 +240,8 @@ export class MemoryQueue implements JobQueue {
     this.#closedPromise ??= new Promise<void>((resolve) => {
       this.#closing = true;
       clearInterval(this.#sweepTimer);
+      // Videos can run for hours: they stop now (ffmpeg with them) instead of holding up shutdown.
+      for (const entry of this.#jobs.values()) entry.abort?.abort(shuttingDownError());
       this.#closed = resolve;
       this.#pump();
     });
@@ -227,7 +252,10 @@ export class MemoryQueue implements JobQueue {
   #admit(spec: JobSpec): number {
     const options = this.#options;
     if (this.#closing) throw shuttingDownError();
-    if (spec.images.length === 0) throw emptyJobError();
+    if (spec.kind === 'video') {
+      if (!spec.video || !this.#options.video || !this.#classifier.classifyFrame)
+        throw new ClassifierError('video_unsupported', 'This queue was started without video support.');
+    } else if (spec.images.length === 0) throw emptyJobError();
     if (spec.kind === 'examples' && !options.examples)
       throw new ClassifierError('internal_error', 'This queue cannot add examples to class sets.');
     const bytes = inlineBytesOf(spec.images);
@@ -273,7 +301,9 @@ export class MemoryQueue implements JobQueue {
 
   #nextStartable(): Entry | undefined {
     // While closing, running jobs are completed but queued ones are not started.
-    return this.#closing ? this.#pending.find((e) => e.record.status === 'running') : this.#pending[0];
+    if (this.#closing) return this.#pending.find((e) => e.record.status === 'running');
+    // First in, first out, except that a video waits while VIDEOS_AT_ONCE are being decoded.
+    return this.#pending.find((e) => e.spec?.kind !== 'video' || this.#activeVideos < VIDEOS_AT_ONCE);
   }
 
   #pump(): void {
@@ -297,6 +327,10 @@ export class MemoryQueue implements JobQueue {
     }
     if (spec.kind === 'examples') {
       this.#startExamples(entry, spec);
+      return;
+    }
+    if (spec.kind === 'video') {
+      this.#startVideo(entry, spec);
       return;
     }
     const index = entry.nextImage++;
@@ -354,6 +388,77 @@ export class MemoryQueue implements JobQueue {
         record.progress.done = record.progress.total;
         entry.runningImages--;
         this.#activeImages--;
+        this.#markFinished(entry);
+        this.#pump();
+      });
+  }
+
+  /** A video job: one slot of the queue's concurrency, its frames into the engine as they decode. */
+  #startVideo(entry: Entry, spec: ClassifyJobSpec): void {
+    const { record } = entry;
+    const video = spec.video;
+    const setup = this.#options.video;
+    const classifyFrame = this.#classifier.classifyFrame;
+    this.#pending.splice(this.#pending.indexOf(entry), 1);
+    entry.nextImage = 1;
+    this.#activeImages++;
+    this.#activeVideos++;
+    const abort = new AbortController();
+    entry.abort = abort;
+    const started = Date.now();
+    const engine = { settings: this.#classifier.settings, classifyFrame: classifyFrame?.bind(this.#classifier) };
+    Promise.resolve()
+      .then(() => {
+        // #admit checked these; here for the type checker.
+        if (!video || !setup || !engine.classifyFrame)
+          throw new ClassifierError('video_unsupported', 'No video support.');
+        return classifyVideo(
+          { settings: engine.settings, classifyFrame: engine.classifyFrame },
+          video.source.path,
+          {
+            ...spec.options,
+            sampling: video.sampling,
+            minFrames: video.minFrames,
+            gap: video.gap,
+            smooth: video.smooth,
+            limits: setup.limits,
+          },
+          {
+            files: setup.files,
+            signal: abort.signal,
+            onProgress: ({ done, total }) => {
+              const progress = record.progress;
+              progress.done = done;
+              progress.total = Math.max(total ?? done, done);
+              const elapsed = (Date.now() - started) / 1000;
+              progress.eta_seconds = done > 0 ? Math.round(((progress.total - done) * elapsed) / done) : null;
+            },
+          },
+        );
+      })
+      .then(
+        (result) => {
+          record.video = {
+            video: result.video,
+            timeline: result.frames.map(timelineEntryOf),
+            summary: result.summary,
+          };
+          record.progress.done = result.frames.length;
+          record.progress.total = result.frames.length;
+          record.progress.eta_seconds = 0;
+          record.error = result.error ? errorBodyOf(result.error) : null;
+          record.status = 'succeeded';
+        },
+        (err: unknown) => {
+          const reason = abort.signal.aborted ? abort.signal.reason : err;
+          record.error = errorBodyOf(reason);
+          record.status = record.error.code === 'request_cancelled' ? 'cancelled' : 'failed';
+        },
+      )
+      .finally(() => {
+        entry.abort = undefined;
+        this.#activeImages--;
+        this.#activeVideos--;
         this.#markFinished(entry);
         this.#pump();
       });

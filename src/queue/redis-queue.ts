@@ -303,6 +303,11 @@ export class RedisQueue implements RedisJobQueue {
   #jobDataOf(spec: JobSpec): RedisJobData {
     const { settings } = this;
     if (this.#closing) throw shuttingDownError();
+    if (spec.kind === 'video')
+      throw new ClassifierError(
+        'video_unsupported',
+        'Video jobs run in the in-process queue for now (serve without QUEUE_URL); Redis workers do not take them yet.',
+      );
     if (spec.images.length === 0) throw emptyJobError();
     const bytes = inlineBytesOf(spec.images);
     if (bytes > settings.maxJobBytes) {

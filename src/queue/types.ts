@@ -4,6 +4,8 @@
  * bytes as base64, records carry the engine's results as they are.
  */
 import type { ClassificationResult, ClassifyOptions, ImageInput } from '../engine/types.ts';
+import type { Sampling, TimelineEntry, VideoDescription } from '../engine/video/classify-video.ts';
+import type { VideoSummary } from '../engine/video/summary.ts';
 import type { ErrorCode } from '../errors.ts';
 
 /** One image of a job, as it can be stored in Redis: never a Buffer, never a URL object. */
@@ -11,6 +13,16 @@ export type ImageSpec =
   | { kind: 'url'; url: string }
   | { kind: 'base64'; data: string /** e.g. the uploaded file's name; "upload" when it had none. */; label: string }
   | { kind: 'path'; path: string };
+
+/** A video job's video (a local path inside IMAGE_ROOT for now) and how to sample and summarise it. */
+export interface VideoJobSpec {
+  source: { kind: 'path'; path: string };
+  sampling: Sampling;
+  minFrames?: number;
+  /** Seconds. */
+  gap?: number;
+  smooth?: number;
+}
 
 /**
  * Classification options as they cross the queue: plain JSON. A class set travels by name (and
@@ -31,10 +43,19 @@ export type JobClassifyFn = (
 ) => Promise<ClassificationResult>;
 
 export interface ClassifyJobSpec {
-  /** A single job answers with `result`, a batch with `results`, even for a one-image batch. */
-  kind: 'single' | 'batch';
+  /** A single job answers with `result`, a batch with `results` (even for a one-image batch), a video with `video`. */
+  kind: 'single' | 'batch' | 'video';
+  /** Empty for a video job. */
   images: ImageSpec[];
   options: JobOptions;
+  video?: VideoJobSpec;
+}
+
+/** A video job's answer: what the video is, one entry per sampled frame, the summary. */
+export interface VideoJobResult {
+  video: VideoDescription;
+  timeline: TimelineEntry[];
+  summary: VideoSummary;
 }
 
 /** Photos added to a class set: image i is labelled labels[i]; the job's `result` is an ExamplesResult. */
@@ -93,11 +114,14 @@ export interface JobItemResult {
 }
 
 export interface JobProgress {
-  /** Images finished, successfully or not. */
+  /** Images (video jobs: frames) finished, successfully or not. */
   done: number;
   /** Of those, the ones that failed. */
   failed: number;
+  /** Video jobs: the frames the sampling should give, from the header (0 until it is read). */
   total: number;
+  /** Video jobs: seconds left at the pace so far (null until there is a pace). */
+  eta_seconds?: number | null;
 }
 
 export interface JobRecord {
@@ -113,7 +137,9 @@ export interface JobRecord {
   result?: ClassificationResult | ExamplesResult | null;
   /** Batch jobs: one entry per finished image, in input order. */
   results?: JobItemResult[];
-  /** Why a job failed (a single image's error, or every image of a batch failing). */
+  /** Video jobs: the timeline and summary (with `error` too when decoding stopped early). */
+  video?: VideoJobResult | null;
+  /** Why a job failed (a single image's error, or every image of a batch failing), or why a video stopped early. */
   error?: ErrorBody | null;
 }
 
@@ -143,7 +169,7 @@ export interface JobQueue {
   /** Accepts a job, or throws ClassifierError 'queue_full' (503, retryable) when it cannot take more. */
   submit(spec: JobSpec): Promise<JobRecord>;
   get(id: string): Promise<JobRecord | null>;
-  /** Only queued jobs can be cancelled; a running job finishes. */
+  /** Queued jobs can be cancelled, and running video jobs (ffmpeg is stopped); a running image job finishes. */
   cancel(id: string): Promise<CancelOutcome>;
   /** The job once finished, or as it stands when `timeoutMs` runs out; null if unknown. */
   waitFor(id: string, timeoutMs: number): Promise<JobRecord | null>;

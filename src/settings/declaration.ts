@@ -16,8 +16,11 @@ export interface SettingDeclaration<S extends TSchema = TSchema> {
   /** The commander flag as --help shows it: '--port <n>', '-k, --top-k <n>', '--trust-proxy'. */
   flag?: string;
   schema: S;
-  /** Text that is not a plain number, boolean or word: '30s', 'a,b,c', a folder (made absolute). */
-  form?: 'duration' | 'list' | 'path';
+  /**
+   * Text that is not a plain number, boolean or word: '30s', 'a,b,c', a folder (made absolute).
+   * 'duration' reads a bare number as milliseconds, 'seconds' as seconds (both give milliseconds).
+   */
+  form?: 'duration' | 'seconds' | 'list' | 'path';
   default?: Static<S>;
   /** The default as docs and --help state it, when it is computed elsewhere or absent. */
   defaultText?: string;
@@ -51,11 +54,11 @@ export function optional<S extends TSchema>(
 
 const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
-/** "60000", "30s", "1m", "1 minute", "2 hours" -> milliseconds; NaN when it is none of these. */
-export function durationMs(text: string): number {
+/** "60000", "30s", "1m", "1 minute", "2 hours" -> milliseconds; NaN when it is none of these. A bare number is in `bareUnit`. */
+export function durationMs(text: string, bareUnit: 'ms' | 's' = 'ms'): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hours?)?\s*$/i.exec(text);
   if (!match) return Number.NaN;
-  const unit = (match[2] ?? 'ms').toLowerCase();
+  const unit = (match[2] ?? bareUnit).toLowerCase();
   const key = unit.startsWith('ms') || unit.startsWith('milli') ? 'ms' : unit[0];
   return Math.round(Number(match[1]) * DURATION_UNITS_MS[key]);
 }
@@ -92,6 +95,8 @@ export function expectedText(declaration: SettingDeclaration): string {
   if (choices) return joinChoices(choices);
   if (declaration.form === 'duration')
     return `a duration from ${durationText(schema.minimum)} to ${durationText(schema.maximum)}, such as 60000, 30s, 1m or 1 hour`;
+  if (declaration.form === 'seconds')
+    return `a duration from ${durationText(schema.minimum)} to ${durationText(schema.maximum)}, such as 0.5s, 2s or 1500ms (a bare number is seconds)`;
   if (TypeGuard.IsInteger(schema)) return `a whole number from ${schema.minimum} to ${schema.maximum}`;
   if (TypeGuard.IsNumber(schema)) return `a number from ${schema.minimum} to ${schema.maximum}`;
   if (TypeGuard.IsBoolean(schema)) return 'true or false';
@@ -102,6 +107,7 @@ export function expectedText(declaration: SettingDeclaration): string {
 function fromText(declaration: SettingDeclaration, text: string): unknown {
   const { schema, form } = declaration;
   if (form === 'duration') return durationMs(text);
+  if (form === 'seconds') return durationMs(text, 's');
   if (form === 'list') return splitList(text);
   if (TypeGuard.IsInteger(schema) || TypeGuard.IsNumber(schema)) return text.trim() === '' ? Number.NaN : Number(text);
   if (TypeGuard.IsBoolean(schema)) {

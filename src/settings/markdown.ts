@@ -11,6 +11,7 @@ function allowedShort(declaration: SettingDeclaration): string {
   if (declaration.expected) return declaration.expected;
   if (choices) return choices.map((c) => `\`${c}\``).join(', ');
   if (declaration.form === 'duration') return 'duration, e.g. `30s`, `1m`';
+  if (declaration.form === 'seconds') return 'duration, e.g. `0.5s`, `2s`, `1500ms` (bare: seconds)';
   if (TypeGuard.IsInteger(schema) || TypeGuard.IsNumber(schema)) {
     const whole = TypeGuard.IsInteger(schema) ? 'whole number' : 'number';
     return `${whole}, ${schema.minimum}–${schema.maximum}`;

@@ -42,6 +42,34 @@ export async function readImageFile(filePath: string, options: FileReadOptions):
   }
 }
 
+export interface LocalFilePolicy {
+  /** false: local paths are refused (the service without IMAGE_ROOT). */
+  allowFiles: boolean;
+  /** Paths are confined to this folder when set, as for images. */
+  root?: string | null;
+}
+
+/**
+ * A local video file under the same rules as an image file (IMAGE_ROOT confinement, regular files
+ * only), as the absolute path ffmpeg is to open. Videos are not read into memory, so there is no
+ * byte limit here; their limits are length and frames (MAX_VIDEO_SECONDS, MAX_VIDEO_FRAMES).
+ */
+export async function resolveVideoFile(filePath: string, policy: LocalFilePolicy): Promise<string> {
+  if (!policy.allowFiles)
+    throw new ClassifierError(
+      'files_not_allowed',
+      'Local file paths are not accepted here; send the video itself or an http(s) URL.',
+    );
+  if (filePath.includes('\0')) throw new ClassifierError('invalid_path', 'The video path contains a NUL character.');
+  const target = policy.root ? await resolveInsideRoot(filePath, policy.root) : path.resolve(filePath);
+  const stats = await stat(target).catch((err) => {
+    throw fileError(err, filePath);
+  });
+  if (stats.isDirectory()) throw directoryError(filePath);
+  if (!stats.isFile()) throw new ClassifierError('not_a_file', `The video path ${filePath} is not a regular file.`);
+  return target;
+}
+
 /** Returns the real path of the target, refusing anything whose real location is outside root. */
 async function resolveInsideRoot(filePath: string, root: string): Promise<string> {
   const rootPath = path.resolve(root);

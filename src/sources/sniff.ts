@@ -1,8 +1,8 @@
 /**
- * Recognises the image formats the engine decodes from their first bytes: a folder walk skips
- * non-images without decoding them, and the decoder refuses everything else (SVG, PDF, ...)
- * before libvips picks a loader. Hand-written because it is six fixed signatures and a brand list; the decoder
- * still checks every byte of the images that pass.
+ * Recognises the image formats the engine decodes, and the video containers ffmpeg reads, from
+ * their first bytes: a folder walk skips everything else without decoding it, and the decoder
+ * refuses everything else (SVG, PDF, ...) before libvips picks a loader. Hand-written because it
+ * is a few fixed signatures and a brand list; the decoders still check every byte of what passes.
  */
 export const SNIFF_BYTES = 64;
 
@@ -46,4 +46,41 @@ export function sniffImageFormat(head: Uint8Array): ImageFormat | null {
 
 export function looksLikeImage(head: Uint8Array): boolean {
   return sniffImageFormat(head) !== null;
+}
+
+export type VideoFormat = 'mp4' | 'mov' | 'matroska' | 'webm' | 'avi' | 'flv';
+
+/** QuickTime files may start with one of these atoms instead of `ftyp` (older cameras). */
+const QUICKTIME_ATOMS = new Set(['moov', 'mdat', 'wide', 'free', 'skip', 'pnot']);
+
+/**
+ * The video container the bytes start with, else null. An ISO-BMFF file is a video unless its
+ * brands say HEIF/AVIF image (those stay images, as before); audio-only MP4s (M4A) pass here and
+ * are refused once ffprobe finds no picture in them.
+ */
+export function sniffVideoFormat(head: Uint8Array): VideoFormat | null {
+  const ascii = (from: number, to: number) => String.fromCharCode(...head.subarray(from, to));
+  if (head.length >= 12 && ascii(4, 8) === 'ftyp') {
+    const brands = ftypBrands(head, ascii);
+    if (heifFormatOf(brands) !== null || GENERIC_HEIF_BRANDS.has(brands[0])) return null;
+    return brands[0] === 'qt  ' ? 'mov' : 'mp4';
+  }
+  if (head.length >= 8 && QUICKTIME_ATOMS.has(ascii(4, 8))) return 'mov';
+  if (head[0] === 0x1a && head[1] === 0x45 && head[2] === 0xdf && head[3] === 0xa3) {
+    // The EBML header names its DocType within the first few dozen bytes.
+    return ascii(4, head.length).includes('webm') ? 'webm' : 'matroska';
+  }
+  if (ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'AVI ') return 'avi';
+  if (ascii(0, 3) === 'FLV' && head[3] === 0x01) return 'flv';
+  return null;
+}
+
+export function looksLikeVideo(head: Uint8Array): boolean {
+  return sniffVideoFormat(head) !== null;
+}
+
+/** What a file is by its bytes: an image, a video, or neither. */
+export function sniffMediaKind(head: Uint8Array): 'image' | 'video' | null {
+  if (looksLikeImage(head)) return 'image';
+  return looksLikeVideo(head) ? 'video' : null;
 }

@@ -83,6 +83,9 @@ export function createFakeClassifier(): FakeClassifier {
     async embed() {
       throw new Error('not used by the worker');
     },
+    async classifyFrame() {
+      throw new Error('not used by the worker');
+    },
     // biome-ignore lint/correctness/useYield: an async generator that only throws: the worker never calls it
     async *classifyMany() {
       throw new Error('not used by the worker');

@@ -1,7 +1,14 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Piscina } from 'piscina';
-import { preparePixels, type PreprocessOptions, type PreparedPixels } from '../preprocess.ts';
+import {
+  preparePixels,
+  prepareRawPixels,
+  type PreprocessOptions,
+  type PreparedPixels,
+  type RawRgb,
+} from '../preprocess.ts';
+import type { ImageInfo } from '../types.ts';
 import { toClassifierError } from '../../errors.ts';
 import type { ImageHeader } from '../image-header.ts';
 
@@ -10,6 +17,8 @@ export interface PreprocessTask {
   options: PreprocessOptions;
   /** Read on the main thread for the pixel budget (null: unreadable); absent: read here. */
   header?: ImageHeader | null;
+  /** Pixels decoded already (a video frame): only resized and cropped; `bytes` is then empty. */
+  raw?: RawRgb & { image: ImageInfo };
 }
 
 /** Errors cross the thread boundary as plain data: structured clone drops an Error's own fields. */
@@ -31,7 +40,9 @@ const collectGarbage = runInNewContext('gc') as () => void;
 export default async function preprocessTask(task: PreprocessTask): Promise<PreprocessReply> {
   try {
     const bytes = Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength);
-    const result = await preparePixels(bytes, task.options, task.header);
+    const result = task.raw
+      ? prepareRawPixels(task.raw, task.raw.image, task.options)
+      : await preparePixels(bytes, task.options, task.header);
     if (result.image.width * result.image.height >= LARGE_DECODE_PIXELS) collectGarbage();
     const reply: PreprocessReply = { ok: true, result };
     // Hand the pixels' memory to the main thread instead of copying it.
