@@ -2,9 +2,17 @@
  * The survey export's request schemas (GET and POST /jobs/{id}/export). The survey settings'
  * own schemas (src/settings) are reused, so the CLI flags and these parameters accept the same values.
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { SETTINGS } from '../settings/table.ts';
 import { DEPLOYMENT_COLUMNS } from '../survey/columns.ts';
+
+/**
+ * A setting's schema with a description of its own. Type.Unsafe keeps the declared type nameable:
+ * a spread TypeBox object is not, and the build's .d.ts would fail on it.
+ */
+function described<T extends TSchema>(schema: T, description: string) {
+  return Type.Unsafe<Static<T>>({ ...schema, description });
+}
 
 const Format = Type.Union([Type.Literal('camtrap-dp'), Type.Literal('dwc-a')], {
   description: 'camtrap-dp: a zip of the Camtrap DP 1.0.2 package folder; dwc-a: a Darwin Core Archive.',
@@ -18,10 +26,10 @@ const metadataFields = {
       description: `"Name <email>", repeatable; the first is the contact (CLI --contributor). Required.`,
     }),
   ),
-  project_title: Type.Optional({ ...SETTINGS.projectTitle.schema, description: 'Required (CLI --project-title).' }),
-  sampling_design: Type.Optional({ ...SETTINGS.samplingDesign.schema, description: SETTINGS.samplingDesign.help }),
-  capture_method: Type.Optional({ ...SETTINGS.captureMethod.schema, description: SETTINGS.captureMethod.help }),
-  utc_offset: Type.Optional({ ...SETTINGS.utcOffset.schema, description: SETTINGS.utcOffset.help }),
+  project_title: Type.Optional(described(SETTINGS.projectTitle.schema, 'Required (CLI --project-title).')),
+  sampling_design: Type.Optional(described(SETTINGS.samplingDesign.schema, SETTINGS.samplingDesign.help)),
+  capture_method: Type.Optional(described(SETTINGS.captureMethod.schema, SETTINGS.captureMethod.help)),
+  utc_offset: Type.Optional(described(SETTINGS.utcOffset.schema, SETTINGS.utcOffset.help)),
   deployment: Type.Optional(
     Type.String({
       minLength: 1,

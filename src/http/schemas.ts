@@ -63,11 +63,14 @@ const optionFields = {
   top_k: Type.Optional(TopK),
   marine_only: Type.Optional(MarineOnly),
   min_score: Type.Optional(MinScore),
-  class_set: Type.Optional({
-    ...ClassSetName,
-    description:
-      'Answer with this class set (POST /class-sets): `answer` is its label or "unknown", and `custom` holds the details.',
-  }),
+  // Type.Unsafe keeps the declared type nameable (a spread TypeBox object is not, for the build's .d.ts).
+  class_set: Type.Optional(
+    Type.Unsafe<string>({
+      ...ClassSetName,
+      description:
+        'Answer with this class set (POST /class-sets): `answer` is its label or "unknown", and `custom` holds the details.',
+    }),
+  ),
   class_threshold: Type.Optional(ClassThreshold),
 };
 
