@@ -133,3 +133,27 @@ test('clear errors: an unknown set, a folder without labels, a label that is not
   assert.match(bad.stderr, /invalid_label/);
   assert.doesNotMatch((await cli(['classes', 'list'])).stdout, /^bad /m, 'nothing half-written');
 });
+
+test('classes add: photos into one label of a set, a photo already there counted once, clear errors', async () => {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'mc-export-')), 'reef.jsonl');
+  assert.equal((await cli(['classes', 'export', 'reef', file])).code, 0);
+  assert.equal((await cli(['classes', 'import', file, '--as', 'reef-add'])).code, 0);
+  const photos = readdirSync(path.join(FISH, SPECIES[1])).sort();
+  const fresh = photos.slice(TEACH, TEACH + 2).map((p) => path.join(FISH, SPECIES[1], p));
+  const added = await cli(['classes', 'add', 'reef-add', SPECIES[1], ...fresh, '--quiet']);
+  assert.equal(added.code, 0, added.stderr);
+  assert.match(added.stderr, /added 2 photos/);
+  assert.match(added.stdout, new RegExp(`${SPECIES[1]}: ${TEACH + 2}`));
+  const again = await cli(['classes', 'add', 'reef-add', 'Another label', fresh[0], '--quiet']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stderr, /added 0 photos/);
+  assert.match(again.stderr, new RegExp(`duplicate photo counted once: .* \\(already under ${SPECIES[1]}\\)`));
+  assert.doesNotMatch(again.stdout, /Another label/);
+  const unknown = await cli(['classes', 'add', 'nope', SPECIES[1], fresh[0]]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /class_set_not_found/);
+  const badLabel = await cli(['classes', 'add', 'reef-add', '../up', fresh[1]]);
+  assert.equal(badLabel.code, 2);
+  assert.match(badLabel.stderr, /invalid_label/);
+  assert.equal((await cli(['classes', 'remove', 'reef-add'])).code, 0);
+});

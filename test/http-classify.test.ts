@@ -224,6 +224,8 @@ describe('service endpoints', () => {
     assert.ok(classify, '/classify is documented');
     const content = classify.requestBody!.content;
     assert.deepEqual(Object.keys(content['application/json'].schema.properties ?? {}).sort(), [
+      'class_set',
+      'class_threshold',
       'image_base64',
       'image_path',
       'image_url',

@@ -16,6 +16,7 @@ import {
   openClassSetStore,
   readExportFile,
   STORED_SET_METHOD,
+  teachImages,
   writeExportFile,
 } from '../classes/index.ts';
 import { type Evaluation, evaluateSplits } from '../classes/evaluate.ts';
@@ -31,6 +32,7 @@ import { startProgress } from './progress.ts';
 export function registerClassesCommand(program: Command): void {
   const classes = program.command('classes').description('Custom classes: teach your own species from labelled photos');
   registerCreate(classes);
+  registerAdd(classes);
   registerList(classes);
   registerShow(classes);
   registerRemove(classes);
@@ -156,6 +158,54 @@ function registerCreate(classes: Command): void {
           printSummary(summary);
           warnThinLabels(summary.labels);
         } finally {
+          await classifier.close();
+        }
+      });
+    },
+  );
+}
+
+function registerAdd(classes: Command): void {
+  const add = classes
+    .command('add')
+    .description('Add photos to one label of an existing class set (files or folders, searched recursively)')
+    .argument('<name>', 'the set name')
+    .argument('<label>', 'the label, exactly as it should be answered')
+    .argument('<files...>', 'photos, or folders of photos')
+    .option('-q, --quiet', 'no progress output');
+  addSettingOptions(add, 'classes').action(
+    async (name: string, label: string, inputs: string[], flags: { quiet?: boolean }) => {
+      const settings = loadCommandSettings(add, 'classes');
+      const found = await collectImages(inputs);
+      if (found.images.length === 0)
+        throw new ClassifierError('invalid_request', `No photos found in ${inputs.join(', ')}; nothing was added.`);
+      await withStore(settings, async (store) => {
+        await store.get(name); // class_set_not_found before the model loads
+        const classifier = await openEngine(settings);
+        let progress = flags.quiet ? null : startProgress(found.images.length);
+        const stopProgress = () => {
+          progress?.stop();
+          progress = null;
+        };
+        try {
+          const images = found.images.map((file) => ({ label, input: file, source: file }));
+          const taught = await teachImages(store, classifier, name, images, (outcome) => {
+            if (outcome.ok) return void progress?.tick(false);
+            const line = `skipped ${outcome.item.source}: ${outcome.error.code}: ${outcome.error.message}`;
+            progress?.log(line);
+            progress?.tick(true);
+            if (!progress) console.error(line);
+          });
+          stopProgress();
+          if (taught.added === 0 && taught.duplicates.length === 0)
+            throw new ClassifierError('invalid_example', 'None of the photos could be read; nothing was added.');
+          for (const d of taught.duplicates)
+            console.error(`duplicate photo counted once: ${d.source} (already under ${d.existingLabel})`);
+          console.error(`added ${taught.added} photo${taught.added === 1 ? '' : 's'} to ${label}.`);
+          printSummary(taught.summary);
+          warnThinLabels(taught.summary.labels);
+        } finally {
+          stopProgress();
           await classifier.close();
         }
       });
