@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import {
   type ClassSetStore,
+  type EmbedOutcome,
   embedImages,
   type ExampleInput,
   examplesOf,
@@ -27,7 +28,7 @@ import { addSettingOptions, loadCommandSettings } from '../settings/options.ts';
 import type { Settings } from '../settings/table.ts';
 import { localSourceOptions } from '../sources/policy.ts';
 import { collectImages } from './collect-images.ts';
-import { startProgress } from './progress.ts';
+import { type RunProgress, startProgress } from './progress.ts';
 
 export function registerClassesCommand(program: Command): void {
   const classes = program.command('classes').description('Custom classes: teach your own species from labelled photos');
@@ -75,6 +76,17 @@ async function labelledImages(folder: string): Promise<{ labels: Map<string, str
   return { labels, skipped };
 }
 
+/** Ticks the bar per photo; an unreadable photo is reported (on the bar, or on stderr when quiet). */
+function reportOutcome(progress: RunProgress | null): (outcome: EmbedOutcome) => void {
+  return (outcome) => {
+    if (outcome.ok) return void progress?.tick(false);
+    const line = `skipped ${outcome.item.source}: ${outcome.error.code}: ${outcome.error.message}`;
+    progress?.log(line);
+    progress?.tick(true);
+    if (!progress) console.error(line);
+  };
+}
+
 /** Embeds every photo through the engine, with a progress bar; unreadable photos are reported and left out. */
 async function embedAll(
   classifier: Classifier,
@@ -86,13 +98,7 @@ async function embedAll(
     const { examples } = await embedImages(
       classifier,
       items.map(({ label, file }) => ({ label, input: file, source: file })),
-      (outcome) => {
-        if (outcome.ok) return void progress?.tick(false);
-        const line = `skipped ${outcome.item.source}: ${outcome.error.code}: ${outcome.error.message}`;
-        progress?.log(line);
-        progress?.tick(true);
-        if (!progress) console.error(line);
-      },
+      reportOutcome(progress),
     );
     return examples;
   } finally {
@@ -189,13 +195,7 @@ function registerAdd(classes: Command): void {
         };
         try {
           const images = found.images.map((file) => ({ label, input: file, source: file }));
-          const taught = await teachImages(store, classifier, name, images, (outcome) => {
-            if (outcome.ok) return void progress?.tick(false);
-            const line = `skipped ${outcome.item.source}: ${outcome.error.code}: ${outcome.error.message}`;
-            progress?.log(line);
-            progress?.tick(true);
-            if (!progress) console.error(line);
-          });
+          const taught = await teachImages(store, classifier, name, images, reportOutcome(progress));
           stopProgress();
           if (taught.added === 0 && taught.duplicates.length === 0)
             throw new ClassifierError('invalid_example', 'None of the photos could be read; nothing was added.');
