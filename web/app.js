@@ -2,6 +2,7 @@
 // as CSV/JSON. Sending and polling live in jobs.js, the report rows in report.js.
 import { createJobRunner } from './jobs.js';
 import { toCsv, toJson } from './report.js';
+import { filesBelow } from './dropped-files.js';
 import { createTeachPanel } from './teach.js';
 
 /** @param {string} id */
@@ -283,29 +284,6 @@ window.addEventListener('drop', (event) => {
   void handleDrop(event.dataTransfer);
 });
 
-/**
- * Reads every file of a dropped folder, recursively.
- * @param {FileSystemEntry} entry
- * @param {File[]} out
- */
-async function filesOfEntry(entry, out) {
-  if (entry.isFile) {
-    const fileEntry = /** @type {FileSystemFileEntry} */ (entry);
-    /** @type {File | null} */
-    const file = await new Promise((resolve) => fileEntry.file(resolve, () => resolve(null)));
-    if (file) out.push(file);
-    return;
-  }
-  if (!entry.isDirectory) return;
-  const reader = /** @type {FileSystemDirectoryEntry} */ (entry).createReader();
-  for (;;) {
-    /** @type {FileSystemEntry[]} */
-    const batch = await new Promise((resolve) => reader.readEntries(resolve, () => resolve([])));
-    if (batch.length === 0) break;
-    for (const child of batch) await filesOfEntry(child, out);
-  }
-}
-
 /** @param {DataTransfer | null} transfer */
 async function handleDrop(transfer) {
   if (!transfer) return;
@@ -320,14 +298,17 @@ async function handleDrop(transfer) {
   if (dropped.some((d) => d.entry?.isDirectory)) {
     /** @type {File[]} */
     const loose = [];
-    /** @type {File[]} */
+    /** @type {{ file: File, path: string }[]} */
     const fromFolders = [];
     for (const { entry, file } of dropped) {
-      if (entry?.isDirectory) await filesOfEntry(entry, fromFolders);
+      if (entry?.isDirectory) await filesBelow(entry, fromFolders);
       else if (file) loose.push(file);
     }
     addFiles(loose);
-    addFiles(fromFolders, { onlyImages: true });
+    addFiles(
+      fromFolders.map((f) => f.file),
+      { onlyImages: true },
+    );
     return;
   }
   if (plainFiles.length > 0) {

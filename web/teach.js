@@ -6,6 +6,7 @@
 // photos, just their embeddings): a label taught elsewhere shows its count alone.
 
 import { ApiError, createClassSetsClient, examplesFromFolder } from './class-sets.js';
+import { filesBelow } from './dropped-files.js';
 
 /**
  * @typedef {import('./class-sets.js').ClassSetView} ClassSetView
@@ -41,30 +42,6 @@ function el(tag, className, text) {
 const pct = (p) => (typeof p === 'number' ? `${(p * 100).toFixed(1)}%` : '—');
 /** @param {number} n */
 const photos = (n) => `${n} ${n === 1 ? 'photo' : 'photos'}`;
-
-/**
- * Reads every file below a dropped folder with its path ("/reef/Chromis/a.png").
- * @param {FileSystemEntry} entry
- * @param {{ file: File, path: string }[]} out
- */
-async function filesBelow(entry, out) {
-  if (entry.isFile) {
-    /** @type {File | null} */
-    const file = await new Promise((resolve) =>
-      /** @type {FileSystemFileEntry} */ (entry).file(resolve, () => resolve(null)),
-    );
-    if (file) out.push({ file, path: entry.fullPath });
-    return;
-  }
-  if (!entry.isDirectory) return;
-  const reader = /** @type {FileSystemDirectoryEntry} */ (entry).createReader();
-  for (;;) {
-    /** @type {FileSystemEntry[]} */
-    const batch = await new Promise((resolve) => reader.readEntries(resolve, () => resolve([])));
-    if (batch.length === 0) break;
-    for (const child of batch) await filesBelow(child, out);
-  }
-}
 
 /**
  * Files of a drop: folders with their paths, loose files without. Taken before the first await
