@@ -414,7 +414,7 @@ export class MemoryQueue implements JobQueue {
           throw new ClassifierError('video_unsupported', 'No video support.');
         return classifyVideo(
           { settings: engine.settings, classifyFrame: engine.classifyFrame },
-          video.source.path,
+          video.source.kind === 'path' ? video.source.path : '',
           {
             ...spec.options,
             sampling: video.sampling,

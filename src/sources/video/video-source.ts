@@ -1,0 +1,50 @@
+/**
+ * A video job's video as a local file ffmpeg may open, wherever the job runs (the in-process
+ * queue or a Redis worker), and what to do with that file when the job ends.
+ */
+import { randomUUID } from 'node:crypto';
+import { rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ClassifierError } from '../../errors.ts';
+import type { VideoSource } from '../../queue/types.ts';
+import { type LocalFilePolicy, resolveVideoFile } from '../file.ts';
+
+export interface OpenedVideo {
+  /** An absolute path of a regular file. */
+  file: string;
+  /** How messages and results name the video (the path given, the upload's file name, the URL). */
+  label: string;
+  /** Deletes the file when it is a temporary copy; safe to call more than once. */
+  release(): Promise<void>;
+}
+
+export interface VideoSourceContext {
+  /** What `path` sources may name (IMAGE_ROOT). */
+  files: LocalFilePolicy;
+}
+
+/** A fresh path for a temporary video file; the caller writes it and owns it. */
+export function temporaryVideoPath(): string {
+  return path.join(tmpdir(), `marine-classifier-video-${randomUUID()}`);
+}
+
+function temporary(file: string, label: string): OpenedVideo {
+  return { file, label, release: () => rm(file, { force: true }) };
+}
+
+export async function openVideoSource(source: VideoSource, context: VideoSourceContext): Promise<OpenedVideo> {
+  switch (source.kind) {
+    case 'path':
+      return { file: await resolveVideoFile(source.path, context.files), label: source.path, release: async () => {} };
+    case 'upload':
+      return temporary(source.file, source.label);
+    case 'base64': {
+      const file = temporaryVideoPath();
+      await writeFile(file, Buffer.from(source.data, 'base64'), { mode: 0o600 });
+      return temporary(file, source.label);
+    }
+    case 'url':
+      throw new ClassifierError('video_unsupported', 'Videos by URL are not supported yet.');
+  }
+}
