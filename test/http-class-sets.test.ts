@@ -145,6 +145,30 @@ test('teach a set over HTTP and classify a held-out photo with it', async () => 
   assert.equal(strict.custom.unknown, true);
   assert.ok(strict.predictions.length > 0);
 
+  // The set's own threshold, changed after it was made: every answer follows it until it is cleared.
+  const heldBack = photos(SPECIES[0])[TEACH + 2].bytes;
+  const patch = (threshold: number | null) =>
+    fetch(url('/class-sets/reef'), {
+      method: 'PATCH',
+      headers: { ...AUTH, 'content-type': 'application/json' },
+      body: JSON.stringify({ threshold }),
+    });
+  const raised = await json<{ set: { threshold: number | null } }>(patch(0.999));
+  assert.equal(raised.set.threshold, 0.999);
+  const refused = await json<{ answer: string; custom: { unknown: boolean; threshold: number } }>(
+    postImage(url('/classify?class_set=reef'), heldBack, 'image/png', AUTH),
+  );
+  assert.equal(refused.answer, 'unknown');
+  assert.equal(refused.custom.threshold, 0.999);
+  const cleared = await json<{ set: { threshold: number | null } }>(patch(null));
+  assert.equal(cleared.set.threshold, null);
+  const calibrated = await json<{ answer: string; custom: { threshold: number } }>(
+    postImage(url('/classify?class_set=reef'), heldBack, 'image/png', AUTH),
+  );
+  assert.equal(calibrated.answer, SPECIES[0]);
+  assert.ok(calibrated.custom.threshold < 0.999, `calibrated threshold ${calibrated.custom.threshold}`);
+  await expectError(patch(2), 400, 'invalid_request');
+
   // POST /jobs carries the set by name and resolves it where the job runs.
   const accepted = await json<{ id: string; status_url: string }>(
     postForm(
@@ -289,6 +313,7 @@ test('the OpenAPI document has the class-set routes and options', async () => {
     ['/class-sets', 'get'],
     ['/class-sets/{name}', 'get'],
     ['/class-sets/{name}', 'delete'],
+    ['/class-sets/{name}', 'patch'],
     ['/class-sets/{name}/examples', 'post'],
     ['/class-sets/{name}/labels/{label}', 'delete'],
   ])

@@ -33,6 +33,7 @@ import {
   ExamplesAccepted,
   ExamplesResult,
   ShowClassSetQuery,
+  UpdateClassSetBody,
 } from './schemas-class-sets.ts';
 
 /** More photos than this in one request run as a job (202) rather than while the client waits. */
@@ -181,6 +182,24 @@ function registerWrites(app: TypedInstance, sets: ClassSetAccess, deps: Paramete
       const summary = await sets.store.create({ name: request.body.name, threshold: request.body.threshold ?? null });
       return reply.code(201).send({ set: classSetViewOf(summary) });
     },
+  );
+
+  app.patch(
+    '/class-sets/:name',
+    {
+      schema: {
+        summary: "Change a class set's threshold",
+        description:
+          'Answers below the threshold are `unknown`. A request or job can still override it with class_threshold.',
+        tags: TAGS,
+        params: ClassSetParams,
+        body: UpdateClassSetBody,
+        response: { 200: ClassSetResponse, ...errorResponses },
+      },
+    },
+    async (request) => ({
+      set: classSetViewOf(await sets.store.setThreshold(request.params.name, request.body.threshold)),
+    }),
   );
 
   const jsonBody = addExamplesJsonBody(config.maxBatchImages);

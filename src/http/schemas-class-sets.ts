@@ -19,7 +19,17 @@ export const CreateClassSetBody = Type.Object(
       description: '1 to 64 lower-case letters, digits, "-" and "_", starting with a letter or digit.',
       examples: ['reef-fish'],
     }),
-    threshold: Type.Optional(Type.Union([ClassThreshold, Type.Null()])),
+    // null first: the validator coerces types, and would turn null into 0 for a number tried first.
+    threshold: Type.Optional(Type.Union([Type.Null(), ClassThreshold])),
+  },
+  { additionalProperties: false },
+);
+
+export const UpdateClassSetBody = Type.Object(
+  {
+    threshold: Type.Union([Type.Null(), ClassThreshold], {
+      description: "The set's own threshold (a cosine similarity); null goes back to the one its photos calibrate.",
+    }),
   },
   { additionalProperties: false },
 );
