@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -222,6 +223,47 @@ test('an upload over MAX_VIDEO_BYTES is 413 video_too_large_bytes, read to the e
     assert.deepEqual(temporaryVideos(), []);
   } finally {
     await small.close();
+  }
+});
+
+/** Sends `head` and then `body`, and nothing more: the answer as text once the server closes. */
+function stalledUpload(port: number, head: string, body: Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => {
+      socket.write(head);
+      socket.write(body);
+    });
+    let answer = '';
+    socket.on('data', (chunk) => {
+      answer += chunk;
+    });
+    socket.on('close', () => resolve(answer));
+    socket.on('error', reject);
+  });
+}
+
+test('a video upload that stops arriving gets 408, raw or in a form, and leaves no file', async () => {
+  const slow = await startTestService({ bodyStallMs: 300 });
+  try {
+    const part = JELLYFISH.subarray(0, 32 * 1024);
+    const raw = await stalledUpload(
+      slow.port,
+      `POST /jobs HTTP/1.1\r\nHost: test\r\nContent-Type: video/mp4\r\nContent-Length: ${JELLYFISH.length}\r\n\r\n`,
+      part,
+    );
+    const form = await stalledUpload(
+      slow.port,
+      `POST /jobs HTTP/1.1\r\nHost: test\r\nContent-Type: multipart/form-data; boundary=XX\r\nContent-Length: ${JELLYFISH.length + 200}\r\n\r\n` +
+        `--XX\r\nContent-Disposition: form-data; name="file"; filename="dive.mp4"\r\nContent-Type: video/mp4\r\n\r\n`,
+      part,
+    );
+    for (const answer of [raw, form]) {
+      assert.match(answer, /^HTTP\/1\.1 408 /);
+      assert.match(answer, /"request_timeout"/);
+    }
+    assert.deepEqual(temporaryVideos(), []);
+  } finally {
+    await slow.close();
   }
 });
 
