@@ -7,9 +7,20 @@ import { rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ClassifierError } from '../../errors.ts';
-import type { VideoSource } from '../../queue/types.ts';
 import { type LocalFilePolicy, resolveVideoFile } from '../file.ts';
 import type { UrlFetcher, UrlFetchOptions } from '../url.ts';
+
+/**
+ * Where a video job's video is. The video is opened where the job runs (openVideoSource in
+ * sources/video/video-source.ts): `path` inside IMAGE_ROOT; `url` downloaded through the URL policy
+ * first (ffmpeg never opens a URL a user gave); `upload` a temporary file the HTTP layer wrote, owned
+ * by the in-process queue from then on; `base64` an upload as it crosses Redis (at most MAX_VIDEO_BYTES).
+ */
+export type VideoSource =
+  | { kind: 'path'; path: string }
+  | { kind: 'url'; url: string }
+  | { kind: 'upload'; file: string; label: string }
+  | { kind: 'base64'; data: string; label: string };
 
 export interface OpenedVideo {
   /** An absolute path of a regular file. */
