@@ -43,7 +43,7 @@ export interface ServiceConfig {
   rateLimitWindowMs: number;
   /** Wrong API keys per client address per rate limit window; 0 for no limit (RATE_LIMIT_MAX still caps it). */
   authFailureMax: number;
-  /** Host names, IPs and CIDRs that image URLs may reach even though private. */
+  /** Host names, IPs and CIDRs that image and video URLs may reach even though private. */
   urlAllowHosts: string[];
   urlTimeoutMs: number;
   /** Folder `image_path` (and `video_path`) is confined to; null refuses local paths. */
