@@ -267,17 +267,20 @@ test('a video upload that stops arriving gets 408, raw or in a form, and leaves 
   }
 });
 
-test('closing the service with a video job queued deletes its upload', async () => {
-  const closing = await startTestService({});
-  const running = await json<Accepted>(postRaw(`${closing.url}/jobs?every=0.04`, long, 'video/mp4'), 202);
-  const others = await Promise.all(
-    [1, 2].map(() => json<Accepted>(postRaw(`${closing.url}/jobs?every=0.04`, long, 'video/mp4'), 202)),
-  );
-  const queued = await json<JobRecord>(fetch(`${closing.url}${others[1].status_url}`));
-  assert.equal(queued.status, 'queued', 'two videos decode at once; the third waits');
-  assert.ok(temporaryVideos().length >= 1);
-  await closing.close();
-  assert.ok(running.id);
+test('a full queue refuses an upload (503) and deletes it; closing the service deletes a queued one', async () => {
+  // QUEUE_LIMIT 1: two videos decode at once, one waits, a fourth is refused.
+  const closing = await startTestService({ queueLimit: 1 });
+  try {
+    const accepted = [];
+    for (let i = 0; i < 3; i++)
+      accepted.push(await json<Accepted>(postRaw(`${closing.url}/jobs?every=0.04`, long, 'video/mp4'), 202));
+    const queued = await json<JobRecord>(fetch(`${closing.url}${accepted[2].status_url}`));
+    assert.equal(queued.status, 'queued', 'two videos decode at once; the third waits');
+    await expectError(postRaw(`${closing.url}/jobs?every=0.04`, long, 'video/mp4'), 503, 'queue_full');
+    assert.equal(temporaryVideos().length, 3, 'the refused upload is gone; the accepted ones are kept for their jobs');
+  } finally {
+    await closing.close();
+  }
   assert.deepEqual(temporaryVideos(), []);
   assert.deepEqual(ffmpegChildren(), []);
 });

@@ -135,7 +135,10 @@ function registerSubmitRoute(app: TypedInstance, deps: RouteDependencies): void 
   app.register(async (plugin) => {
     const scope = plugin.withTypeProvider<TypeBoxTypeProvider>();
     installUploadParsers(scope, config);
-    // However the request ends (refused, failed validation, client gone), an upload not queued is deleted.
+    // However the request ends (refused, failed validation, client gone), an upload not queued is
+    // deleted: on an error before the answer goes out (so the client never sees its file still there),
+    // and after the answer or the client's going away otherwise.
+    scope.addHook('onError', async (request) => dropUnclaimed(request));
     scope.addHook('onResponse', async (request) => dropUnclaimed(request));
     scope.addHook('onRequestAbort', async (request) => dropUnclaimed(request));
     scope.post(
