@@ -93,6 +93,7 @@ function allowVideoBody(config: RouteDependencies['config']) {
 async function jobSpecOf(
   request: FastifyRequest<{ Body: JobsBody | Buffer | UploadedVideo; Querystring: JobsQueryValues }>,
   limits: ImageRequestLimits,
+  maxVideoBytes: number,
 ): Promise<JobSpec> {
   const { body, query } = request;
   if (isUploadedVideo(body)) return videoJobOf({ kind: 'upload', file: body.file, label: body.label }, {}, query);
@@ -106,7 +107,8 @@ async function jobSpecOf(
   } = await imageRequestOf(
     request,
     { query, body: body as JobsBody | Buffer | undefined },
-    { ...limits, video: { maxBytes: limits.video?.maxBytes ?? 0, claim: (file) => claimUpload(request, file) } },
+    // A form's file may be a video; it is this request's to delete until the queue takes it.
+    { ...limits, video: { maxBytes: maxVideoBytes, claim: (file) => claimUpload(request, file) } },
   );
   if (formVideo)
     return videoJobOf({ kind: 'upload', file: formVideo.file, label: formVideo.label }, formVideo.fields, query);
@@ -126,7 +128,6 @@ function registerSubmitRoute(app: TypedInstance, deps: RouteDependencies): void 
     maxBodyBytes: config.maxBodyBytes,
     maxImages: config.maxBatchImages,
     allowPaths: config.imageRoot !== null,
-    video: { maxBytes: config.maxVideoBytes, claim: () => {} },
   };
   const body = jobsJsonBody(config.maxBatchImages);
   const postResponse = { 202: JobAccepted, ...errorResponses };
@@ -165,7 +166,7 @@ function registerSubmitRoute(app: TypedInstance, deps: RouteDependencies): void 
         onRequest: [admission.onRequest, allowVideoBody(config)],
       },
       async (request, reply) => {
-        const spec = await jobSpecOf(request as Parameters<typeof jobSpecOf>[0], limits);
+        const spec = await jobSpecOf(request as Parameters<typeof jobSpecOf>[0], limits, config.maxVideoBytes);
         const job = await queue.submit(spec);
         // Accepted: the queue owns the uploaded video now (and deletes it when the job ends).
         unclaimed.delete(request);

@@ -467,8 +467,9 @@ export class MemoryQueue implements JobQueue {
           },
         );
       })
+      // The outcome is recorded once the temporary file (upload or download) is gone, so a job seen finished has none.
       .then(
-        (result) => {
+        (result) => () => {
           record.video = {
             video: result.video,
             timeline: result.frames.map(timelineEntryOf),
@@ -480,15 +481,17 @@ export class MemoryQueue implements JobQueue {
           record.error = result.error ? errorBodyOf(result.error) : null;
           record.status = 'succeeded';
         },
-        (err: unknown) => {
+        (err: unknown) => () => {
           const reason = abort.signal.aborted ? abort.signal.reason : err;
           record.error = errorBodyOf(reason);
           record.status = record.error.code === 'request_cancelled' ? 'cancelled' : 'failed';
         },
       )
-      // The temporary file (upload or download) goes before the job is seen finished; an upload that never opened too.
-      .then(() => (opened as OpenedVideo | null)?.release() ?? dropUpload(spec))
-      .catch(() => {})
+      .then(async (settleVideo) => {
+        // An upload that never opened is deleted too.
+        await ((opened as OpenedVideo | null)?.release() ?? dropUpload(spec)).catch(() => {});
+        settleVideo();
+      })
       .finally(() => {
         entry.abort = undefined;
         this.#activeImages--;
