@@ -7,6 +7,7 @@ import type { GridResult, GridRow } from './engine-grid.ts';
 import type { HttpResult } from './http-load.ts';
 import type { PreprocessResult } from './preprocess.ts';
 import type { RawModelResult } from './raw-model.ts';
+import { type VideoBenchResult, videoMarkdown } from './video.ts';
 
 /** "2", or "chosen: 1" where the engine chose. */
 export function sessionsLabel(row: Pick<GridRow, 'parallelSessions' | 'sessions_used'>): string {
@@ -28,6 +29,8 @@ export interface BenchResults {
   class_sets?: ClassSetBench | null;
   /** Camera-size photos against ImageNet-size ones, and ResNet-50 fp32 against int8 (camera-size.ts). */
   camera_size?: CameraSizeResult | null;
+  /** Issue 16 point 8: video frames/s, ffmpeg alone and the whole path (video.ts); absent in results written before it. */
+  video?: VideoBenchResult | null;
   summary: Summary;
   /** Per part: cores' worth of CPU other processes on the machine used while it ran (noise indicator). */
   other_load_cores: Record<string, number | null>;
@@ -418,6 +421,7 @@ export function toMarkdown(r: BenchResults): string {
   }
   if (r.class_sets) out.push('', ...classSetsMarkdown(r.class_sets));
   if (r.camera_size) out.push('', cameraSizeMarkdown(r.camera_size));
+  if (r.video) out.push('', videoMarkdown(r.video));
   out.push('', '## 5. Service cost: end to end ÷ model alone', '');
   out.push(
     '"CPU ceiling" = 1 / (1/raw batch-8 rate + 1/fastest decode-pool rate): what 2 cores allow if each image is decoded and inferred with zero other overhead.',

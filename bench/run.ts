@@ -30,6 +30,7 @@ import { benchHttp } from './http-load.ts';
 import { benchPreprocess } from './preprocess.ts';
 import { benchRawModel } from './raw-model.ts';
 import { summarize, toMarkdown, type BenchResults } from './report.ts';
+import { benchVideo } from './video.ts';
 
 /** Cores' worth of CPU busy over one second while the bench itself is idle: other users of the machine. */
 async function backgroundBusy(): Promise<number | null> {
@@ -114,6 +115,7 @@ async function main(): Promise<void> {
   const cli = await part('cli', benchCliFolder);
   const class_sets = await part('class sets', benchClassSets);
   const camera_size = await part('camera-size', benchCameraSize);
+  const video = await part('video', benchVideo);
   machine.background_busy_cores_after = await backgroundBusy();
 
   const partial: Omit<BenchResults, 'summary'> = {
@@ -129,6 +131,7 @@ async function main(): Promise<void> {
     cli,
     class_sets,
     camera_size,
+    video,
     other_load_cores: otherLoad,
     failures,
   };

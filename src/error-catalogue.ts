@@ -52,14 +52,14 @@ export const ERROR_CATALOGUE = {
   invalid_url: {
     status: 400,
     retryable: false,
-    meaning: 'The image URL is not an absolute http(s) URL, or carries a user name or password.',
+    meaning: 'The URL (`image_url`, `video_url`) is not an absolute http(s) URL, or carries a user name or password.',
   },
   url_not_allowed: {
     status: 400,
     retryable: false,
-    meaning: 'The image URL leads to a private or reserved network address; `URL_ALLOW_HOSTS` can permit it.',
+    meaning: 'The URL leads to a private or reserved network address; `URL_ALLOW_HOSTS` can permit it.',
   },
-  too_many_redirects: { status: 400, retryable: false, meaning: 'The image URL redirected more often than allowed.' },
+  too_many_redirects: { status: 400, retryable: false, meaning: 'The URL redirected more often than allowed.' },
   files_not_allowed: {
     status: 400,
     retryable: false,
@@ -156,7 +156,8 @@ export const ERROR_CATALOGUE = {
   not_a_video: {
     status: 415,
     retryable: false,
-    meaning: 'The file looks like a video container but ffmpeg cannot read it as one.',
+    meaning:
+      'The file was sent as a video (a `video/*` body) but its bytes are no video container, or it looks like one but ffmpeg cannot read it.',
   },
   video_audio_only: {
     status: 415,
@@ -168,6 +169,12 @@ export const ERROR_CATALOGUE = {
     retryable: false,
     meaning:
       'Videos need ffmpeg and this installation has none: install it (Debian/Ubuntu `apt-get install ffmpeg`) or set `FFMPEG_PATH`.',
+  },
+  video_too_large_bytes: {
+    status: 413,
+    retryable: false,
+    meaning:
+      'The uploaded video is larger than `MAX_VIDEO_BYTES`, or the one at `video_url` than `MAX_VIDEO_URL_BYTES`.',
   },
   video_too_long: { status: 413, retryable: false, meaning: 'The video is longer than `MAX_VIDEO_SECONDS`.' },
   video_too_many_frames: {
@@ -246,17 +253,17 @@ export const ERROR_CATALOGUE = {
   fetch_failed: {
     status: 502,
     retryable: true,
-    meaning: 'The image URL could not be fetched: the server failed (5xx) or the connection did; try again.',
+    meaning: 'The URL could not be fetched: the server failed (5xx) or the connection did; try again.',
     variants: {
       client_side: {
         status: 400,
         retryable: false,
-        meaning: 'The image URL names an unknown host, or its server answered 4xx; check the URL.',
+        meaning: 'The URL names an unknown host, or its server answered 4xx; check the URL.',
       },
       bad_certificate: { status: 502, retryable: false, meaning: "The image server's TLS certificate is not valid." },
     },
   },
-  fetch_timeout: { status: 504, retryable: true, meaning: 'Fetching the image URL took longer than allowed.' },
+  fetch_timeout: { status: 504, retryable: true, meaning: 'Fetching the URL took longer than allowed, or stalled.' },
 
   // Queue, jobs and workers
   queue_full: {

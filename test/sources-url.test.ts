@@ -293,7 +293,7 @@ test('a remote 404 is a non-retryable fetch_failed', async () => {
     status: 400,
     retryable: false,
   });
-  assert.equal(err.message, 'Fetching the image URL failed: the server answered HTTP 404.');
+  assert.equal(err.message, 'Fetching the URL failed: the server answered HTTP 404.');
 });
 
 test('a remote 500 is a retryable fetch_failed', async () => {

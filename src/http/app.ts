@@ -18,6 +18,7 @@ import { authFailuresOf } from './auth-failures.ts';
 import type { ServiceConfig } from './config.ts';
 import type { ClassSetAccess, RouteDependencies, Routes, ServiceState } from './dependencies.ts';
 import { installBodyGuard } from './body-guard.ts';
+import { RAW_IMAGE_TYPES } from './upload-stream.ts';
 import { registerDocs, registerOpenApiRoute } from './docs.ts';
 import { clientErrorHandler, frameworkErrorsOf, installErrorHandling } from './errors.ts';
 import { MAX_JOB_ID_LENGTH } from './schemas.ts';
@@ -77,7 +78,7 @@ function installHeaders(app: FastifyInstance, state: ServiceState): void {
 async function installBodyParsers(app: FastifyInstance, config: ServiceConfig): Promise<void> {
   // Plain text is no way to send an image; without this fastify would accept it and the answer would be a confusing missing_image.
   app.removeContentTypeParser('text/plain');
-  for (const rawType of ['application/octet-stream', /^image\/[\w.+-]+$/i]) {
+  for (const rawType of RAW_IMAGE_TYPES) {
     app.addContentTypeParser(rawType, { parseAs: 'buffer', bodyLimit: config.maxBodyBytes }, (_request, body, done) => {
       done(null, body);
     });

@@ -28,6 +28,21 @@ interface BodyState {
 }
 
 const bodies = new WeakMap<IncomingMessage, BodyState>();
+/** Requests whose route takes bodies larger than MAX_BODY_BYTES (video uploads): their own limit. */
+const largerLimits = new WeakMap<IncomingMessage, number>();
+
+/**
+ * This request's body may be up to `bytes` (a route that streams it to disk, e.g. a video upload):
+ * "100 Continue" and the reading of a refused rest go by it instead of MAX_BODY_BYTES. Call it
+ * from an onRequest hook, before the body guard looks at the request.
+ */
+export function allowLargerBody(request: FastifyRequest, bytes: number): void {
+  largerLimits.set(request.raw, bytes);
+}
+
+function limitOf(request: FastifyRequest, fallback: number): number {
+  return Math.max(fallback, largerLimits.get(request.raw) ?? 0);
+}
 /** Requests told "100 Continue": their clients send the body. */
 const continued = new WeakSet<IncomingMessage>();
 
@@ -42,7 +57,7 @@ function expectsContinue(req: IncomingMessage): boolean {
 
 function fitsLimit(request: FastifyRequest): boolean {
   const length = Number(request.headers['content-length']);
-  return Number.isNaN(length) || length <= request.routeOptions.bodyLimit;
+  return Number.isNaN(length) || length <= limitOf(request, request.routeOptions.bodyLimit);
 }
 
 /** The watch over this request's body, made on first need; null where there is no real socket (inject). */
@@ -85,14 +100,14 @@ function onProblem(request: FastifyRequest, state: BodyState, problem: BodyProbl
 /**
  * Reads the rest of an answered request's body and drops it, then the answer goes out and the
  * connection can close cleanly: closing with bytes unread resets the connection, and the client
- * might never read its answer. Past DRAIN_FACTOR x MAX_BODY_BYTES, or below the body pace, the
+ * might never read its answer. Past DRAIN_FACTOR x MAX_BODY_BYTES (or the request's larger limit), or below the body pace, the
  * answer goes out at once and the connection closes after it. Returns whether it was all read.
  */
 async function dropRestOfBody(request: FastifyRequest, options: BodyGuardOptions): Promise<boolean> {
   const req = request.raw;
   const state = bodyStateOf(request, options);
   if (!state) return false;
-  state.watch.limitTotal(DRAIN_FACTOR * options.maxBodyBytes);
+  state.watch.limitTotal(DRAIN_FACTOR * limitOf(request, options.maxBodyBytes));
   let onClose = (): void => {};
   const read = new Promise<boolean>((resolve) => {
     state.giveUp = () => resolve(false);

@@ -43,7 +43,7 @@ export interface ServiceConfig {
   rateLimitWindowMs: number;
   /** Wrong API keys per client address per rate limit window; 0 for no limit (RATE_LIMIT_MAX still caps it). */
   authFailureMax: number;
-  /** Host names, IPs and CIDRs that image URLs may reach even though private. */
+  /** Host names, IPs and CIDRs that image and video URLs may reach even though private. */
   urlAllowHosts: string[];
   urlTimeoutMs: number;
   /** Folder `image_path` (and `video_path`) is confined to; null refuses local paths. */
@@ -52,6 +52,10 @@ export interface ServiceConfig {
   dataDir: string | null;
   /** ffmpeg and the limits of one video (FFMPEG_PATH, MAX_VIDEO_SECONDS, MAX_VIDEO_FRAMES, VIDEO_STALL_MS, VIDEO_TIMEOUT_MS). */
   videoLimits: VideoLimits;
+  /** Largest uploaded video (POST /jobs, raw or multipart). */
+  maxVideoBytes: number;
+  /** Largest video downloaded from a `video_url`. */
+  maxVideoUrlBytes: number;
   /** Folder served at `/`; null serves no page. */
   webRoot: string | null;
   /** Take the client address from X-Forwarded-For (only behind a proxy you run). */
@@ -100,6 +104,8 @@ export function serviceConfigOf(settings: Settings): ServiceConfig {
       videoStallMs: settings.videoStallMs,
       videoTimeoutMs: settings.videoTimeoutMs,
     },
+    maxVideoBytes: settings.maxVideoBytes,
+    maxVideoUrlBytes: settings.maxVideoUrlBytes,
     // Unset: the bundled page; set empty: no page.
     webRoot: settings.webRoot === undefined ? defaultWebRoot() : settings.webRoot || null,
     trustProxy: settings.trustProxy,

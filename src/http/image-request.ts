@@ -4,6 +4,7 @@
  * image: bytes, URLs and paths go to the engine as they are, after the checks that need no
  * decoding (one source per image, URL scheme, base64 alphabet, paths only under IMAGE_ROOT).
  */
+import type { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
 import type { ImageInput } from '../engine/types.ts';
 import { ClassifierError, tooManyImagesError } from '../errors.ts';
@@ -15,9 +16,12 @@ import {
   type ClassifyBody,
   type ImageValues,
   type JobsBody,
+  MultipartJobFields,
   type MultipartValues,
   type OptionValues,
+  type VideoOptionValues,
 } from './schemas.ts';
+import { receiveUpload } from './upload-stream.ts';
 
 /** An image as received; uploads stay a Buffer until a job needs them as JSON. */
 export type RequestImage = ImageSpec | { kind: 'bytes'; bytes: Buffer; label: string };
@@ -27,6 +31,8 @@ export interface ImageRequest {
   options: JobOptions;
   /** The client sent a list (`images`) or several files, so it gets an answer per image. */
   batch: boolean;
+  /** POST /jobs: the form's file was a video (then `images` is empty), with the form's video options. */
+  video?: { file: string; label: string; fields: VideoOptionValues };
 }
 
 export interface ImageRequestLimits {
@@ -36,6 +42,11 @@ export interface ImageRequestLimits {
   maxImages: number;
   /** True only when the operator set IMAGE_ROOT. */
   allowPaths: boolean;
+  /**
+   * POST /jobs: a form's file may be a video (by its bytes), streamed to a temporary file of at
+   * most `maxBytes`; `claim` is told each such file at once, so it is deleted whatever happens next.
+   */
+  video?: { maxBytes: number; claim: (file: string) => void } | null;
 }
 
 /**
@@ -58,7 +69,7 @@ export function imageSpecOf(image: RequestImage): ImageSpec {
   return image.kind === 'bytes' ? { kind: 'base64', data: image.bytes.toString('base64'), label: image.label } : image;
 }
 
-function optionsOf(fields: OptionValues, base: JobOptions = {}): JobOptions {
+export function optionsOf(fields: OptionValues, base: JobOptions = {}): JobOptions {
   const options = { ...base };
   if (fields.top_k !== undefined) options.topK = fields.top_k;
   if (fields.marine_only !== undefined) options.marineOnly = fields.marine_only;
@@ -165,16 +176,35 @@ function checkCount(images: RequestImage[], limits: ImageRequestLimits): void {
 interface MultipartParts {
   files: RequestImage[];
   fields: Record<string, string>;
+  video: { file: string; label: string } | null;
+}
+
+/** A file part's bytes, or (POST /jobs) the temporary file a video part was streamed to. */
+async function readFilePart(
+  file: Readable,
+  toBuffer: () => Promise<Buffer>,
+  limits: ImageRequestLimits,
+): Promise<Buffer | { video: string }> {
+  if (!limits.video) return toBuffer();
+  const upload = await receiveUpload(file, {
+    maxImageBytes: limits.maxBodyBytes,
+    maxVideoBytes: limits.video.maxBytes,
+    mustBeVideo: false,
+  });
+  if (upload.kind === 'image') return upload.bytes;
+  limits.video.claim(upload.file);
+  return { video: upload.file };
 }
 
 /** The form's files and text fields, within the limits; the rest of a refused form is drained. */
 async function readMultipart(request: FastifyRequest, limits: ImageRequestLimits): Promise<MultipartParts> {
-  const form: MultipartParts = { files: [], fields: {} };
+  const form: MultipartParts = { files: [], fields: {}, video: null };
   let totalBytes = 0;
   try {
     const parts = request.parts({
       limits: {
-        fileSize: limits.maxBodyBytes,
+        // A video part is limited by receiveUpload, which must see the byte past the limit to refuse it.
+        fileSize: limits.video ? Math.max(limits.maxBodyBytes, limits.video.maxBytes) + 1 : limits.maxBodyBytes,
         files: limits.maxImages + 1,
         fields: 16,
         fieldSize: 16 * 1024,
@@ -187,7 +217,13 @@ async function readMultipart(request: FastifyRequest, limits: ImageRequestLimits
         continue;
       }
       checkFilePart(part.fieldname, form.files.length, limits);
-      const bytes = await part.toBuffer();
+      if (form.video) throw ambiguousImage();
+      const bytes = await readFilePart(part.file, () => part.toBuffer(), limits);
+      if (!Buffer.isBuffer(bytes)) {
+        if (form.files.length > 0) throw ambiguousImage();
+        form.video = { file: bytes.video, label: part.filename || 'upload' };
+        continue;
+      }
       totalBytes += bytes.length;
       if (totalBytes > limits.maxBodyBytes) {
         throw new ClassifierError(
@@ -236,9 +272,13 @@ async function multipartRequestOf(
   limits: ImageRequestLimits,
   base: JobOptions,
 ): Promise<ImageRequest> {
-  const { files, fields } = await readMultipart(request, limits);
-  const formFields = validFormFields(request, fields);
+  const { files, fields, video } = await readMultipart(request, limits);
+  const formFields = validFormFields(request, fields, limits.video ? MultipartJobFields : MultipartFields);
   const named = imagesOf(formFields, limits);
+  if (video) {
+    if (named.length > 0) throw ambiguousImage();
+    return { images: [], options: optionsOf(formFields, base), batch: false, video: { ...video, fields: formFields } };
+  }
   // Several files make a batch; a named image (image_url, image_path) stands alone.
   if (named.length > 1 || (named.length > 0 && files.length > 0)) throw ambiguousImage();
   const images = files.length > 0 ? files : named;
@@ -247,11 +287,15 @@ async function multipartRequestOf(
 }
 
 /** The form's text fields checked against MultipartFields (ajv coerces the strings in place), or a 400. */
-function validFormFields(request: FastifyRequest, fields: Record<string, string>): MultipartValues {
-  const validate = request.compileValidationSchema(MultipartFields, 'body');
+function validFormFields(
+  request: FastifyRequest,
+  fields: Record<string, string>,
+  schema: typeof MultipartFields | typeof MultipartJobFields,
+): MultipartValues & VideoOptionValues {
+  const validate = request.compileValidationSchema(schema, 'body');
   if (!validate(fields)) throw validationErrorOf((validate.errors ?? []) as ValidationIssue[], 'body');
   // ajv has just checked and coerced them; its validate functions are not declared as type guards.
-  return fields as MultipartValues;
+  return fields as MultipartValues & VideoOptionValues;
 }
 
 /** Reads the request's images and options, or throws the ClassifierError the client should get. */

@@ -104,15 +104,8 @@ export const BatchImageItem = Type.Union(
   { description: 'An image URL, or an object naming one image.' },
 );
 
-/** A video job's fields (POST /jobs): the video, and how to sample and summarise it. */
-const videoFields = {
-  video_path: Type.Optional(
-    Type.String({
-      minLength: 1,
-      maxLength: 4096,
-      description: 'A video file inside IMAGE_ROOT (MP4/MOV, MKV/WebM, AVI, FLV): the job gets a timeline and summary.',
-    }),
-  ),
+/** How a video job samples and summarises its video (POST /jobs: JSON fields, query parameters or form fields). */
+const videoOptionFields = {
   every: Type.Optional(
     Type.Number({
       exclusiveMinimum: 0,
@@ -151,6 +144,36 @@ const videoFields = {
   ),
 };
 
+/** A video job's fields in a JSON body: the video, and its options. */
+const videoFields = {
+  video_path: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 4096,
+      description: 'A video file inside IMAGE_ROOT (MP4/MOV, MKV/WebM, AVI, FLV): the job gets a timeline and summary.',
+    }),
+  ),
+  video_url: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 8192,
+      description:
+        'An http(s) URL of a video, downloaded where the job runs (same address policy as image_url, at most MAX_VIDEO_URL_BYTES); ffmpeg reads only the downloaded file.',
+      examples: ['https://example.org/dive.mp4'],
+    }),
+  ),
+  ...videoOptionFields,
+};
+
+/** POST /jobs query: the options, and a video's options (for a video sent as the body or in a form). */
+export const JobsQuery = Type.Object({ ...optionFields, ...videoOptionFields }, { additionalProperties: false });
+
+/** POST /jobs form fields: as POST /classify's, and a video's options. */
+export const MultipartJobFields = Type.Object(
+  { image_url: Type.Optional(ImageUrl), image_path: Type.Optional(ImagePath), ...optionFields, ...videoOptionFields },
+  { additionalProperties: false },
+);
+
 export const VIDEO_OPTION_FIELDS = ['every', 'fps', 'keyframes', 'min_frames', 'gap', 'smooth'] as const;
 
 export function jobsJsonBody(maxBatchImages: number) {
@@ -170,7 +193,7 @@ export function jobsJsonBody(maxBatchImages: number) {
     {
       additionalProperties: false,
       description:
-        'One image (as for POST /classify), or `images`, a batch, or `video_path`, a video; plus options applied to every image or frame.',
+        'One image (as for POST /classify), or `images`, a batch, or `video_path` or `video_url`, a video; plus options applied to every image or frame.',
     },
   );
 }
@@ -181,6 +204,9 @@ export type ImageValues = Static<typeof ImageObject>;
 export type ClassifyBody = Static<typeof ClassifyJsonBody>;
 export type JobsBody = Static<ReturnType<typeof jobsJsonBody>>;
 export type MultipartValues = Static<typeof MultipartFields>;
+export type JobsQueryValues = Static<typeof JobsQuery>;
+/** A video job's sampling and summary options, from wherever the request gave them. */
+export type VideoOptionValues = Pick<JobsQueryValues, (typeof VIDEO_OPTION_FIELDS)[number]>;
 
 /** Also the router's limit for any path parameter (app.ts): a longer one is 414 before routing. */
 export const MAX_JOB_ID_LENGTH = 128;
@@ -214,6 +240,29 @@ export function documentedImageBody(json: TSchema, files: string) {
       'multipart/form-data': { schema: multipartForm(files) },
       'image/*': { schema: rawImage },
       'application/octet-stream': { schema: rawImage },
+    },
+  };
+}
+
+const rawVideo = Type.String({
+  format: 'binary',
+  description:
+    'A video file itself (MP4/MOV, MKV/WebM, AVI, FLV, recognised by its bytes), streamed to disk, at most MAX_VIDEO_BYTES; options (every, fps, ...) go in the query string.',
+});
+
+/** POST /jobs: as documentedImageBody, plus a video as the body or as the form's file (recognised by its bytes). */
+export function documentedJobsBody(json: TSchema, files: string) {
+  const form = multipartForm(`${files}; or one video (recognised by its bytes, at most MAX_VIDEO_BYTES)`);
+  return {
+    content: {
+      ...documentedImageBody(json, files).content,
+      'multipart/form-data': {
+        schema: Type.Object({ ...form.properties, ...videoOptionFields }),
+      },
+      'application/octet-stream': {
+        schema: Type.String({ format: 'binary', description: 'An image or a video file itself, by its bytes.' }),
+      },
+      'video/*': { schema: rawVideo },
     },
   };
 }

@@ -13,6 +13,9 @@ import { type RedisSettingValues, redisQueueSettingsOf } from './redis-config.ts
 import type { LogFn } from './redis-connection.ts';
 import { createRedisQueue, type RedisJobQueue } from './redis-queue.ts';
 import type { ExamplesRunner, JobQueue, QueueEvent } from './types.ts';
+import { sharedSourceOptions } from '../sources/policy.ts';
+import { UrlFetcher } from '../sources/url.ts';
+import type { VideoUrlPolicy } from '../sources/video/video-source.ts';
 
 /** The queue-related part of the service's settings (ServiceConfig has these fields). */
 export interface JobQueueConfig {
@@ -31,6 +34,10 @@ export interface JobQueueConfig {
   imageRoot: string | null;
   /** ffmpeg's limits for video jobs (FFMPEG_PATH, MAX_VIDEO_SECONDS, ...). */
   videoLimits: VideoLimits;
+  /** The URL policy `video_url` downloads follow (as image URLs), and their size limit. */
+  urlAllowHosts: readonly string[];
+  urlTimeoutMs: number;
+  maxVideoUrlBytes: number;
 }
 
 export interface JobQueueDeps {
@@ -45,6 +52,25 @@ export interface JobQueueDeps {
 /** False in Redis mode: workers hold the model, and the API process must not spend memory and start-up time on it. */
 export function needsLocalModel(config: Pick<JobQueueConfig, 'queueUrl'>): boolean {
   return !config.queueUrl;
+}
+
+/** `video_url` downloads: the image URL policy (sources/policy.ts), MAX_VIDEO_URL_BYTES, stalls bounded by URL_TIMEOUT_MS. */
+export function videoUrlPolicyOf(config: JobQueueConfig): VideoUrlPolicy {
+  const shared = sharedSourceOptions({
+    maxBodyBytes: config.maxVideoUrlBytes,
+    urlTimeoutMs: config.urlTimeoutMs,
+    urlAllowHosts: config.urlAllowHosts,
+  }).url;
+  return {
+    fetcher: new UrlFetcher(),
+    options: {
+      allowedHosts: shared?.allowedHosts ?? [],
+      allowPrivateNetworks: shared?.allowPrivateNetworks ?? false,
+      maxBytes: config.maxVideoUrlBytes,
+    },
+    stallMs: config.urlTimeoutMs,
+    timeoutMs: config.videoLimits.videoTimeoutMs,
+  };
 }
 
 export function createJobQueue(config: JobQueueConfig, deps: JobQueueDeps = {}): JobQueue {
@@ -68,6 +94,7 @@ export function createJobQueue(config: JobQueueConfig, deps: JobQueueDeps = {}):
     video: {
       files: { allowFiles: config.imageRoot !== null, root: config.imageRoot },
       limits: config.videoLimits,
+      urls: videoUrlPolicyOf(config),
     },
   });
 }

@@ -4,9 +4,11 @@
  * the process; a deployment that needs them to survive restarts uses the Redis queue.
  */
 import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import type { Classifier, ClassifierSettings } from '../engine/classifier.ts';
 import { classifyVideo, timelineEntryOf, type VideoLimits } from '../engine/video/classify-video.ts';
 import type { LocalFilePolicy } from '../sources/file.ts';
+import { type OpenedVideo, openVideoSource, type VideoUrlPolicy } from '../sources/video/video-source.ts';
 import type { ClassificationResult } from '../engine/types.ts';
 import { ClassifierError, emptyJobError, shuttingDownError } from '../errors.ts';
 import { errorBodyOf } from './error-body.ts';
@@ -42,8 +44,11 @@ export interface MemoryQueueOptions {
   onEvent?: (event: QueueEvent) => void;
   /** Runs examples jobs (photos added to a class set); without it they are refused. */
   examples?: ExamplesRunner | null;
-  /** Video jobs: which local files they may name (IMAGE_ROOT) and ffmpeg's limits. */
-  video?: { files: LocalFilePolicy; limits: VideoLimits };
+  /**
+   * Video jobs: which local files they may name (IMAGE_ROOT), ffmpeg's limits, and how `video_url`
+   * is downloaded (without it video URLs are refused); the queue closes that fetcher when it closes.
+   */
+  video?: { files: LocalFilePolicy; limits: VideoLimits; urls?: VideoUrlPolicy };
 }
 
 /** What the queue classifies with: one image at a time (options naming a class set by name), and frames for video jobs. */
@@ -75,6 +80,15 @@ interface Entry {
 }
 
 type Outcome = { result: ClassificationResult } | { error: ErrorBody };
+
+/** The video was opened already (openVideoSource checked IMAGE_ROOT): ffmpeg may read the file it gave. */
+const OPENED_FILE: LocalFilePolicy = { allowFiles: true, root: null };
+
+/** Deletes a queued video job's uploaded file (the job will never run); other sources own no file. */
+async function dropUpload(spec: JobSpec | null): Promise<void> {
+  if (spec?.kind !== 'video' || spec.video?.source.kind !== 'upload') return;
+  await rm(spec.video.source.file, { force: true }).catch(() => {});
+}
 
 function queueFull(message: string): ClassifierError {
   return new ClassifierError('queue_full', message);
@@ -198,6 +212,7 @@ export class MemoryQueue implements JobQueue {
     this.#pending.splice(this.#pending.indexOf(entry), 1);
     this.#waitingJobs--;
     entry.record.status = 'cancelled';
+    await dropUpload(entry.spec);
     this.#markFinished(entry);
     return 'cancelled';
   }
@@ -242,7 +257,14 @@ export class MemoryQueue implements JobQueue {
       clearInterval(this.#sweepTimer);
       // Videos can run for hours: they stop now (ffmpeg with them) instead of holding up shutdown.
       for (const entry of this.#jobs.values()) entry.abort?.abort(shuttingDownError());
-      this.#closed = resolve;
+      // Queued jobs never start now: their uploaded videos go with them.
+      const uploads = this.#pending.filter((e) => e.record.status === 'queued').map((e) => dropUpload(e.spec));
+      this.#closed = () => {
+        Promise.all(uploads)
+          .then(() => this.#options.video?.urls?.fetcher.close())
+          .catch(() => {})
+          .finally(resolve);
+      };
       this.#pump();
     });
     return this.#closedPromise;
@@ -312,7 +334,11 @@ export class MemoryQueue implements JobQueue {
       if (!entry) break;
       this.#startImage(entry);
     }
-    if (this.#closing && this.#activeImages === 0 && this.#closed) this.#closed();
+    if (this.#closing && this.#activeImages === 0 && this.#closed) {
+      const closed = this.#closed;
+      this.#closed = null;
+      closed();
+    }
   }
 
   #startImage(entry: Entry): void {
@@ -407,14 +433,18 @@ export class MemoryQueue implements JobQueue {
     entry.abort = abort;
     const started = Date.now();
     const engine = { settings: this.#classifier.settings, classifyFrame: classifyFrame?.bind(this.#classifier) };
+    let opened: OpenedVideo | null = null;
     Promise.resolve()
-      .then(() => {
+      .then(async () => {
         // #admit checked these; here for the type checker.
         if (!video || !setup || !engine.classifyFrame)
           throw new ClassifierError('video_unsupported', 'No video support.');
+        // A URL is downloaded here, an upload is already on disk; either way ffmpeg reads a local file.
+        opened = await openVideoSource(video.source, { files: setup.files, urls: setup.urls, signal: abort.signal });
+        abort.signal.throwIfAborted();
         return classifyVideo(
           { settings: engine.settings, classifyFrame: engine.classifyFrame },
-          video.source.kind === 'path' ? video.source.path : '',
+          opened.file,
           {
             ...spec.options,
             sampling: video.sampling,
@@ -424,7 +454,8 @@ export class MemoryQueue implements JobQueue {
             limits: setup.limits,
           },
           {
-            files: setup.files,
+            files: OPENED_FILE,
+            label: opened.label,
             signal: abort.signal,
             onProgress: ({ done, total }) => {
               const progress = record.progress;
@@ -436,8 +467,9 @@ export class MemoryQueue implements JobQueue {
           },
         );
       })
+      // The outcome is recorded once the temporary file (upload or download) is gone, so a job seen finished has none.
       .then(
-        (result) => {
+        (result) => () => {
           record.video = {
             video: result.video,
             timeline: result.frames.map(timelineEntryOf),
@@ -449,12 +481,17 @@ export class MemoryQueue implements JobQueue {
           record.error = result.error ? errorBodyOf(result.error) : null;
           record.status = 'succeeded';
         },
-        (err: unknown) => {
+        (err: unknown) => () => {
           const reason = abort.signal.aborted ? abort.signal.reason : err;
           record.error = errorBodyOf(reason);
           record.status = record.error.code === 'request_cancelled' ? 'cancelled' : 'failed';
         },
       )
+      .then(async (settleVideo) => {
+        // An upload that never opened is deleted too.
+        await ((opened as OpenedVideo | null)?.release() ?? dropUpload(spec)).catch(() => {});
+        settleVideo();
+      })
       .finally(() => {
         entry.abort = undefined;
         this.#activeImages--;

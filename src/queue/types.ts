@@ -14,17 +14,9 @@ export type ImageSpec =
   | { kind: 'base64'; data: string /** e.g. the uploaded file's name; "upload" when it had none. */; label: string }
   | { kind: 'path'; path: string };
 
-/**
- * Where a video job's video is. The video is opened where the job runs (openVideoSource in
- * sources/video/video-source.ts): `path` inside IMAGE_ROOT; `url` downloaded through the URL policy
- * first (ffmpeg never opens a URL a user gave); `upload` a temporary file the HTTP layer wrote, owned
- * by the in-process queue from then on; `base64` an upload as it crosses Redis (at most MAX_VIDEO_BYTES).
- */
-export type VideoSource =
-  | { kind: 'path'; path: string }
-  | { kind: 'url'; url: string }
-  | { kind: 'upload'; file: string; label: string }
-  | { kind: 'base64'; data: string; label: string };
+// VideoSource is declared beside openVideoSource (sources/ sits below queue/); it crosses the queue as it is.
+export type { VideoSource } from '../sources/video/video-source.ts';
+import type { VideoSource } from '../sources/video/video-source.ts';
 
 /** A video job's video and how to sample and summarise it. */
 export interface VideoJobSpec {

@@ -1,5 +1,5 @@
 /**
- * Fetching an image by URL without letting the URL reach into our own network (SSRF).
+ * Fetching an image (or downloading a video) by URL without letting the URL reach into our own network (SSRF).
  *
  * Every address is checked before a socket connects to it:
  * - IP-literal hosts are checked before the request is made, and again in the connector,
@@ -9,7 +9,11 @@
  * Redirects are followed by hand so each hop goes through the same checks.
  */
 import dns from 'node:dns';
+import { createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import net from 'node:net';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import ipaddr from 'ipaddr.js';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
 import { ClassifierError } from '../errors.ts';
@@ -39,6 +43,11 @@ export const DEFAULT_URL_FETCH_OPTIONS: UrlFetchOptions = Object.freeze({
   // Frozen too: a caller pushing onto the shared default would widen every later fetch's allow-list.
   allowedHosts: Object.freeze([]) as unknown as string[],
 }) as UrlFetchOptions;
+
+/** A download's settings: the fetch's, and the longest wait for any byte. */
+interface DownloadSettings extends UrlFetchOptions {
+  stallMs: number;
+}
 
 export interface FetchedImage {
   bytes: Buffer;
@@ -144,7 +153,7 @@ function isAddressPermitted(address: string, policy: AddressPolicy): boolean {
 function notAllowed(what: string): ClassifierError {
   return new ClassifierError(
     'url_not_allowed',
-    `The image URL points to a private or reserved network address (${what}), which this service does not fetch from.`,
+    `The URL points to a private or reserved network address (${what}), which this service does not fetch from.`,
   );
 }
 
@@ -195,38 +204,69 @@ export class UrlFetcher {
    */
   async fetch(url: string, options: Partial<UrlFetchOptions> = {}, cancel?: AbortSignal): Promise<FetchedImage> {
     const settings: UrlFetchOptions = { ...DEFAULT_URL_FETCH_OPTIONS, ...options };
-    const timeout = AbortSignal.timeout(settings.timeoutMs);
+    return this.#guarded(url, settings, cancel, 'image', (response, current, signal) =>
+      readImage(response, current, signal, settings),
+    );
+  }
+
+  /**
+   * Downloads a video by URL into `file` (created with mode 0600; removed again on failure),
+   * through the same guards and redirect checks as images. `timeoutMs` bounds the whole download
+   * and `stallMs` any wait for the headers or the next bytes; past `maxBytes`: video_too_large_bytes.
+   */
+  async download(
+    url: string,
+    file: string,
+    options: Partial<UrlFetchOptions> & { stallMs: number },
+    cancel?: AbortSignal,
+  ): Promise<{ finalUrl: string; bytes: number }> {
+    const settings: DownloadSettings = { ...DEFAULT_URL_FETCH_OPTIONS, ...options };
     try {
-      return await this.#fetch(url, settings, cancel ? AbortSignal.any([timeout, cancel]) : timeout);
+      return await this.#guarded(url, settings, cancel, 'video', async (response, current, signal) => ({
+        finalUrl: current.href,
+        bytes: await writeCapped(response, current, file, signal, settings),
+      }));
     } catch (err) {
-      if (cancel?.aborted && !timeout.aborted) {
-        throw new ClassifierError('fetch_failed', 'Fetching the image URL was cancelled: the request went away.', {
-          cause: err,
-        });
-      }
+      await rm(file, { force: true });
       throw err;
     }
   }
 
-  async #fetch(url: string, settings: UrlFetchOptions, signal: AbortSignal): Promise<FetchedImage> {
-    const policy = buildPolicy(settings.allowedHosts);
-    const agent = this.#agentFor(settings, policy);
+  async #guarded<T>(
+    url: string,
+    settings: DownloadSettings | UrlFetchOptions,
+    cancel: AbortSignal | undefined,
+    what: 'image' | 'video',
+    read: (response: Dispatcher.ResponseData, url: URL, signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const timeout = AbortSignal.timeout(settings.timeoutMs);
+    const signal = cancel ? AbortSignal.any([timeout, cancel]) : timeout;
+    try {
+      const policy = buildPolicy(settings.allowedHosts);
+      const agent = this.#agentFor(settings, policy);
+      let current = parseImageUrl(url);
+      for (let redirects = 0; ; redirects++) {
+        if (!settings.allowPrivateNetworks) checkLiteralHost(current, policy);
+        const response = await send(agent, current, signal, settings, what);
+        const location = redirectLocation(response);
+        if (location === null) return await read(response, current, signal);
 
-    let current = parseImageUrl(url);
-    for (let redirects = 0; ; redirects++) {
-      if (!settings.allowPrivateNetworks) checkLiteralHost(current, policy);
-      const response = await send(agent, current, signal, settings.timeoutMs);
-      const location = redirectLocation(response);
-      if (location === null) return await readImage(response, current, signal, settings);
-
-      discardBody(response);
-      if (redirects >= settings.maxRedirects) {
-        throw new ClassifierError(
-          'too_many_redirects',
-          `The image URL redirected more than ${settings.maxRedirects} times.`,
-        );
+        discardBody(response);
+        if (redirects >= settings.maxRedirects) {
+          throw new ClassifierError(
+            'too_many_redirects',
+            `The URL redirected more than ${settings.maxRedirects} times.`,
+          );
+        }
+        current = parseImageUrl(location, current);
       }
-      current = parseImageUrl(location, current);
+    } catch (err) {
+      if (cancel?.aborted && !timeout.aborted) {
+        throw new ClassifierError('fetch_failed', 'Fetching the URL was cancelled: the request went away.', {
+          cause: err,
+        });
+      }
+      throw err;
     }
   }
 
@@ -273,17 +313,14 @@ function parseImageUrl(raw: string, base?: URL): URL {
   try {
     url = new URL(raw, base);
   } catch {
-    throw new ClassifierError('invalid_url', 'The image URL is not a valid URL.');
+    throw new ClassifierError('invalid_url', 'The URL is not a valid URL.');
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ClassifierError(
-      'invalid_url',
-      `The image URL must use http or https, not ${url.protocol.replace(/:$/, '')}.`,
-    );
+    throw new ClassifierError('invalid_url', `The URL must use http or https, not ${url.protocol.replace(/:$/, '')}.`);
   }
   // Credentials in a URL would be sent to whoever the URL (or a redirect) names.
   if (url.username || url.password) {
-    throw new ClassifierError('invalid_url', 'The image URL must not contain a user name or password.');
+    throw new ClassifierError('invalid_url', 'The URL must not contain a user name or password.');
   }
   url.hash = '';
   return url;
@@ -294,17 +331,26 @@ function checkLiteralHost(url: URL, policy: AddressPolicy): void {
   if (net.isIP(host) && !isAddressPermitted(host, policy)) throw notAllowed(host);
 }
 
-async function send(agent: Agent, url: URL, signal: AbortSignal, timeoutMs: number): Promise<Dispatcher.ResponseData> {
+async function send(
+  agent: Agent,
+  url: URL,
+  signal: AbortSignal,
+  settings: UrlFetchOptions | DownloadSettings,
+  what: 'image' | 'video',
+): Promise<Dispatcher.ResponseData> {
+  const stallMs = 'stallMs' in settings ? settings.stallMs : undefined;
   try {
     return await agent.request({
       origin: url.origin,
       path: `${url.pathname}${url.search}`,
       method: 'GET',
-      headers: { accept: 'image/*, */*;q=0.5', 'user-agent': 'marine-classifier' },
+      headers: { accept: `${what}/*, */*;q=0.5`, 'user-agent': 'marine-classifier' },
       signal,
+      // A download may take long as a whole (timeoutMs), but never wait this long for a byte.
+      ...(stallMs ? { headersTimeout: stallMs, bodyTimeout: stallMs } : {}),
     });
   } catch (err) {
-    throw fetchError(err, url, signal, timeoutMs);
+    throw fetchError(err, url, signal, settings);
   }
 }
 
@@ -351,9 +397,43 @@ async function readCapped(
     }
   } catch (err) {
     discardBody(response);
-    throw fetchError(err, url, signal, settings.timeoutMs);
+    throw fetchError(err, url, signal, settings);
   }
   return Buffer.concat(chunks, total);
+}
+
+/** The body into a new file, counted as it goes; the caller removes the file on failure. */
+async function writeCapped(
+  response: Dispatcher.ResponseData,
+  url: URL,
+  file: string,
+  signal: AbortSignal,
+  settings: DownloadSettings,
+): Promise<number> {
+  const { statusCode } = response;
+  if (statusCode < 200 || statusCode > 299) {
+    discardBody(response);
+    throw remoteStatusError(statusCode);
+  }
+  const declared = Number(headerValue(response, 'content-length'));
+  if (Number.isFinite(declared) && declared > settings.maxBytes) {
+    discardBody(response);
+    throw videoTooLarge(settings.maxBytes);
+  }
+  let total = 0;
+  const count = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      total += chunk.length;
+      done(total > settings.maxBytes ? videoTooLarge(settings.maxBytes) : null, chunk);
+    },
+  });
+  try {
+    await pipeline(response.body, count, createWriteStream(file, { mode: 0o600, flags: 'wx' }), { signal });
+  } catch (err) {
+    discardBody(response);
+    throw fetchError(err, url, signal, settings);
+  }
+  return total;
 }
 
 /** Drops a body we will not read; the abort error it emits is expected, not a failure. */
@@ -374,9 +454,16 @@ function tooLarge(maxBytes: number): ClassifierError {
   );
 }
 
+function videoTooLarge(maxBytes: number): ClassifierError {
+  return new ClassifierError(
+    'video_too_large_bytes',
+    `The video at the URL is larger than the ${maxBytes}-byte limit (MAX_VIDEO_URL_BYTES).`,
+  );
+}
+
 function remoteStatusError(statusCode: number): ClassifierError {
   const serverFault = statusCode >= 500;
-  return new ClassifierError('fetch_failed', `Fetching the image URL failed: the server answered HTTP ${statusCode}.`, {
+  return new ClassifierError('fetch_failed', `Fetching the URL failed: the server answered HTTP ${statusCode}.`, {
     variant: serverFault ? undefined : 'client_side',
   });
 }
@@ -392,25 +479,43 @@ const TIMEOUT_CODES = new Set([
 ]);
 const NAME_NOT_FOUND_CODES = new Set(['ENOTFOUND', 'EAI_NONAME', 'EAI_NODATA']);
 
-function fetchError(err: unknown, url: URL, signal: AbortSignal, timeoutMs: number): ClassifierError {
+function fetchError(
+  err: unknown,
+  url: URL,
+  signal: AbortSignal,
+  settings: UrlFetchOptions | DownloadSettings,
+): ClassifierError {
   const own = findClassifierError(err);
   if (own) return own;
   const code = errorCode(err);
+  if (
+    !signal.aborted &&
+    'stallMs' in settings &&
+    (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT')
+  ) {
+    return new ClassifierError(
+      'fetch_timeout',
+      `Fetching the URL stopped: the server sent nothing for ${settings.stallMs} ms.`,
+      {
+        cause: err,
+      },
+    );
+  }
   if (signal.aborted || (code && TIMEOUT_CODES.has(code))) {
-    return new ClassifierError('fetch_timeout', `Fetching the image URL took longer than ${timeoutMs} ms.`, {
+    return new ClassifierError('fetch_timeout', `Fetching the URL took longer than ${settings.timeoutMs} ms.`, {
       cause: err,
     });
   }
   if (code && NAME_NOT_FOUND_CODES.has(code)) {
     return new ClassifierError(
       'fetch_failed',
-      `Fetching the image URL failed: the host ${url.hostname} could not be found.`,
+      `Fetching the URL failed: the host ${url.hostname} could not be found.`,
       { variant: 'client_side', cause: err },
     );
   }
   // A certificate problem will not fix itself on retry; a dropped or refused connection might.
   const certificateProblem = code !== null && (code.startsWith('ERR_TLS') || code.includes('CERT'));
-  return new ClassifierError('fetch_failed', `Fetching the image URL failed: ${describe(code)}.`, {
+  return new ClassifierError('fetch_failed', `Fetching the URL failed: ${describe(code)}.`, {
     variant: certificateProblem ? 'bad_certificate' : undefined,
     cause: err,
   });

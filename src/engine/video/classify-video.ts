@@ -56,6 +56,8 @@ export interface VideoRun {
   files?: LocalFilePolicy;
   signal?: AbortSignal;
   onProgress?: (progress: VideoProgress) => void;
+  /** How messages and `video.source` name the video when the path is not its name (an upload's temporary file: its file name or URL). */
+  label?: string;
 }
 
 export interface FrameRow {
@@ -111,17 +113,18 @@ export function expectedFrameCount(info: VideoInfo, sampling: Sampling): number 
 
 /**
  * Checks the path against the file policy, finds ffmpeg, probes the file and checks the limits,
- * before anything is decoded. `source` names the video in messages.
+ * before anything is decoded. Messages name the video by `run.label`, else by `path`.
  */
 export async function planVideo(
-  source: string,
+  path: string,
   options: VideoOptions,
   maxPixels: number,
   run: VideoRun = {},
 ): Promise<VideoPlan> {
   const limits = { ...DEFAULT_VIDEO_LIMITS, ...options.limits };
   const sampling = samplingOf(options);
-  const resolved = await resolveVideoFile(source, run.files ?? { allowFiles: true, root: null });
+  const source = run.label ?? path;
+  const resolved = await resolveVideoFile(path, run.files ?? { allowFiles: true, root: null });
   const tools = findFfmpeg(limits.ffmpegPath);
   // The file protocol by name: a path like "pipe:0" or "concat:a|b" is then just a file name.
   const file = `file:${resolved}`;
@@ -212,11 +215,12 @@ function frameTime(creationTime: string | null, seconds: number): string | null 
  */
 export async function classifyVideo(
   classifier: Pick<Classifier, 'classifyFrame' | 'settings'>,
-  source: string,
+  path: string,
   options: VideoOptions = {},
   run: VideoRun = {},
 ): Promise<VideoResult> {
-  const plan = await planVideo(source, options, classifier.settings.maxPixels, run);
+  const plan = await planVideo(path, options, classifier.settings.maxPixels, run);
+  const source = run.label ?? path;
   const { tools, file, info, sampling } = plan;
   const limits = { ...DEFAULT_VIDEO_LIMITS, ...options.limits };
   const { sampling: _s, minFrames: _m, gap: _g, smooth: _sm, limits: _l, ...classify } = options;
