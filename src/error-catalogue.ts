@@ -169,6 +169,11 @@ export const ERROR_CATALOGUE = {
     meaning:
       'Videos need ffmpeg and this installation has none: install it (Debian/Ubuntu `apt-get install ffmpeg`) or set `FFMPEG_PATH`.',
   },
+  video_too_large_bytes: {
+    status: 413,
+    retryable: false,
+    meaning: 'The uploaded video is larger than `MAX_VIDEO_BYTES`; give larger videos by `video_url` instead.',
+  },
   video_too_long: { status: 413, retryable: false, meaning: 'The video is longer than `MAX_VIDEO_SECONDS`.' },
   video_too_many_frames: {
     status: 413,

@@ -54,6 +54,8 @@ export interface VideoProgress {
 export interface VideoRun {
   /** Which local paths may be opened (IMAGE_ROOT); default: any (the CLI's user names them). */
   files?: LocalFilePolicy;
+  /** How messages and the answer name the video when `source` is a temporary copy (an upload's name); default: `source`. */
+  label?: string;
   signal?: AbortSignal;
   onProgress?: (progress: VideoProgress) => void;
 }
@@ -122,6 +124,7 @@ export async function planVideo(
   const limits = { ...DEFAULT_VIDEO_LIMITS, ...options.limits };
   const sampling = samplingOf(options);
   const resolved = await resolveVideoFile(source, run.files ?? { allowFiles: true, root: null });
+  const name = run.label ?? source;
   const tools = findFfmpeg(limits.ffmpegPath);
   // The file protocol by name: a path like "pipe:0" or "concat:a|b" is then just a file name.
   const file = `file:${resolved}`;
@@ -129,23 +132,23 @@ export async function planVideo(
     // Reading a header is quick, but ffprobe starting on a busy machine may take a moment more than a short stall limit.
     timeoutMs: Math.min(limits.videoTimeoutMs, Math.max(limits.videoStallMs, PROBE_MIN_MS)),
     signal: run.signal,
-    source,
+    source: name,
   });
   if (info.duration !== null && info.duration > limits.maxVideoSeconds)
     throw new ClassifierError(
       'video_too_long',
-      `${source} is ${info.duration.toFixed(1)} s long; the limit is ${limits.maxVideoSeconds} s (MAX_VIDEO_SECONDS).`,
+      `${name} is ${info.duration.toFixed(1)} s long; the limit is ${limits.maxVideoSeconds} s (MAX_VIDEO_SECONDS).`,
     );
   if (info.width * info.height > maxPixels)
     throw new ClassifierError(
       'image_too_many_pixels',
-      `The frames of ${source} have ${info.width}x${info.height} pixels, more than the limit of ${maxPixels.toLocaleString('en-US')} (MAX_PIXELS).`,
+      `The frames of ${name} have ${info.width}x${info.height} pixels, more than the limit of ${maxPixels.toLocaleString('en-US')} (MAX_PIXELS).`,
     );
   const expectedFrames = expectedFrameCount(info, sampling);
   if ('every' in sampling && expectedFrames !== null && expectedFrames > limits.maxVideoFrames)
     throw new ClassifierError(
       'video_too_many_frames',
-      `Sampling ${source} every ${sampling.every} s gives ${expectedFrames} frames; the limit is ${limits.maxVideoFrames} (MAX_VIDEO_FRAMES).`,
+      `Sampling ${name} every ${sampling.every} s gives ${expectedFrames} frames; the limit is ${limits.maxVideoFrames} (MAX_VIDEO_FRAMES).`,
     );
   return { tools, file, info, sampling, expectedFrames };
 }
@@ -235,7 +238,7 @@ export async function classifyVideo(
     stallMs: limits.videoStallMs,
     timeoutMs: limits.videoTimeoutMs,
     signal: run.signal,
-    source,
+    source: run.label ?? source,
     duration: info.duration,
   });
   try {
@@ -277,7 +280,7 @@ export async function classifyVideo(
   const stoppedEarly = failure && (failure as ClassifierError).code.startsWith('video_') ? failure : null;
   if (failure && !stoppedEarly) throw failure;
   return {
-    video: describe(source, info, sampling),
+    video: describe(run.label ?? source, info, sampling),
     frames: rows,
     summary: summaryOf(rows, info, options),
     error: stoppedEarly,
