@@ -230,6 +230,22 @@ describe('video jobs in Redis mode (worker processes, real model and ffmpeg)', (
     } finally {
       await small.close();
     }
+    // QUEUE_MAX_BYTES (the largest job in Redis) bounds an upload too, when it is the lower limit.
+    const smallJobs = createRedisQueue({
+      settings: redisQueueSettingsFromEnv(SHARED_REDIS_URL, env, { maxJobBytes: 100_000 }),
+      log: () => undefined,
+    });
+    try {
+      copyFileSync(JELLYFISH, file);
+      await assert.rejects(
+        smallJobs.submit(videoSpec({ kind: 'upload', file, label: 'big.mp4' })),
+        (err: unknown) =>
+          err instanceof ClassifierError && err.code === 'video_too_large_bytes' && /QUEUE_MAX_BYTES/.test(err.message),
+      );
+      assert.equal(existsSync(file), false);
+    } finally {
+      await smallJobs.close();
+    }
   });
 
   test('one video at a time per worker: images are not held up, a second video waits and then runs', async () => {

@@ -343,7 +343,7 @@ export class RedisQueue implements RedisJobQueue {
   async #videoJobDataOf(spec: ClassifyJobSpec): Promise<{ data: RedisJobData; upload: Buffer | null }> {
     const video = spec.video;
     if (!video) throw new ClassifierError('invalid_request', 'A video job names its video.');
-    const upload = await uploadedBytesOf(video.source, this.settings.maxVideoBytes);
+    const upload = await uploadedBytesOf(video.source, this.settings);
     if (this.#closing) throw shuttingDownError();
     const source =
       video.source.kind === 'path' || video.source.kind === 'url'
@@ -461,7 +461,9 @@ export class RedisQueue implements RedisJobQueue {
     if (submittedAt === undefined || !onEvent) return;
     try {
       const job = await this.#read(id, false);
-      if (job) onEvent({ type: 'started', job, wait_ms: Math.max(0, Date.now() - submittedAt) });
+      // A video handed back by a busy worker was active for a moment only: it starts when a worker keeps it.
+      if (job && !(job.kind === 'video' && job.status === 'queued'))
+        onEvent({ type: 'started', job, wait_ms: Math.max(0, Date.now() - submittedAt) });
     } catch {
       // Metrics only.
     }

@@ -51,10 +51,21 @@ export function createVideoStore(redis: Redis, keys: RedisKeys, retentionSeconds
   };
 }
 
-function tooLarge(bytes: number, maxBytes: number): ClassifierError {
+/** The largest upload a video job may carry through Redis: MAX_VIDEO_BYTES, and never more than a job may hold. */
+export interface UploadLimit {
+  maxVideoBytes: number;
+  /** QUEUE_MAX_BYTES: the largest job in Redis, whatever it carries. */
+  maxJobBytes: number;
+}
+
+function tooLarge(bytes: number, limit: UploadLimit): ClassifierError {
+  const [maxBytes, setting] =
+    limit.maxJobBytes < limit.maxVideoBytes
+      ? [limit.maxJobBytes, 'QUEUE_MAX_BYTES, the largest job in Redis']
+      : [limit.maxVideoBytes, 'MAX_VIDEO_BYTES'];
   return new ClassifierError(
     'video_too_large_bytes',
-    `The uploaded video has ${bytes} bytes; with the Redis queue an upload passes through Redis and may have at most ${maxBytes} (MAX_VIDEO_BYTES). Give larger videos by video_url.`,
+    `The uploaded video has ${bytes} bytes; with the Redis queue an upload passes through Redis and may have at most ${maxBytes} (${setting}). Give larger videos by video_url.`,
   );
 }
 
@@ -62,7 +73,8 @@ function tooLarge(bytes: number, maxBytes: number): ClassifierError {
  * An uploaded video's bytes for the queue, or null for a path or URL (those travel as they are).
  * An `upload` source's temporary file is deleted here, whatever happens: the queue owns it.
  */
-export async function uploadedBytesOf(source: VideoSource, maxBytes: number): Promise<Buffer | null> {
+export async function uploadedBytesOf(source: VideoSource, limit: UploadLimit): Promise<Buffer | null> {
+  const maxBytes = Math.min(limit.maxVideoBytes, limit.maxJobBytes);
   switch (source.kind) {
     case 'path':
     case 'url':
@@ -70,15 +82,15 @@ export async function uploadedBytesOf(source: VideoSource, maxBytes: number): Pr
     case 'base64': {
       // base64 is 4 characters for 3 bytes: refuse before decoding what is far too large.
       if (Math.floor((source.data.length * 3) / 4) > maxBytes + 2)
-        throw tooLarge(Math.floor((source.data.length * 3) / 4), maxBytes);
+        throw tooLarge(Math.floor((source.data.length * 3) / 4), limit);
       const bytes = Buffer.from(source.data, 'base64');
-      if (bytes.length > maxBytes) throw tooLarge(bytes.length, maxBytes);
+      if (bytes.length > maxBytes) throw tooLarge(bytes.length, limit);
       return bytes;
     }
     case 'upload':
       try {
         const { size } = await stat(source.file);
-        if (size > maxBytes) throw tooLarge(size, maxBytes);
+        if (size > maxBytes) throw tooLarge(size, limit);
         return await readFile(source.file);
       } finally {
         await rm(source.file, { force: true });

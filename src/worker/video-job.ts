@@ -99,6 +99,8 @@ export async function runVideoJob(
   try {
     if (await deps.store.cancelRequested(id)) abort.abort(cancelledError());
     abort.signal.throwIfAborted();
+    // A run that starts over (its last worker stopped) does not show the last run's progress meanwhile.
+    await job.updateProgress({ done: 0, failed: 0, total: 0, eta_seconds: null });
     opened = await openVideoSource(await sourceOf(deps, id, spec.video.source), { files: deps.files });
     abort.signal.throwIfAborted();
     const result = await decode(deps, job, opened, abort.signal);
