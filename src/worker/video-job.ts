@@ -9,6 +9,7 @@
  *   on the next worker (a restarted one included): nothing accepted is lost, nothing is half-done;
  * - the video's temporary file (an upload, a download) is deleted however the run ends.
  */
+import { writeFile } from 'node:fs/promises';
 import { DelayedError, UnrecoverableError, WaitingError } from 'bullmq';
 import type { ClassSetResolver } from '../classes/index.ts';
 import type { Classifier } from '../engine/classifier.ts';
@@ -21,7 +22,6 @@ import type { VideoStore } from '../queue/redis-videos.ts';
 import type { JobProgress, VideoSource } from '../queue/types.ts';
 import type { LocalFilePolicy } from '../sources/file.ts';
 import { openVideoSource, temporaryVideoPath, type OpenedVideo } from '../sources/video/video-source.ts';
-import { writeFile } from 'node:fs/promises';
 
 /** How often a running video looks for a cancel request: "at once" for a person pressing stop. */
 const CANCEL_POLL_MS = 200;
