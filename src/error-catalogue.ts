@@ -174,7 +174,7 @@ export const ERROR_CATALOGUE = {
     status: 413,
     retryable: false,
     meaning:
-      'The uploaded video is larger than `MAX_VIDEO_BYTES`, or the one at `video_url` than `MAX_VIDEO_URL_BYTES`.',
+      'The uploaded video is larger than `MAX_VIDEO_BYTES` (in Redis mode, or `QUEUE_MAX_BYTES`; give larger videos by `video_url`), or the one at `video_url` than `MAX_VIDEO_URL_BYTES`.',
   },
   video_too_long: { status: 413, retryable: false, meaning: 'The video is longer than `MAX_VIDEO_SECONDS`.' },
   video_too_many_frames: {

@@ -13,9 +13,7 @@ import { type RedisSettingValues, redisQueueSettingsOf } from './redis-config.ts
 import type { LogFn } from './redis-connection.ts';
 import { createRedisQueue, type RedisJobQueue } from './redis-queue.ts';
 import type { ExamplesRunner, JobQueue, QueueEvent } from './types.ts';
-import { sharedSourceOptions } from '../sources/policy.ts';
-import { UrlFetcher } from '../sources/url.ts';
-import type { VideoUrlPolicy } from '../sources/video/video-source.ts';
+import { videoUrlPolicyOf } from '../sources/video/video-source.ts';
 
 /** The queue-related part of the service's settings (ServiceConfig has these fields). */
 export interface JobQueueConfig {
@@ -54,25 +52,6 @@ export function needsLocalModel(config: Pick<JobQueueConfig, 'queueUrl'>): boole
   return !config.queueUrl;
 }
 
-/** `video_url` downloads: the image URL policy (sources/policy.ts), MAX_VIDEO_URL_BYTES, stalls bounded by URL_TIMEOUT_MS. */
-export function videoUrlPolicyOf(config: JobQueueConfig): VideoUrlPolicy {
-  const shared = sharedSourceOptions({
-    maxBodyBytes: config.maxVideoUrlBytes,
-    urlTimeoutMs: config.urlTimeoutMs,
-    urlAllowHosts: config.urlAllowHosts,
-  }).url;
-  return {
-    fetcher: new UrlFetcher(),
-    options: {
-      allowedHosts: shared?.allowedHosts ?? [],
-      allowPrivateNetworks: shared?.allowPrivateNetworks ?? false,
-      maxBytes: config.maxVideoUrlBytes,
-    },
-    stallMs: config.urlTimeoutMs,
-    timeoutMs: config.videoLimits.videoTimeoutMs,
-  };
-}
-
 export function createJobQueue(config: JobQueueConfig, deps: JobQueueDeps = {}): JobQueue {
   const url = config.queueUrl;
   if (url) {
@@ -94,7 +73,7 @@ export function createJobQueue(config: JobQueueConfig, deps: JobQueueDeps = {}):
     video: {
       files: { allowFiles: config.imageRoot !== null, root: config.imageRoot },
       limits: config.videoLimits,
-      urls: videoUrlPolicyOf(config),
+      urls: videoUrlPolicyOf({ ...config, videoTimeoutMs: config.videoLimits.videoTimeoutMs }),
     },
   });
 }

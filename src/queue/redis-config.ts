@@ -22,6 +22,8 @@ export interface RedisQueueSettings {
   maxWaiting: number;
   /** Largest job, counting its inline (base64) images. */
   maxJobBytes: number;
+  /** Largest uploaded video (it waits in Redis until a worker takes its job); larger ones go by video_url. */
+  maxVideoBytes: number;
   /** How long POST /classify waits for a worker before answering 504 classify_timeout. */
   classifyTimeoutMs: number;
   /** A worker's claim on a job; a worker that stops renewing it (killed, frozen) loses the job after this long. */
@@ -47,6 +49,7 @@ export const REDIS_QUEUE_KEYS = [
   'jobRetentionSeconds',
   'queueMaxWaiting',
   'queueMaxBytes',
+  'maxVideoBytes',
   'classifyTimeoutMs',
   'jobLockMs',
   'jobStalledIntervalMs',
@@ -95,6 +98,7 @@ export function redisQueueSettingsOf(
     maxRetained: 10_000,
     maxWaiting: values.queueMaxWaiting,
     maxJobBytes: values.queueMaxBytes,
+    maxVideoBytes: values.maxVideoBytes,
     classifyTimeoutMs: values.classifyTimeoutMs,
     lockDurationMs: values.jobLockMs,
     // Checking for stalled jobs more rarely than locks expire only delays recovery.

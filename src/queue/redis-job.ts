@@ -4,11 +4,37 @@
  */
 import { ClassifierError, isErrorCode } from '../errors.ts';
 import { errorBodyOf } from './error-body.ts';
-import type { ErrorBody, ExamplesResult, JobItemResult, JobRecord, JobSpec, JobStatus } from './types.ts';
+import type {
+  ClassifyJobSpec,
+  ErrorBody,
+  ExamplesJobSpec,
+  ExamplesResult,
+  JobItemResult,
+  JobProgress,
+  JobRecord,
+  JobStatus,
+  VideoJobResult,
+  VideoJobSpec,
+  VideoSource,
+} from './types.ts';
+
+/**
+ * A video job's video as its job stores it. Paths and URLs travel as they are (a worker opens them
+ * with its own IMAGE_ROOT and URL policy); an upload's bytes wait in Redis beside the job, under
+ * RedisKeys.video(id), so that reading the job (each GET /jobs/{id}) does not carry them.
+ */
+export type StoredVideoSource =
+  | Extract<VideoSource, { kind: 'path' } | { kind: 'url' }>
+  | { kind: 'stored'; bytes: number; label: string };
+
+/** A job's spec as stored: the queue's JobSpec, with the video source as it crosses Redis. */
+export type StoredJobSpec =
+  | ExamplesJobSpec
+  | (Omit<ClassifyJobSpec, 'video'> & { video?: Omit<VideoJobSpec, 'source'> & { source: StoredVideoSource } });
 
 /** BullMQ job data: the spec, plus what the API already knows about the images. */
 export interface RedisJobData {
-  spec: JobSpec;
+  spec: StoredJobSpec;
   /** sha256 of each inline (base64) image, null for URLs and paths: the cache key, computed where the bytes arrived. */
   sha256: (string | null)[];
 }
@@ -24,6 +50,10 @@ export interface RedisJobReturn {
   cache_hits: number;
   /** Examples jobs: what was added (the job's `result`). */
   examples?: ExamplesResult;
+  /** Video jobs: the timeline and summary (the job's `video`). */
+  video?: VideoJobResult;
+  /** Video jobs: why decoding stopped early, when it did (the frames before it are in `video`). */
+  error?: ErrorBody | null;
 }
 
 /** One image's outcome as a worker stores it. */
@@ -65,6 +95,8 @@ export interface JobSnapshot {
   attemptsStarted?: number;
   processedBy?: string | null;
   returnvalue?: RedisJobReturn | null;
+  /** What the worker last reported with updateProgress (video jobs: frames done, total, ETA). */
+  progress?: unknown;
   items: StoredItem[];
 }
 
@@ -106,6 +138,44 @@ function statusOf(snapshot: JobSnapshot, failed: number, total: number): JobStat
   }
 }
 
+/** A video job's progress as its worker reported it (zeros until it did). */
+function videoProgressOf(progress: unknown): JobProgress {
+  const reported = progress as Partial<JobProgress> | null | undefined;
+  if (typeof reported !== 'object' || reported === null || typeof reported.done !== 'number')
+    return { done: 0, failed: 0, total: 0 };
+  return {
+    done: reported.done,
+    failed: reported.failed ?? 0,
+    total: reported.total ?? 0,
+    eta_seconds: reported.eta_seconds ?? null,
+  };
+}
+
+/**
+ * A video job's record. A video that went back to the queue (its worker stopped, or was busy with
+ * another video) starts over, so it shows queued again. A worker cancelled by DELETE fails the job
+ * with request_cancelled, which shows as cancelled, as in the in-process queue.
+ */
+function videoRecordOf(snapshot: JobSnapshot, record: RedisJobRecord): RedisJobRecord {
+  const { state, returnvalue } = snapshot;
+  record.video = null;
+  if (state === 'completed') {
+    const frames = returnvalue?.video?.timeline.length ?? 0;
+    record.status = 'succeeded';
+    record.video = returnvalue?.video ?? null;
+    record.error = returnvalue?.error ?? null;
+    record.progress = { done: frames, failed: 0, total: frames, eta_seconds: 0 };
+  } else if (state === 'failed') {
+    record.progress = videoProgressOf(snapshot.progress);
+    if (record.error?.code === 'request_cancelled') record.status = 'cancelled';
+  } else if (state === 'active') record.progress = videoProgressOf(snapshot.progress);
+  else {
+    record.status = 'queued';
+    record.started_at = null;
+  }
+  return record;
+}
+
 export function recordOf(snapshot: JobSnapshot): RedisJobRecord {
   const { spec } = snapshot.data;
   const total = spec.images.length;
@@ -128,6 +198,7 @@ export function recordOf(snapshot: JobSnapshot): RedisJobRecord {
     worker: snapshot.returnvalue?.worker ?? snapshot.processedBy ?? null,
     attempts: snapshot.attemptsStarted ?? 0,
   };
+  if (spec.kind === 'video') return videoRecordOf(snapshot, record);
   if (spec.kind === 'examples') record.result = snapshot.returnvalue?.examples ?? null;
   else if (spec.kind === 'single') record.result = items[0]?.result ?? null;
   else record.results = items;

@@ -29,10 +29,12 @@ import {
 } from './redis-job.ts';
 import { redisKeys, type RedisKeys } from './redis-keys.ts';
 import { createResultStore, resultTtlSeconds, type ResultStore } from './redis-results.ts';
+import { createVideoStore, uploadedBytesOf, type VideoStore } from './redis-videos.ts';
 import { createWorkerRegistry, type WorkerAdvert, type WorkerRegistry } from './redis-workers.ts';
 import {
   FINISHED_STATUSES,
   type CancelOutcome,
+  type ClassifyJobSpec,
   type JobQueue,
   type JobSpec,
   type QueueEvent,
@@ -77,6 +79,8 @@ const WAITING_COUNT_TTL_MS = 250;
 const MAX_LOCAL_JOBS = 100_000;
 /** BullMQ's age-based removal never goes below this, so POST /classify can read a result even with retention 0. */
 const MIN_KEEP_SECONDS = 60;
+/** DELETE of a running video job waits this long for its worker to stop it (the in-process queue's wait too). */
+const VIDEO_CANCEL_WAIT_MS = 30_000;
 
 /** A new Redis queue; the same as `new RedisQueue(options)`. */
 export function createRedisQueue(options: RedisQueueOptions): RedisQueue {
@@ -108,6 +112,7 @@ async function snapshotOf(queue: BullQueue, store: ResultStore, id: string): Pro
     attemptsStarted: job.attemptsStarted,
     processedBy: job.processedBy,
     returnvalue: job.returnvalue,
+    progress: job.progress,
     items,
   };
 }
@@ -145,6 +150,7 @@ export class RedisQueue implements RedisJobQueue {
   readonly #store: ResultStore;
   readonly #cache: ResultCache | null;
   readonly #registry: WorkerRegistry;
+  readonly #videos: VideoStore;
   readonly #bull: BullQueueHandle;
   readonly #follower: EventFollower;
   readonly #retentionMs: number;
@@ -172,6 +178,7 @@ export class RedisQueue implements RedisJobQueue {
       ? createResultCache(this.#redis, this.#keys, settings.resultCacheTtlSeconds)
       : null;
     this.#registry = createWorkerRegistry(this.#redis, this.#keys);
+    this.#videos = createVideoStore(this.#redis, this.#keys, settings.retentionSeconds);
     this.#retentionMs = settings.retentionSeconds * 1000;
     this.#keep = { age: Math.max(settings.retentionSeconds, MIN_KEEP_SECONDS), count: settings.maxRetained };
     this.#bull = new BullQueueHandle(this.#redis, settings, log);
@@ -183,20 +190,27 @@ export class RedisQueue implements RedisJobQueue {
   }
 
   async submit(spec: JobSpec): Promise<RedisJobRecord> {
-    const data = this.#jobDataOf(spec);
+    const { data, upload } = spec.kind === 'video' ? await this.#videoJobDataOf(spec) : { data: this.#jobDataOf(spec) };
     return this.#bull.guard(async () => {
       const queue = await this.#bull.active();
       await this.#checkRoom(queue);
       const id = randomUUID();
-      const job = await queue.add('classify', data, {
-        jobId: id,
-        attempts: this.settings.attempts,
-        backoff: { type: 'exponential', delay: this.settings.backoffMs },
-        removeOnComplete: this.#keep,
-        removeOnFail: this.#keep,
-      });
-      this.#rememberLocal(id);
-      return recordOf({ id, state: 'waiting', data, timestamp: job.timestamp, items: [] });
+      // The bytes first: a worker may take the job the moment it is added.
+      if (upload) await this.#videos.putUpload(id, upload);
+      try {
+        const job = await queue.add('classify', data, {
+          jobId: id,
+          attempts: this.settings.attempts,
+          backoff: { type: 'exponential', delay: this.settings.backoffMs },
+          removeOnComplete: this.#keep,
+          removeOnFail: this.#keep,
+        });
+        this.#rememberLocal(id);
+        return recordOf({ id, state: 'waiting', data, timestamp: job.timestamp, items: [] });
+      } catch (err) {
+        if (upload) await this.#videos.removeUpload(id).catch(() => undefined);
+        throw err;
+      }
     });
   }
 
@@ -212,9 +226,32 @@ export class RedisQueue implements RedisJobQueue {
       if (!snapshot) return (await this.#redis.exists(this.#keys.cancelled(id))) ? 'not_cancellable' : 'not_found';
       const record = recordOf(snapshot);
       if (this.#isExpired(record)) return 'not_found';
+      if (record.kind === 'video' && !FINISHED_STATUSES.has(record.status)) return this.#cancelVideo(queue, snapshot);
       if (record.status !== 'queued') return 'not_cancellable';
       return this.#remove(queue, snapshot);
     });
+  }
+
+  /**
+   * A video job is cancelled at any time before it ends: removed while it waits; while a worker
+   * runs it, a cancel request the worker watches for stops its ffmpeg, and the answer waits until
+   * the job has ended.
+   */
+  async #cancelVideo(queue: BullQueue, snapshot: JobSnapshot): Promise<CancelOutcome> {
+    const { id } = snapshot;
+    if (snapshot.state !== 'active') {
+      const removed = await this.#remove(queue, snapshot);
+      if (removed === 'cancelled') {
+        await this.#videos.removeUpload(id);
+        return removed;
+      }
+      // A worker took it in the meantime: stop it there.
+    }
+    await this.#videos.requestCancel(id);
+    const record = await this.waitFor(id, VIDEO_CANCEL_WAIT_MS);
+    // Still running: the worker has the request and stops as soon as it sees it (or the next worker to take the job does).
+    if (!record || !FINISHED_STATUSES.has(record.status)) return 'cancelled';
+    return record.status === 'cancelled' ? 'cancelled' : 'not_cancellable';
   }
 
   async waitFor(id: string, timeoutMs: number): Promise<RedisJobRecord | null> {
@@ -299,15 +336,26 @@ export class RedisQueue implements RedisJobQueue {
     await closeRedis(this.#redis);
   }
 
+  /**
+   * A video job as it is stored, and an upload's bytes (which wait in Redis beside the job). An
+   * upload's temporary file is read and deleted here, even when the job is refused.
+   */
+  async #videoJobDataOf(spec: ClassifyJobSpec): Promise<{ data: RedisJobData; upload: Buffer | null }> {
+    const video = spec.video;
+    if (!video) throw new ClassifierError('invalid_request', 'A video job names its video.');
+    const upload = await uploadedBytesOf(video.source, this.settings);
+    if (this.#closing) throw shuttingDownError();
+    const source =
+      video.source.kind === 'path' || video.source.kind === 'url'
+        ? video.source
+        : { kind: 'stored' as const, bytes: upload?.length ?? 0, label: video.source.label };
+    return { data: { spec: { ...spec, images: [], video: { ...video, source } }, sha256: [] }, upload };
+  }
+
   /** What a job stores in BullMQ, or the reason it cannot be taken. */
   #jobDataOf(spec: JobSpec): RedisJobData {
     const { settings } = this;
     if (this.#closing) throw shuttingDownError();
-    if (spec.kind === 'video')
-      throw new ClassifierError(
-        'video_unsupported',
-        'Video jobs run in the in-process queue for now (serve without QUEUE_URL); Redis workers do not take them yet.',
-      );
     if (spec.images.length === 0) throw emptyJobError();
     const bytes = inlineBytesOf(spec.images);
     if (bytes > settings.maxJobBytes) {
@@ -319,7 +367,8 @@ export class RedisQueue implements RedisJobQueue {
     const sha256 = spec.images.map((image) =>
       settings.resultCache && image.kind === 'base64' ? sha256Of(Buffer.from(image.data, 'base64')) : null,
     );
-    return { spec, sha256 };
+    // Image and examples jobs are stored as they are (only video sources change form).
+    return { spec: spec as RedisJobData['spec'], sha256 };
   }
 
   async #checkRoom(queue: BullQueue): Promise<void> {
@@ -412,7 +461,9 @@ export class RedisQueue implements RedisJobQueue {
     if (submittedAt === undefined || !onEvent) return;
     try {
       const job = await this.#read(id, false);
-      if (job) onEvent({ type: 'started', job, wait_ms: Math.max(0, Date.now() - submittedAt) });
+      // A video handed back by a busy worker was active for a moment only: it starts when a worker keeps it.
+      if (job && !(job.kind === 'video' && job.status === 'queued'))
+        onEvent({ type: 'started', job, wait_ms: Math.max(0, Date.now() - submittedAt) });
     } catch {
       // Metrics only.
     }

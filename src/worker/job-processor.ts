@@ -19,6 +19,7 @@ import type { RedisJobData, RedisJobReturn, StoredItem } from '../queue/redis-jo
 import type { ResultStore } from '../queue/redis-results.ts';
 import type { ExamplesJobSpec, ExamplesRunner, ImageSpec, JobOptions, JobProgress } from '../queue/types.ts';
 import type { Limiter } from './limiter.ts';
+import { runVideoJob, type VideoJobDeps } from './video-job.ts';
 
 /** The parts of a BullMQ job the processor uses (a structural type, so tests can hand in a plain object). */
 export interface ProcessableJob {
@@ -30,6 +31,9 @@ export interface ProcessableJob {
   attemptsStarted: number;
   opts: { attempts?: number };
   updateProgress(progress: JobProgress): Promise<void>;
+  /** Video jobs: back to the queue, later (its worker is busy with another video) or now (its worker stops). */
+  moveToDelayed(timestamp: number, token?: string): Promise<void>;
+  moveToWait(token?: string): Promise<number>;
 }
 
 export interface ProcessorDeps {
@@ -41,14 +45,23 @@ export interface ProcessorDeps {
   workerId: string;
   /** The class sets in Redis: `class_set` resolved with this worker's model, and examples jobs run. */
   classSets?: { resolver: ClassSetResolver; examples: ExamplesRunner } | null;
+  /** Video jobs (ffmpeg, IMAGE_ROOT, the worker's one video slot); without it they fail with video_unsupported. */
+  video?: VideoJobDeps | null;
 }
 
 /** Batch progress goes to Redis at most this often: one write per image would double a batch's Redis traffic. */
 const PROGRESS_INTERVAL_MS = 250;
 
-/** The function BullMQ's Worker calls for each job. */
-export function createJobProcessor(deps: ProcessorDeps): (job: ProcessableJob) => Promise<RedisJobReturn> {
-  return (job) => new JobRun(deps, job).run();
+/** The function BullMQ's Worker calls for each job; `token` is the worker's lock on it (video jobs hand the job back with it). */
+export function createJobProcessor(
+  deps: ProcessorDeps,
+): (job: ProcessableJob, token?: string) => Promise<RedisJobReturn> {
+  return (job, token) => {
+    if (job.data.spec.kind !== 'video') return new JobRun(deps, job).run();
+    if (!deps.video)
+      return Promise.reject(new UnrecoverableError('video_unsupported: This worker does not run video jobs.'));
+    return runVideoJob(deps.video, job, token);
+  };
 }
 
 /** Classifies one image, or serves it from the result cache when the same bytes were classified before. */

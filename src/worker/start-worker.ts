@@ -22,10 +22,13 @@ import {
 import type { RedisJobData, RedisJobReturn } from '../queue/redis-job.ts';
 import { QUEUE_NAME, redisKeys } from '../queue/redis-keys.ts';
 import { createResultStore, resultTtlSeconds } from '../queue/redis-results.ts';
+import { createVideoStore } from '../queue/redis-videos.ts';
 import { createWorkerRegistry, HEARTBEAT_MS, type WorkerRegistry } from '../queue/redis-workers.ts';
+import { DEFAULT_VIDEO_LIMITS } from '../engine/video/classify-video.ts';
 import { createJobProcessor } from './job-processor.ts';
 import { createLimiter } from './limiter.ts';
 import type { WorkerConfig } from './worker-config.ts';
+import { videoUrlPolicyOf, type VideoUrlPolicy } from '../sources/video/video-source.ts';
 
 export interface RunningWorker {
   id: string;
@@ -103,10 +106,13 @@ class ClassifyWorker implements RunningWorker {
   readonly #ownsClassifier: boolean;
   readonly #log: LogFn;
   readonly #redis: Redis;
+  readonly #videoUrls: VideoUrlPolicy | null;
   readonly #registry: WorkerRegistry;
   readonly #worker: BullWorker;
   readonly #heartbeat: NodeJS.Timeout;
   readonly #startedAt = new Date().toISOString();
+  /** Aborted at shutdown: a running video stops (ffmpeg with it) and goes back to the queue instead of holding it up. */
+  readonly #stopping = new AbortController();
   #closing: Promise<void> | null = null;
 
   constructor(config: WorkerConfig, classifier: Classifier, ownsClassifier: boolean, log: LogFn) {
@@ -122,13 +128,28 @@ class ClassifyWorker implements RunningWorker {
     const keys = redisKeys(settings.prefix);
     this.#redis = connectRedis(settings.url, 'worker', { log, label: `worker ${id}` });
     this.#registry = createWorkerRegistry(this.#redis, keys);
+    const classSets = classSetsOf(new RedisClassSetStore({ redis: this.#redis, prefix: settings.prefix }), classifier);
+    const video = config.video ?? { files: { allowFiles: false }, limits: DEFAULT_VIDEO_LIMITS };
+    this.#videoUrls = video.urls ? videoUrlPolicyOf(video.urls) : null;
     const processor = createJobProcessor({
       classifier,
       store: createResultStore(this.#redis, keys, resultTtlSeconds(settings.retentionSeconds)),
       cache: settings.resultCache ? createResultCache(this.#redis, keys, settings.resultCacheTtlSeconds) : null,
       limiter: createLimiter(imageConcurrency),
       workerId: id,
-      classSets: classSetsOf(new RedisClassSetStore({ redis: this.#redis, prefix: settings.prefix }), classifier),
+      classSets,
+      video: {
+        classifier,
+        files: video.files,
+        urls: this.#videoUrls,
+        limits: video.limits,
+        store: createVideoStore(this.#redis, keys, settings.retentionSeconds),
+        resolver: classSets.resolver,
+        stopping: this.#stopping.signal,
+        // One video per worker process: each is an ffmpeg using several cores, feeding the same engine.
+        slot: { busy: false },
+        workerId: id,
+      },
     });
     this.#worker = bullWorkerOf(config, this.#redis, processor, this.concurrency, log);
     this.#advertise();
@@ -163,9 +184,11 @@ class ClassifyWorker implements RunningWorker {
 
   async #shutDown(timeoutMs: number): Promise<void> {
     clearInterval(this.#heartbeat);
+    this.#stopping.abort();
     await this.#stopTakingJobs(timeoutMs);
     await Promise.race([this.#registry.remove(this.id), delay(1000)]).catch(() => undefined);
     if (this.#ownsClassifier) await this.classifier.close();
+    await this.#videoUrls?.fetcher.close();
     await closeRedis(this.#redis);
   }
 

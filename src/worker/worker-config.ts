@@ -5,10 +5,12 @@
  */
 import { hostname } from 'node:os';
 import type { ClassifierOptions } from '../engine/classifier.ts';
+import type { VideoLimits } from '../engine/video/classify-video.ts';
 import { engineOptionsOf } from '../engine/engine-config.ts';
 import { ClassifierError } from '../errors.ts';
 import { type RedisQueueSettings, redisQueueSettingsOf } from '../queue/redis-config.ts';
 import type { Settings } from '../settings/table.ts';
+import type { LocalFilePolicy } from '../sources/file.ts';
 import { sharedSourceOptions } from '../sources/policy.ts';
 
 export interface WorkerConfig {
@@ -23,6 +25,19 @@ export interface WorkerConfig {
   engine: ClassifierOptions;
   /** How long SIGTERM waits for running jobs before giving up on them (they go back to the queue). */
   shutdownTimeoutMs: number;
+  /**
+   * Video jobs: which local files `video_path` may name (IMAGE_ROOT, which must show the worker
+   * the same files it shows the API) and ffmpeg's limits. Unset: no local paths, the default limits.
+   */
+  video?: { files: LocalFilePolicy; limits: VideoLimits; urls?: VideoUrlSettings };
+}
+
+/** What `video_url` downloads on this worker follow (videoUrlPolicyOf). */
+export interface VideoUrlSettings {
+  maxVideoUrlBytes: number;
+  urlTimeoutMs: number;
+  urlAllowHosts: readonly string[];
+  videoTimeoutMs: number;
 }
 
 /** The worker's configuration from its loaded settings (`loadSettings({ command: 'worker' })`). */
@@ -40,5 +55,21 @@ export function workerConfigOf(settings: Settings): WorkerConfig {
     imageConcurrency: settings.workerImageConcurrency ?? null,
     engine: { ...engineOptionsOf(settings), sources: sharedSourceOptions(settings) },
     shutdownTimeoutMs: settings.workerShutdownTimeoutMs,
+    video: {
+      files: { allowFiles: settings.imageRoot !== undefined, root: settings.imageRoot ?? null },
+      urls: {
+        maxVideoUrlBytes: settings.maxVideoUrlBytes,
+        urlTimeoutMs: settings.urlTimeoutMs,
+        urlAllowHosts: settings.urlAllowHosts,
+        videoTimeoutMs: settings.videoTimeoutMs,
+      },
+      limits: {
+        ffmpegPath: settings.ffmpegPath ?? null,
+        maxVideoSeconds: settings.maxVideoSeconds,
+        maxVideoFrames: settings.maxVideoFrames,
+        videoStallMs: settings.videoStallMs,
+        videoTimeoutMs: settings.videoTimeoutMs,
+      },
+    },
   };
 }

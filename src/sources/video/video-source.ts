@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ClassifierError } from '../../errors.ts';
 import { type LocalFilePolicy, resolveVideoFile } from '../file.ts';
-import type { UrlFetcher, UrlFetchOptions } from '../url.ts';
+import { sharedSourceOptions } from '../policy.ts';
+import { UrlFetcher, type UrlFetchOptions } from '../url.ts';
 
 /**
  * Where a video job's video is. The video is opened where the job runs (openVideoSource in
@@ -41,6 +42,33 @@ export interface VideoUrlPolicy {
   stallMs: number;
   /** Longest download as a whole (VIDEO_TIMEOUT_MS). */
   timeoutMs: number;
+}
+
+/**
+ * `video_url` downloads, for the in-process queue and for workers alike: the image URL policy
+ * (sources/policy.ts) with MAX_VIDEO_URL_BYTES, stalls bounded by URL_TIMEOUT_MS.
+ */
+export function videoUrlPolicyOf(settings: {
+  maxVideoUrlBytes: number;
+  urlTimeoutMs: number;
+  urlAllowHosts: readonly string[];
+  videoTimeoutMs: number;
+}): VideoUrlPolicy {
+  const shared = sharedSourceOptions({
+    maxBodyBytes: settings.maxVideoUrlBytes,
+    urlTimeoutMs: settings.urlTimeoutMs,
+    urlAllowHosts: settings.urlAllowHosts,
+  }).url;
+  return {
+    fetcher: new UrlFetcher(),
+    options: {
+      allowedHosts: shared?.allowedHosts ?? [],
+      allowPrivateNetworks: shared?.allowPrivateNetworks ?? false,
+      maxBytes: settings.maxVideoUrlBytes,
+    },
+    stallMs: settings.urlTimeoutMs,
+    timeoutMs: settings.videoTimeoutMs,
+  };
 }
 
 export interface VideoSourceContext {
