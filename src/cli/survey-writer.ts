@@ -1,11 +1,13 @@
 /**
- * `classify --format camtrap-dp --output DIR` (or `--format dwc-a --output FILE.zip`): collects every photo's outcome, then writes the
+ * `classify --format camtrap-dp --output DIR` (or `--format dwc-a --output FILE.zip`): collects every photo's and video's outcome, then writes the
  * survey as a Camtrap DP package when the run ends (the package's tables and metadata need all of
  * them: deployment coordinates and time spans, the taxonomic and temporal coverage).
  */
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { timelineEntryOf } from '../engine/video/classify-video.ts';
 import { ClassifierError } from '../errors.ts';
+import { sniffVideoFile } from '../sources/video/probe.ts';
 import type { Settings } from '../settings/table.ts';
 import type { SurveyFormat } from '../survey/archive.ts';
 import {
@@ -73,9 +75,22 @@ export function openSurveyWriter(
         })),
       );
     },
-    writeVideo(video) {
-      // Camtrap DP media are photo files here; video frames are not exported yet (issue 16 is in progress).
-      console.error(`warning: ${video} is a video; videos are not part of ${format} exports yet, so it was left out.`);
+    writeVideo(file, { result }) {
+      // One media row per video; its observations are the events of its summary (src/survey/video-events.ts).
+      media.push(
+        Promise.all([stat(file), result?.video.format ?? sniffVideoFile(file)]).then(([info, sniffed]) => ({
+          ...deploymentOf(file, roots),
+          format: sniffed,
+          modified: info.mtime,
+          kind: 'video' as const,
+          video: result && {
+            model: result.frames[0]?.result.model ?? null,
+            video: result.video,
+            timeline: result.frames.map(timelineEntryOf),
+            summary: result.summary,
+          },
+        })),
+      );
     },
     async close() {
       const all = await Promise.all(media);

@@ -6,21 +6,24 @@ import { ExportBody, type ExportBodyValues, ExportQuery, ExportZip } from './sch
 import { surveyExportOf } from './survey-export.ts';
 
 const DESCRIPTION = [
-  'A finished batch job as a survey to publish: `format=camtrap-dp` answers a zip of the Camtrap DP 1.0.2',
+  'A finished batch or video job as a survey to publish: `format=camtrap-dp` answers a zip of the Camtrap DP 1.0.2',
   'package (datapackage.json, deployments.csv, media.csv, observations.csv), `format=dwc-a` a Darwin Core',
   'Archive (occurrence.txt, meta.xml, eml.xml), as `classify --format camtrap-dp|dwc-a` writes them.',
   'contributor and project_title are required; coordinates come from the photos’ EXIF GPS unless',
   'POST gives `deployments` rows. 409 job_not_finished while the job runs; 400 survey_incomplete when',
   'a contributor, a title or a deployment’s coordinates are missing; 400 invalid_deployments for bad rows.',
+  'A video job is one media row and one `event` observation per span of its summary (docs/survey.md).',
 ].join('\n');
 
 const zipResponse = { 200: { content: { 'application/zip': { schema: ExportZip } } }, ...errorResponses };
 
-export const registerExportRoutes: Routes = (app, { queue, config }) => {
+export const registerExportRoutes: Routes = (app, { queue, config, service }) => {
   async function send(id: string, request: ExportBodyValues, reply: FastifyReply) {
     const job = await queue.get(id);
     if (!job) throw jobNotFound(id);
-    const { bytes, fileName } = surveyExportOf(job, request.format, request, config.imageRoot);
+    // A video job's answer has no per-frame model id: the service's model made it.
+    const model = job.kind === 'video' ? ((await service.model())?.id ?? null) : null;
+    const { bytes, fileName } = surveyExportOf(job, request.format, request, config.imageRoot, model);
     return reply
       .header('content-type', 'application/zip')
       .header('content-disposition', `attachment; filename="${fileName}"`)
@@ -31,7 +34,7 @@ export const registerExportRoutes: Routes = (app, { queue, config }) => {
     '/jobs/:id/export',
     {
       schema: {
-        summary: 'Download a finished batch job as a Camtrap DP package or a Darwin Core Archive',
+        summary: 'Download a finished batch or video job as a Camtrap DP package or a Darwin Core Archive',
         description: DESCRIPTION,
         tags: ['jobs'],
         params: JobParams,

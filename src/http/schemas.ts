@@ -424,6 +424,9 @@ export const VideoJobResult = Type.Object(
       frame_rate: Nullable(Type.Number()),
       codec: Type.String(),
       container: Type.String(),
+      format: Nullable(
+        Type.String({ description: 'The container its first bytes name: mp4, mov, matroska, webm, avi or flv.' }),
+      ),
       creation_time: Nullable(Type.String()),
       sampling: Type.Union([
         Type.Object({ every_seconds: Type.Number() }),

@@ -20,18 +20,23 @@ import {
   tableSchemaUrl,
 } from './columns.ts';
 import type { DeploymentRow } from './deployments.ts';
-import { observationOf } from './observation.ts';
-import { mediaTimestampOf, type SurveyTime } from './timestamps.ts';
+import { type MachineObservation, observationOf } from './observation.ts';
+import { mediaTimestampOf, type SurveyTime, timestampPlus, videoTimestampOf } from './timestamps.ts';
+import { type SurveyVideo, videoEvents, videoSeconds } from './video-events.ts';
 
 export interface SurveyMedia {
   deploymentID: string;
   /** Relative to the survey folder, '/'-separated. */
   filePath: string;
-  /** Sniffed format, e.g. 'jpeg'. */
+  /** Sniffed format, e.g. 'jpeg' (a video: 'mp4', 'mov', 'matroska', 'webm', 'avi', 'flv'). */
   format: string | null;
-  /** The file's modification time, used when the photo has no capture time. */
+  /** The file's modification time, used when the photo has no capture time (a video: no creation_time). */
   modified: Date;
   result?: ClassificationResult;
+  /** A video: its observations are events, one per span of its summary. */
+  kind?: 'video';
+  /** The video's classification; absent when it failed (an `unclassified` observation, as for a photo). */
+  video?: SurveyVideo;
   /** What makes the media id unique when filePath may repeat (an HTTP job's uploads named alike); default deploymentID/filePath. */
   key?: string;
 }
@@ -64,7 +69,18 @@ const MEDIATYPES: Record<string, string> = {
   tiff: 'image/tiff',
   avif: 'image/avif',
   heic: 'image/heic',
+  mp4: 'video/mp4',
+  mov: 'video/quicktime',
+  matroska: 'video/x-matroska',
+  webm: 'video/webm',
+  avi: 'video/x-msvideo',
+  flv: 'video/x-flv',
 };
+
+/** The media type of a sniffed format; a file whose format is not known is typed by its kind. */
+function mediatypeOf(media: SurveyMedia): string {
+  return MEDIATYPES[media.format ?? ''] ?? (media.kind === 'video' ? 'video/mp4' : 'image/jpeg');
+}
 
 /** A stable id from the file's place in the survey, so a rerun gives the same ids. */
 function mediaIdOf(media: SurveyMedia): string {
@@ -84,6 +100,8 @@ interface MediaRecord {
   media: SurveyMedia;
   id: string;
   time: SurveyTime;
+  /** When the media ends: a video's timestamp plus its length (a photo: its timestamp). */
+  until: string;
 }
 
 function deploymentRows(records: MediaRecord[], given: Map<string, DeploymentRow>): DeploymentRow[] {
@@ -106,12 +124,12 @@ function deploymentRows(records: MediaRecord[], given: Map<string, DeploymentRow
       if (gps.length === 0)
         throw new ClassifierError(
           'survey_incomplete',
-          `Deployment '${id}' has no coordinates: none of its photos has GPS in EXIF. Give its latitude and longitude in a --deployments file.`,
+          `Deployment '${id}' has no coordinates: none of its photos has GPS in EXIF (videos are not read for GPS). Give its latitude and longitude in a --deployments file.`,
         );
       row.latitude = round6(gps.reduce((sum, i) => sum + (i?.latitude ?? 0), 0) / gps.length);
       row.longitude = round6(gps.reduce((sum, i) => sum + (i?.longitude ?? 0), 0) / gps.length);
     }
-    const times = list.map((r) => r.time.timestamp).sort((a, b) => Date.parse(a) - Date.parse(b));
+    const times = list.flatMap((r) => [r.time.timestamp, r.until]).sort((a, b) => Date.parse(a) - Date.parse(b));
     row.deploymentStart ??= times[0];
     row.deploymentEnd ??= times.at(-1);
     if (list.some((r) => r.time.issue)) row.timestampIssues = true;
@@ -121,29 +139,42 @@ function deploymentRows(records: MediaRecord[], given: Map<string, DeploymentRow
 
 const round6 = (value: number) => Math.round(value * 1e6) / 1e6;
 
-function observationRow(record: MediaRecord, classifiedBy: string, classifiedAt: string): Row<string> {
-  const observation = observationOf(record.media.result);
-  return {
+interface ObservationRecord {
+  row: Row<string>;
+  observation: MachineObservation;
+}
+
+/** A photo's one `media` observation; a video's `event` observations (or one `unclassified` when it failed). */
+function observationRows(record: MediaRecord, classifiedBy: string, classifiedAt: string): ObservationRecord[] {
+  const { media } = record;
+  const classified = Boolean(media.result ?? media.video);
+  const machine = {
+    classificationMethod: classified ? 'machine' : null,
+    classifiedBy: classified ? classifiedBy : null,
+    classificationTimestamp: classified ? classifiedAt : null,
+  };
+  if (media.video) return videoEvents(record.id, media.deploymentID, record.time.timestamp, media.video, machine);
+  const observation = observationOf(media.result);
+  const row = {
     observationID: `${record.id}-1`,
-    deploymentID: record.media.deploymentID,
+    deploymentID: media.deploymentID,
     mediaID: record.id,
     eventStart: record.time.timestamp,
     eventEnd: record.time.timestamp,
     observationLevel: 'media',
     observationType: observation.observationType,
     scientificName: observation.scientificName,
-    classificationMethod: record.media.result ? 'machine' : null,
-    classifiedBy: record.media.result ? classifiedBy : null,
-    classificationTimestamp: record.media.result ? classifiedAt : null,
+    ...machine,
     classificationProbability: observation.probability === null ? null : Number(observation.probability.toFixed(6)),
   };
+  return [{ row, observation }];
 }
 
-function taxonomicOf(records: MediaRecord[]): Record<string, unknown>[] {
+function taxonomicOf(observations: ObservationRecord[]): Record<string, unknown>[] {
   const taxa = new Map<string, Record<string, unknown>>();
-  for (const { media } of records) {
-    const marine = media.result?.top1?.marine;
-    if (!marine || media.result?.unknown || taxa.has(marine.scientific_name)) continue;
+  for (const { observation } of observations) {
+    const marine = observation.marine;
+    if (!marine || taxa.has(marine.scientific_name)) continue;
     taxa.set(marine.scientific_name, {
       scientificName: marine.scientific_name,
       ...(marine.taxon_id ? { taxonID: marine.taxon_id } : {}),
@@ -202,15 +233,21 @@ export function buildCamtrapPackage(media: SurveyMedia[], meta: SurveyMetadata):
   if (media.length === 0) throw new ClassifierError('survey_incomplete', 'The survey has no media to package.');
   const now = meta.now ?? new Date();
   const classifiedAt = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
-  const records = media.map((m) => ({
-    media: m,
-    id: mediaIdOf(m),
-    time: mediaTimestampOf(m.result?.image.taken_at ?? null, m.modified, meta.utcOffset),
-  }));
+  const records = media.map((m): MediaRecord => {
+    const time =
+      m.kind === 'video'
+        ? videoTimestampOf(m.video?.video.creation_time ?? null, m.modified, meta.utcOffset)
+        : mediaTimestampOf(m.result?.image.taken_at ?? null, m.modified, meta.utcOffset);
+    const until = m.video ? timestampPlus(time.timestamp, videoSeconds(m.video), 'up') : time.timestamp;
+    return { media: m, id: mediaIdOf(m), time, until };
+  });
   const deployments = deploymentRows(records, meta.deployments);
-  const model = records.find((r) => r.media.result)?.media.result?.model ?? 'unknown model';
-  const classifiedBy = meta.classSet
-    ? `${model} + class set ${meta.classSet} (Marine Classifier)`
+  const model = media.map((m) => m.result?.model ?? m.video?.model).find(Boolean) ?? 'unknown model';
+  // A video classified with a class set names it in its frames (its spans are the set's labels).
+  const classSet =
+    meta.classSet ?? media.map((m) => m.video?.timeline.find((f) => f.custom)?.custom?.set).find(Boolean);
+  const classifiedBy = classSet
+    ? `${model} + class set ${classSet} (Marine Classifier)`
     : `${model} (Marine Classifier)`;
   const mediaRows = records.map(({ media: m, id, time }) => ({
     mediaID: id,
@@ -220,9 +257,10 @@ export function buildCamtrapPackage(media: SurveyMedia[], meta: SurveyMetadata):
     filePath: m.filePath,
     filePublic: false,
     fileName: path.posix.basename(m.filePath),
-    fileMediatype: MEDIATYPES[m.format ?? ''] ?? 'image/jpeg',
+    fileMediatype: mediatypeOf(m),
   }));
-  const times = records.map((r) => r.time.timestamp.slice(0, 10)).sort();
+  const observations = records.flatMap((r) => observationRows(r, classifiedBy, classifiedAt));
+  const times = records.flatMap((r) => [r.time.timestamp.slice(0, 10), r.until.slice(0, 10)]).sort();
   const resource = (name: TableName) => ({
     name,
     path: `${name}.csv`,
@@ -251,18 +289,24 @@ export function buildCamtrapPackage(media: SurveyMedia[], meta: SurveyMetadata):
         samplingDesign: meta.samplingDesign,
         captureMethod: [meta.captureMethod],
         individualAnimals: false,
-        observationLevel: ['media'],
+        observationLevel: observationLevelsOf(observations.map((o) => o.row)),
       },
       spatial: boundingBox(deployments),
       temporal: { start: times[0], end: times.at(-1) },
-      taxonomic: taxonomicOf(records),
+      taxonomic: taxonomicOf(observations),
     },
     tables: {
       deployments,
       media: mediaRows,
-      observations: records.map((r) => observationRow(r, classifiedBy, classifiedAt)),
+      observations: observations.map((o) => o.row),
     },
   };
+}
+
+/** The package's `project.observationLevel`: the levels its observations use (media for photos, event for videos). */
+export function observationLevelsOf(observations: Row<string>[]): string[] {
+  const levels = new Set(observations.map((o) => String(o.observationLevel)));
+  return ['media', 'event'].filter((level) => levels.has(level));
 }
 
 const COLUMNS: Record<TableName, readonly string[]> = {

@@ -85,7 +85,8 @@ function occurrencesOf(pkg: CamtrapPackage): Record<string, Cell>[] {
         basisOfRecord: 'MachineObservation',
         datasetName: title,
         occurrenceStatus: 'present',
-        eventID: o.mediaID ?? o.eventID,
+        // A photo is its own event; a video's span is the event its observation names.
+        eventID: o.observationLevel === 'event' ? o.eventID : (o.mediaID ?? o.eventID),
         parentEventID: o.deploymentID,
         eventDate: o.eventStart === o.eventEnd ? o.eventStart : `${o.eventStart}/${o.eventEnd}`,
         habitat: deployment.habitat,

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { ClassifierError } from '../errors.ts';
-import { boundingBox, type CamtrapPackage } from './camtrap-dp.ts';
+import { boundingBox, type CamtrapPackage, observationLevelsOf } from './camtrap-dp.ts';
 import type { Row, TableName } from './columns.ts';
 import type { DeploymentRow } from './deployments.ts';
 
@@ -76,11 +76,23 @@ const byTime = (a: unknown, b: unknown) => Date.parse(String(a)) - Date.parse(St
 /** The previous package with the new run's rows added; deployments' spans and the coverage over both. */
 export function mergeCamtrapPackages(previous: CamtrapPackage, next: CamtrapPackage): CamtrapPackage {
   const media = [...previous.tables.media, ...next.tables.media];
+  const observations = [...previous.tables.observations, ...next.tables.observations];
   const deployments = new Map<string, DeploymentRow>();
-  for (const row of [...previous.tables.deployments, ...next.tables.deployments])
-    deployments.set(String(row.deploymentID), { ...deployments.get(String(row.deploymentID)), ...row });
+  const spans = new Map<string, string[]>();
+  for (const row of [...previous.tables.deployments, ...next.tables.deployments]) {
+    const id = String(row.deploymentID);
+    deployments.set(id, { ...deployments.get(id), ...row });
+    // Each run's span covers its videos to their end, which media.csv does not say: kept as bounds.
+    spans.set(id, [...(spans.get(id) ?? []), row.deploymentStart, row.deploymentEnd].filter(Boolean).map(String));
+  }
   for (const [id, row] of deployments) {
-    const times = media.filter((m) => m.deploymentID === id).map((m) => m.timestamp);
+    const times = [
+      ...(spans.get(id) ?? []),
+      ...media.filter((m) => m.deploymentID === id).map((m) => m.timestamp),
+      ...observations.filter((o) => o.deploymentID === id).flatMap((o) => [o.eventStart, o.eventEnd]),
+    ]
+      .filter(Boolean)
+      .map(String);
     times.sort(byTime);
     row.deploymentStart = times[0] ?? row.deploymentStart;
     row.deploymentEnd = times.at(-1) ?? row.deploymentEnd;
@@ -89,7 +101,10 @@ export function mergeCamtrapPackages(previous: CamtrapPackage, next: CamtrapPack
     );
     if (flagged) row.timestampIssues = true;
   }
-  const days = media.map((m) => String(m.timestamp).slice(0, 10)).sort();
+  const days = [...media.map((m) => m.timestamp), ...observations.map((o) => o.eventEnd)]
+    .filter(Boolean)
+    .map((time) => String(time).slice(0, 10))
+    .sort();
   const taxa = new Map<string, unknown>();
   for (const p of [previous, next])
     for (const taxon of (p.datapackage.taxonomic as { scientificName: string }[] | undefined) ?? [])
@@ -103,11 +118,15 @@ export function mergeCamtrapPackages(previous: CamtrapPackage, next: CamtrapPack
       spatial: boundingBox(rows),
       temporal: { start: days[0], end: days.at(-1) },
       taxonomic: [...taxa.values()],
+      project: {
+        ...(next.datapackage.project as Record<string, unknown>),
+        observationLevel: observationLevelsOf(observations),
+      },
     },
     tables: {
       deployments: rows,
       media,
-      observations: [...previous.tables.observations, ...next.tables.observations],
+      observations,
     },
   };
 }

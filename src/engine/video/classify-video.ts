@@ -8,7 +8,8 @@ import { SETTINGS } from '../../settings/table.ts';
 import { type LocalFilePolicy, resolveVideoFile } from '../../sources/file.ts';
 import { findFfmpeg, type FfmpegTools } from '../../sources/video/ffmpeg-path.ts';
 import { extractFrames, type Sampling } from '../../sources/video/frames.ts';
-import { probeVideo, type VideoInfo } from '../../sources/video/probe.ts';
+import type { VideoFormat } from '../../sources/sniff.ts';
+import { probeVideo, sniffVideoFile, type VideoInfo } from '../../sources/video/probe.ts';
 import type { Classifier } from '../classifier.ts';
 import type { ClassificationResult, ClassifyOptions, ImageInfo } from '../types.ts';
 import { type FrameScores, type LabelScore, summarizeFrames, type VideoSummary } from './summary.ts';
@@ -75,6 +76,8 @@ export interface VideoDescription {
   frame_rate: number | null;
   codec: string;
   container: string;
+  /** The container its first bytes name (mp4, mov, matroska, webm, avi, flv); null when they name none. */
+  format: VideoFormat | null;
   creation_time: string | null;
   sampling: { every_seconds: number } | { keyframes: true };
 }
@@ -95,6 +98,7 @@ export interface VideoPlan {
   sampling: Sampling;
   /** Frames the sampling should give, from the header; null when the length is unknown. */
   expectedFrames: number | null;
+  format: VideoFormat | null;
 }
 
 function samplingOf(options: VideoOptions): Sampling {
@@ -150,7 +154,7 @@ export async function planVideo(
       'video_too_many_frames',
       `Sampling ${source} every ${sampling.every} s gives ${expectedFrames} frames; the limit is ${limits.maxVideoFrames} (MAX_VIDEO_FRAMES).`,
     );
-  return { tools, file, info, sampling, expectedFrames };
+  return { tools, file, info, sampling, expectedFrames, format: await sniffVideoFile(resolved) };
 }
 
 /** A frame's labels and scores as the summary reads them: the class set's when one is used, else ImageNet's. */
@@ -188,7 +192,8 @@ export function summaryOf(rows: readonly FrameRow[], info: VideoInfo, options: V
   });
 }
 
-function describe(source: string, info: VideoInfo, sampling: Sampling): VideoDescription {
+function describe(source: string, plan: VideoPlan): VideoDescription {
+  const { info, sampling } = plan;
   return {
     source,
     duration: info.duration,
@@ -197,6 +202,7 @@ function describe(source: string, info: VideoInfo, sampling: Sampling): VideoDes
     frame_rate: info.frameRate === null ? null : Math.round(info.frameRate * 1000) / 1000,
     codec: info.codec,
     container: info.container,
+    format: plan.format,
     creation_time: info.creationTime,
     sampling: 'every' in sampling ? { every_seconds: sampling.every } : { keyframes: true },
   };
@@ -281,7 +287,7 @@ export async function classifyVideo(
   const stoppedEarly = failure && (failure as ClassifierError).code.startsWith('video_') ? failure : null;
   if (failure && !stoppedEarly) throw failure;
   return {
-    video: describe(source, info, sampling),
+    video: describe(source, plan),
     frames: rows,
     summary: summaryOf(rows, info, options),
     error: stoppedEarly,

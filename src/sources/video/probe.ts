@@ -1,5 +1,7 @@
 /** What a video is, from ffprobe (the container's header): length, size, frame rate, creation time. */
+import { open } from 'node:fs/promises';
 import { ClassifierError } from '../../errors.ts';
+import { SNIFF_BYTES, sniffVideoFormat, type VideoFormat } from '../sniff.ts';
 import { spawnTracked, stopChild } from './child-processes.ts';
 import type { FfmpegTools } from './ffmpeg-path.ts';
 
@@ -130,4 +132,20 @@ export async function probeVideo(
 
 function ffprobeFailed(err: Error): ClassifierError {
   return new ClassifierError('video_unsupported', `ffprobe could not be started (${err.message}).`, { cause: err });
+}
+
+/**
+ * The container a local file's first bytes name (mp4 and mov apart, which ffprobe's format name
+ * does not tell: both are "mov,mp4,..."); null when it cannot be read or names none.
+ */
+export async function sniffVideoFile(file: string): Promise<VideoFormat | null> {
+  const handle = await open(file, 'r').catch(() => null);
+  if (!handle) return null;
+  try {
+    const head = Buffer.alloc(SNIFF_BYTES);
+    const { bytesRead } = await handle.read(head, 0, SNIFF_BYTES, 0);
+    return sniffVideoFormat(head.subarray(0, bytesRead));
+  } finally {
+    await handle.close();
+  }
 }
