@@ -204,9 +204,7 @@ async function dropClipAndCheck(page: Page): Promise<void> {
   assert.equal(cells.at(-1), jelly.best_frame);
   await card.getByRole('radio', { name: 'By marine group' }).check();
   assert.equal(await card.locator('.summary-table caption').textContent(), 'Summary by marine group');
-  const groupLanes = await card
-    .locator('.lane')
-    .evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.label));
+  const groupLanes = await card.locator('.lane').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.label));
   assert.deepEqual(
     groupLanes,
     answer.summary.groups.map((e) => e.label),
