@@ -96,6 +96,7 @@ describe('web page: survey downloads', () => {
       'survey-longitude': '145.7731',
       'survey-depth': '12.5',
     });
+    await page.screenshot({ path: path.join(REPO_ROOT, 'test', 'artifacts', 'web-survey.png'), fullPage: true });
     const { name, files } = await downloadZip();
     assert.match(name, /^job-.+-camtrap-dp\.zip$/);
     assert.deepEqual(Object.keys(files).sort(), [

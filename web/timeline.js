@@ -167,6 +167,9 @@ export function stripView(answer, level, videoName, onFrame) {
   for (const t of ticksOf(length)) {
     const tick = el('span', 'tick', clock(t));
     tick.style.left = position(t);
+    // The first label starts at its tick and one at the very end ends at it, so neither leaves the strip.
+    if (t === 0) tick.classList.add('at-start');
+    else if (t / length > 0.95) tick.classList.add('at-end');
     ticks.append(tick);
   }
   axis.append(el('span', 'lane-label'), ticks);
