@@ -47,6 +47,11 @@ before(async () => {
     ...['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=25:duration=40'],
     ...['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', path.join(root, 'long.mp4')],
   ]);
+  // A shark photo as 3 s of MPEG-4 Part 2, a codec ffmpeg decodes and Chromium does not play.
+  execFileSync('/usr/bin/ffmpeg', [
+    ...['-v', 'error', '-y', '-loop', '1', '-i', SHARK_PHOTO, '-t', '3', '-r', '25', '-vf', 'scale=320:-2'],
+    ...['-c:v', 'mpeg4', '-pix_fmt', 'yuv420p', path.join(root, 'shark-mpeg4.mp4')],
+  ]);
   service = await startService(
     serviceConfig({
       host: '127.0.0.1',
@@ -263,6 +268,32 @@ describe('web page: videos', () => {
     });
     await dropClipAndCheck(page);
     assert.ok(uploads.includes('video/mp4'), `the clip went as a video/mp4 body: ${uploads.join(', ')}`);
+    await page.context().close();
+  });
+
+  test('a codec the browser cannot play: the best frame is named by its timecode instead', LIMIT, async () => {
+    const page = await openPage();
+    if (!uploadsWork) await sendUploadsAsPath(page, 'shark-mpeg4.mp4');
+    await dropFiles(page, [{ file: path.join(root, 'shark-mpeg4.mp4'), name: 'shark-mpeg4.mp4', type: 'video/mp4' }]);
+    await page.waitForFunction(
+      () => document.querySelector('.video-card')?.getAttribute('data-state') === 'done',
+      undefined,
+      { timeout: 60_000 },
+    );
+    const card = page.locator('.video-card');
+    assert.ok((await card.locator('.meta').textContent())?.includes('mpeg4'));
+    await card.locator('.lane .span').first().click();
+    await page.waitForFunction(
+      () => document.querySelector('.best-frame')?.getAttribute('data-state') === 'no-picture',
+    );
+    assert.equal(await card.locator('.best-frame canvas').count(), 0);
+    assert.match(
+      (await card.locator('.best-frame figcaption').textContent()) ?? '',
+      /^Best frame of .+: 00:00:0\d\.\d{3}.*This browser cannot play this video’s format \(mpeg4\), so the frame is named by its time only\.$/,
+    );
+    // A phone-sized screen: the timeline and its table fit without scrolling the page sideways.
+    await page.setViewportSize({ width: 390, height: 844 });
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth));
     await page.context().close();
   });
 
