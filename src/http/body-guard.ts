@@ -93,13 +93,16 @@ async function dropRestOfBody(request: FastifyRequest, options: BodyGuardOptions
   const state = bodyStateOf(request, options);
   if (!state) return false;
   state.watch.limitTotal(DRAIN_FACTOR * options.maxBodyBytes);
+  let onClose = (): void => {};
   const read = new Promise<boolean>((resolve) => {
     state.giveUp = () => resolve(false);
+    onClose = () => resolve(false);
     req.once('end', () => resolve(true));
-    req.socket.once('close', () => resolve(false));
+    req.socket.once('close', onClose);
   });
   req.resume();
-  return req.complete || read;
+  // The socket outlives this request when it is kept alive.
+  return req.complete || read.finally(() => req.socket.off('close', onClose));
 }
 
 export function installBodyGuard(app: FastifyInstance, options: BodyGuardOptions): void {

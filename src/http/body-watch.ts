@@ -39,6 +39,8 @@ export class BodyWatch {
   #lastProgressAt: number;
   #lastTickAt: number;
   #maxBytes = Number.POSITIVE_INFINITY;
+  // Removed in stop(): a keep-alive socket serves many requests, and one listener each would pile up.
+  readonly #onClose = (): void => this.stop();
 
   constructor(socket: Socket, pace: BodyPace, isDone: () => boolean, onProblem: (problem: BodyProblem) => void) {
     this.#socket = socket;
@@ -51,7 +53,7 @@ export class BodyWatch {
     this.#everyMs = Math.max(50, Math.min(1000, pace.stallMs / 4));
     this.#timer = setInterval(() => this.#tick(), this.#everyMs);
     this.#timer.unref();
-    socket.once('close', () => this.stop());
+    socket.once('close', this.#onClose);
   }
 
   /** At most `bytes` in all may arrive (an answered request whose body is being dropped). */
@@ -61,6 +63,7 @@ export class BodyWatch {
 
   stop(): void {
     clearInterval(this.#timer);
+    this.#socket.off('close', this.#onClose);
   }
 
   #tick(): void {
