@@ -99,7 +99,8 @@ async function openPage(): Promise<Page> {
  * Until the service takes video bodies: the page's upload goes on as a `video_path` job for the
  * same clip in IMAGE_ROOT, its query options moved into the JSON body.
  */
-async function sendUploadsAsPath(page: Page, videoPath: string): Promise<void> {
+async function sendUploadsAsPath(page: Page, videoPath: string): Promise<Upload[]> {
+  const seen: Upload[] = [];
   await page.route(
     (url) => url.pathname === '/jobs',
     (route) => {
@@ -107,6 +108,11 @@ async function sendUploadsAsPath(page: Page, videoPath: string): Promise<void> {
       if (request.method() !== 'POST' || !(request.headers()['content-type'] ?? '').startsWith('video/'))
         return route.continue();
       const query = new URL(request.url()).searchParams;
+      seen.push({
+        contentType: request.headers()['content-type'],
+        query: query.toString(),
+        bytes: request.postDataBuffer()?.length ?? 0,
+      });
       const body: Record<string, unknown> = { video_path: videoPath };
       for (const [name, value] of query) body[name] = name === 'marine_only' ? value === 'true' : Number(value);
       return route.continue({
@@ -116,6 +122,14 @@ async function sendUploadsAsPath(page: Page, videoPath: string): Promise<void> {
       });
     },
   );
+  return seen;
+}
+
+/** A video upload as the page sent it. */
+interface Upload {
+  contentType: string;
+  query: string;
+  bytes: number;
 }
 
 /** Drops files onto the drop zone as a user would (a DataTransfer of File objects). */
@@ -251,8 +265,17 @@ async function dropClipAndCheck(page: Page): Promise<void> {
 describe('web page: videos', () => {
   test('a dropped clip (sent on as a video_path job): timeline, best frame, summary and CSVs', LIMIT, async () => {
     const page = await openPage();
-    if (!uploadsWork) await sendUploadsAsPath(page, CLIP_NAME);
+    const uploads = uploadsWork ? null : await sendUploadsAsPath(page, CLIP_NAME);
     await dropClipAndCheck(page);
+    // The upload the page made: the clip itself as the body, with its type, and the options in the query.
+    if (uploads)
+      assert.deepEqual(uploads, [
+        {
+          contentType: 'video/mp4',
+          query: 'every=1&smooth=1&top_k=5&min_score=0&marine_only=false',
+          bytes: (await readFile(CLIP)).length,
+        },
+      ]);
     await page.context().close();
   });
 
