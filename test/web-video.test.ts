@@ -305,7 +305,10 @@ describe('web page: videos', () => {
     );
     const card = page.locator('.video-card');
     assert.ok((await card.locator('.meta').textContent())?.includes('mpeg4'));
-    await card.locator('.lane .span').first().click();
+    assert.match((await card.getByRole('status').textContent()) ?? '', /^shark-mpeg4\.mp4 classified: \d+ class/);
+    // By keyboard: Tab reaches a span, Enter shows its frame.
+    await card.locator('.lane .span').first().focus();
+    await page.keyboard.press('Enter');
     await page.waitForFunction(
       () => document.querySelector('.best-frame')?.getAttribute('data-state') === 'no-picture',
     );

@@ -76,6 +76,8 @@ export class VideoCard {
   /** @type {HTMLLIElement} */
   element;
   #body;
+  /** Speaks the stages (uploading, classifying, done), not every frame count: a screen reader is not flooded. */
+  #live;
   #headingId;
 
   /**
@@ -100,7 +102,9 @@ export class VideoCard {
       '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path d="M6 6l12 12M18 6 6 18" stroke="currentColor" stroke-width="2" stroke-linecap="round"/></svg>';
     head.append(title, remove);
     this.#body = el('div', 'video-body');
-    li.append(head, this.#body);
+    this.#live = el('p', 'visually-hidden');
+    this.#live.setAttribute('role', 'status');
+    li.append(head, this.#body, this.#live);
     this.element = li;
   }
 
@@ -118,7 +122,6 @@ export class VideoCard {
     const progress = /** @type {HTMLProgressElement} */ (el('progress', 'video-progress'));
     progress.setAttribute('aria-label', `Frames of ${this.name} classified`);
     const status = el('p', 'video-status', 'Uploading…');
-    status.setAttribute('role', 'status');
     const cancel = button('Cancel', `Cancel classifying ${this.name}`, () => {
       cancel.disabled = true;
       status.textContent = 'Cancelling…';
@@ -128,6 +131,7 @@ export class VideoCard {
     row.append(progress, cancel);
     this.#body.replaceChildren(row, status);
     this.element.dataset.state = 'sending';
+    this.#say(`Uploading ${this.name}.`);
     const job = new VideoJob({
       baseUrl: this.#config.baseUrl,
       file: this.#file,
@@ -166,6 +170,7 @@ export class VideoCard {
    * @param {VideoProgress | null} p
    */
   #showProgress(bar, status, state, p) {
+    if (state === 'running') this.#say(`Classifying the frames of ${this.name}.`);
     if (state === 'sending') status.textContent = 'Uploading…';
     else if (state === 'queued') status.textContent = 'Queued on the service…';
     else if (!p || p.total === 0) status.textContent = 'Reading the video…';
@@ -182,6 +187,7 @@ export class VideoCard {
    */
   #showStop(title, error) {
     this.element.dataset.state = error ? 'error' : 'cancelled';
+    this.#say(`${this.name}: ${title}`);
     const box = el('div', 'outcome error');
     box.append(el('p', 'error-title', title));
     if (error) {
@@ -200,6 +206,8 @@ export class VideoCard {
     this.#answer = answer;
     this.element.dataset.state = 'done';
     const { video, summary } = answer;
+    const classes = summary.classes.length;
+    this.#say(`${this.name} classified: ${classes} ${classes === 1 ? 'class' : 'classes'} in its timeline.`);
     const sampling = 'keyframes' in video.sampling ? 'keyframes' : `one every ${video.sampling.every_seconds} s`;
     const facts = [
       video.duration !== null ? `${video.duration.toFixed(1)} s` : null,
@@ -282,6 +290,11 @@ export class VideoCard {
       caption.textContent = `${caption.textContent}. This browser cannot play this video’s format (${answer.video.codec}), so the frame is named by its time only.`;
     }
     figure.dataset.state = drawn ? 'drawn' : 'no-picture';
+  }
+
+  /** @param {string} text */
+  #say(text) {
+    if (this.#live.textContent !== text) this.#live.textContent = text;
   }
 
   #baseName() {
