@@ -263,21 +263,25 @@ async function dropClipAndCheck(page: Page): Promise<void> {
 }
 
 describe('web page: videos', () => {
-  test('a dropped clip (sent on as a video_path job): timeline, best frame, summary and CSVs', LIMIT, async () => {
-    const page = await openPage();
-    const uploads = uploadsWork ? null : await sendUploadsAsPath(page, CLIP_NAME);
-    await dropClipAndCheck(page);
-    // The upload the page made: the clip itself as the body, with its type, and the options in the query.
-    if (uploads)
-      assert.deepEqual(uploads, [
-        {
-          contentType: 'video/mp4',
-          query: 'every=1&smooth=1&top_k=5&min_score=0&marine_only=false',
-          bytes: (await readFile(CLIP)).length,
-        },
-      ]);
-    await page.context().close();
-  });
+  test(
+    'a dropped clip with a photo: timeline, best frame, summary and CSVs (uploaded, or sent on as video_path)',
+    LIMIT,
+    async () => {
+      const page = await openPage();
+      const uploads = uploadsWork ? null : await sendUploadsAsPath(page, CLIP_NAME);
+      await dropClipAndCheck(page);
+      // The upload the page made: the clip itself as the body, with its type, and the options in the query.
+      if (uploads)
+        assert.deepEqual(uploads, [
+          {
+            contentType: 'video/mp4',
+            query: 'every=1&smooth=1&top_k=5&min_score=0&marine_only=false',
+            bytes: (await readFile(CLIP)).length,
+          },
+        ]);
+      await page.context().close();
+    },
+  );
 
   test('a dropped clip uploaded to POST /jobs as itself', LIMIT, async (t) => {
     if (!uploadsWork) {
