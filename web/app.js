@@ -1,9 +1,14 @@
-// The page: take images (drop, pick, paste, URL), show one card per image, and offer the results
-// as CSV/JSON. Sending and polling live in jobs.js, the report rows in report.js.
+// The page: take images and videos (drop, pick, paste, URL), show one card per image (and one
+// timeline card per video), and offer the results as CSV/JSON and as a survey package. Sending and
+// polling live in jobs.js (photos) and video-job.js, the report rows in report.js and video-rows.js.
 import { createJobRunner } from './jobs.js';
 import { toCsv, toJson } from './report.js';
+import { download, stamp } from './download.js';
 import { filesBelow } from './dropped-files.js';
+import { createSurveyExport } from './survey-export.js';
 import { createTeachPanel } from './teach.js';
+import { VideoCard } from './video-card.js';
+import { isVideoFile } from './video-job.js';
 
 /** @param {string} id */
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
@@ -19,6 +24,8 @@ const els = {
   urlError: $('url-error'),
   topK: /** @type {HTMLInputElement} */ ($('top-k')),
   minScore: /** @type {HTMLInputElement} */ ($('min-score')),
+  videoEvery: /** @type {HTMLInputElement} */ ($('video-every')),
+  videoSmooth: /** @type {HTMLInputElement} */ ($('video-smooth')),
   marineOnly: /** @type {HTMLInputElement} */ ($('marine-only')),
   classSet: /** @type {HTMLSelectElement} */ ($('class-set')),
   keyForm: /** @type {HTMLFormElement} */ ($('api-key-form')),
@@ -33,6 +40,7 @@ const els = {
   clear: /** @type {HTMLButtonElement} */ ($('clear')),
   empty: $('empty'),
   grid: $('grid'),
+  videos: $('videos'),
   heading: $('results-heading'),
   modelName: $('model-name'),
   template: /** @type {HTMLTemplateElement} */ ($('card-template')),
@@ -69,17 +77,45 @@ try {
 /** Custom labels per image in the CSV when a class set was used: the answer and two runners-up, as the CLI writes. */
 const CUSTOM_TOP_K = 3;
 
+/** The page's address of the API: /jobs when the page is at /, /marine/jobs behind a proxy at /marine/. */
+const BASE_URL = new URL('.', location.href).pathname.replace(/\/$/, '');
+
 const runner = createJobRunner({
-  // The API lives beside the page: /jobs when the page is at /, /marine/jobs behind a proxy at /marine/.
-  baseUrl: new URL('.', location.href).pathname.replace(/\/$/, ''),
+  baseUrl: BASE_URL,
   getApiKey: () => apiKey,
   onItem: (item) => renderState(/** @type {Entry} */ (item)),
   onAuthRequired: showKeyForm,
   onNotice: showNotice,
 });
 
+/** @returns {Record<string, string>} */
+function authHeaders() {
+  return apiKey ? { Authorization: `Bearer ${apiKey}` } : {};
+}
+
+/** @type {Set<VideoCard>} */
+const videos = new Set();
+
+/** @type {Promise<string> | null} */
+let modelId = null;
+/** The service's model id for the video CSV's `model` column (a job's timeline does not carry it). */
+function serviceModel() {
+  modelId ??= fetch(`${BASE_URL}/models`, { headers: { ...authHeaders(), Accept: 'application/json' } })
+    .then((r) => (r.ok ? r.json() : null))
+    .then((body) => String(body?.model?.id ?? ''))
+    .catch(() => '');
+  return modelId;
+}
+
+const survey = createSurveyExport({
+  baseUrl: BASE_URL,
+  headers: authHeaders,
+  onAuthRequired: showKeyForm,
+  jobs: finishedJobs,
+});
+
 const teach = createTeachPanel({
-  baseUrl: new URL('.', location.href).pathname.replace(/\/$/, ''),
+  baseUrl: BASE_URL,
   getApiKey: () => apiKey,
   onAuthRequired: showKeyForm,
   onSetsChanged: (names) => {
@@ -109,6 +145,22 @@ function readOptions() {
 }
 els.topK.addEventListener('change', readOptions);
 els.minScore.addEventListener('change', readOptions);
+
+/** @returns {import('./video-job.js').VideoOptions} */
+function readVideoOptions() {
+  const { top_k, min_score, marine_only } = readOptions();
+  let every = Number(els.videoEvery.value);
+  if (!Number.isFinite(every) || every <= 0) every = 1;
+  every = Math.min(3600, Math.max(0.04, every));
+  els.videoEvery.value = String(every);
+  let smooth = Math.round(Number(els.videoSmooth.value));
+  if (!Number.isFinite(smooth) || smooth < 1) smooth = 1;
+  smooth = Math.min(31, smooth);
+  els.videoSmooth.value = String(smooth);
+  return { every, smooth, top_k, min_score, marine_only };
+}
+els.videoEvery.addEventListener('change', readVideoOptions);
+els.videoSmooth.addEventListener('change', readVideoOptions);
 
 // ---------------------------------------------------------------- adding images
 
@@ -184,10 +236,37 @@ function addSources(sources) {
  */
 function addFiles(files, { onlyImages = false } = {}) {
   const list = [...files];
-  const accepted = onlyImages ? list.filter((f) => f.type.startsWith('image/') || IMAGE_NAME.test(f.name)) : list;
-  const skipped = list.length - accepted.length;
-  if (skipped > 0) showNotice(`Skipped ${skipped} ${skipped === 1 ? 'file that is' : 'files that are'} not images.`);
+  // A video gets a timeline card of its own; everything else goes to the image cards as before.
+  addVideos(list.filter(isVideoFile));
+  const rest = list.filter((f) => !isVideoFile(f));
+  const accepted = onlyImages ? rest.filter((f) => f.type.startsWith('image/') || IMAGE_NAME.test(f.name)) : rest;
+  const skipped = rest.length - accepted.length;
+  if (skipped > 0)
+    showNotice(`Skipped ${skipped} ${skipped === 1 ? 'file that is' : 'files that are'} neither images nor videos.`);
   addSources(accepted.map((file) => ({ kind: /** @type {const} */ ('file'), file })));
+}
+
+/** @param {File[]} files */
+function addVideos(files) {
+  if (files.length === 0) return;
+  const options = readVideoOptions();
+  for (const file of files) {
+    const card = new VideoCard(file, options, {
+      baseUrl: BASE_URL,
+      headers: authHeaders,
+      model: serviceModel,
+      onAuthRequired: showKeyForm,
+      onRemove: (gone) => {
+        videos.delete(gone);
+        scheduleProgress();
+        els.heading.focus();
+      },
+    });
+    videos.add(card);
+    els.videos.append(card.element);
+    void card.start();
+  }
+  scheduleProgress();
 }
 
 /**
@@ -582,10 +661,11 @@ function renderProgress() {
   announce(total === 0 ? '' : text, total > 0 && done === total);
   els.progressBar.style.width = total ? `${(done / total) * 100}%` : '0%';
   /** @type {HTMLElement} */ (els.progressBar.parentElement).classList.toggle('complete', total > 0 && done === total);
-  els.empty.hidden = total > 0;
+  els.empty.hidden = total > 0 || videos.size > 0;
   els.downloadCsv.disabled = done === 0;
   els.downloadJson.disabled = done === 0;
-  els.clear.disabled = total === 0;
+  survey.setEnabled(done > counts.failed);
+  els.clear.disabled = total === 0 && videos.size === 0;
   if (total > 0 && done === total) showNotice('');
 }
 
@@ -646,28 +726,6 @@ function finishedReports() {
   return { reports, topK: topK || readOptions().top_k, customTopK };
 }
 
-function stamp() {
-  const d = new Date();
-  const pad = (/** @type {number} */ n) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}${pad(d.getMonth() + 1)}${pad(d.getDate())}-${pad(d.getHours())}${pad(d.getMinutes())}${pad(d.getSeconds())}`;
-}
-
-/**
- * @param {string} text
- * @param {string} type
- * @param {string} filename
- */
-function download(text, type, filename) {
-  const url = URL.createObjectURL(new Blob([text], { type }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = filename;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
-
 /** @param {number} count */
 function downloadNote(count) {
   const pending = counts.total - counts.done;
@@ -685,8 +743,25 @@ els.downloadJson.addEventListener('click', () => {
   downloadNote(reports.length);
 });
 
+/**
+ * The jobs whose photos are all finished (a survey export is made per job), and how many photos are not.
+ * @returns {import('./survey-export.js').FinishedJobs}
+ */
+function finishedJobs() {
+  /** @type {Map<string, boolean>} job id → all its photos on the page are finished */
+  const jobs = new Map();
+  for (const entry of entries.values()) {
+    if (!entry.job) continue;
+    const settled = entry.state === 'done' || entry.state === 'error';
+    jobs.set(entry.job.id, (jobs.get(entry.job.id) ?? true) && settled);
+  }
+  const ids = [...jobs].filter(([, finished]) => finished).map(([id]) => id);
+  return { ids, pending: counts.total - counts.done };
+}
+
 els.clear.addEventListener('click', () => {
   runner.clear();
+  for (const card of [...videos]) card.remove();
   for (const entry of entries.values()) {
     entry.removed = true;
     if (entry.objectUrl) URL.revokeObjectURL(entry.objectUrl);

@@ -14,7 +14,8 @@
  * @typedef {{ code: string, message: string, status?: number, retryable?: boolean }} ItemError
  * @typedef {import('./report.js').ClassificationResult} ClassificationResult
  * @typedef {{ id: number, kind: 'file'|'url', file?: File, url?: string, name: string, state: ItemState,
- *   options: JobOptions, result?: ClassificationResult, error?: ItemError, removed?: boolean }} Item
+ *   options: JobOptions, result?: ClassificationResult, error?: ItemError, removed?: boolean,
+ *   job?: { id: string, index: number } }} Item
  * @typedef {{ kind: 'file'|'url', items: Item[], options: JobOptions }} Chunk
  * @typedef {{ index: number, result?: ClassificationResult, error?: ItemError }} JobItemResult
  * @typedef {{ id: string, status: string, result?: ClassificationResult | null, results?: JobItemResult[],
@@ -388,6 +389,10 @@ export class JobRunner {
     this.#setAll(chunk, 'sending');
     const job = await this.#submitWithRetries(chunk, signal);
     if (!job) return;
+    // Which job holds each image (at which index): a survey export is made per job.
+    chunk.items.forEach((item, index) => {
+      item.job = { id: job.id, index };
+    });
     // Built from the base rather than taken from status_url, so that it also works behind a path prefix.
     const statusUrl = `${this.#base}/jobs/${encodeURIComponent(job.id)}`;
     if (this.#apply(chunk, job)) return;
