@@ -162,4 +162,48 @@ describe('web page: survey downloads', () => {
     assert.match((await page.textContent('#survey-error')) ?? '', /reef-a/);
     assert.match((await page.textContent('#survey-error')) ?? '', /coordinates|latitude/i);
   });
+
+  test('a finished video is published too: one media row, its appearances as event observations', {
+    timeout: 180_000,
+  }, async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 1000 }, acceptDownloads: true });
+    const videoPage = await context.newPage();
+    videoPage.on('pageerror', (err) => pageErrors.push(err.message));
+    try {
+      await videoPage.goto(`${service.url}/`);
+      await videoPage.setInputFiles('#file-input', [sharedPath('videos', 'pealayer-jellyfish.mp4')]);
+      await videoPage.waitForSelector('#videos li[data-state="done"]', { timeout: 120_000 });
+      await videoPage.getByRole('button', { name: 'Camtrap DP…' }).click();
+      for (const [id, value] of Object.entries({
+        'survey-name': 'Jane Diver',
+        'survey-title': 'Jellyfish drift',
+        'survey-deployment': 'drift-1',
+        'survey-latitude': '43.7',
+        'survey-longitude': '7.3',
+      }))
+        await videoPage.fill(`#${id}`, value);
+      const [download] = await Promise.all([videoPage.waitForEvent('download'), videoPage.click('#survey-download')]);
+      const files = Object.fromEntries(
+        Object.entries(unzipSync(new Uint8Array(await readFile(await download.path())))).map(([name, data]) => [
+          name,
+          strFromU8(data),
+        ]),
+      );
+      const dir = await mkdtemp(path.join(tmp, 'video-package-'));
+      for (const [file, text] of Object.entries(files)) await writeFile(path.join(dir, file), text);
+      assert.deepEqual(camtrapDpProblems(dir), []);
+      const media = rows(files['media.csv']);
+      assert.equal(media.length, 1);
+      assert.equal(media[0].fileMediatype, 'video/mp4');
+      const events = rows(files['observations.csv']).filter((o) => o.observationLevel === 'event');
+      assert.ok(events.length > 0, files['observations.csv']);
+      // "jellyfish" names the phylum Cnidaria (docs/taxa.md).
+      assert.ok(
+        events.some((o) => o.scientificName === 'Cnidaria'),
+        files['observations.csv'],
+      );
+    } finally {
+      await context.close();
+    }
+  });
 });

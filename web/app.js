@@ -256,6 +256,7 @@ function addVideos(files) {
       headers: authHeaders,
       model: serviceModel,
       onAuthRequired: showKeyForm,
+      onFinished: () => scheduleProgress(),
       onRemove: (gone) => {
         videos.delete(gone);
         scheduleProgress();
@@ -664,7 +665,7 @@ function renderProgress() {
   els.empty.hidden = total > 0 || videos.size > 0;
   els.downloadCsv.disabled = done === 0;
   els.downloadJson.disabled = done === 0;
-  survey.setEnabled(done > counts.failed);
+  survey.setEnabled(done > counts.failed || [...videos].some((card) => card.finishedJobId));
   els.clear.disabled = total === 0 && videos.size === 0;
   if (total > 0 && done === total) showNotice('');
 }
@@ -756,6 +757,8 @@ function finishedJobs() {
     jobs.set(entry.job.id, (jobs.get(entry.job.id) ?? true) && settled);
   }
   const ids = [...jobs].filter(([, finished]) => finished).map(([id]) => id);
+  // A finished video is a job of its own: one more package, its spans as event observations.
+  for (const card of videos) if (card.finishedJobId) ids.push(card.finishedJobId);
   return { ids, pending: counts.total - counts.done };
 }
 

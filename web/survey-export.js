@@ -106,7 +106,7 @@ export function createSurveyExport(config) {
     error.textContent = '';
     const { ids, pending } = config.jobs();
     if (ids.length === 0) {
-      error.textContent = 'No finished photos to publish yet.';
+      error.textContent = 'No finished photos or videos to publish yet.';
       return;
     }
     submit.disabled = true;

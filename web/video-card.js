@@ -16,7 +16,8 @@ import { summaryCsv, timelineCsv } from './video-rows.js';
  * @typedef {import('./timeline.js').FrameChoice} FrameChoice
  * @typedef {import('./timeline.js').Level} Level
  * @typedef {{ baseUrl: string, headers: () => Record<string, string>, model: () => Promise<string>,
- *   onAuthRequired: (error: ItemError) => void, onRemove: (card: VideoCard) => void }} VideoCardConfig
+ *   onAuthRequired: (error: ItemError) => void, onRemove: (card: VideoCard) => void,
+ *   onFinished?: (card: VideoCard) => void }} VideoCardConfig
  */
 
 /**
@@ -117,6 +118,11 @@ export class VideoCard {
     return this.#running;
   }
 
+  /** The job's id once it answered with a timeline (it can then be exported as a survey), else null. */
+  get finishedJobId() {
+    return this.#answer ? (this.element.dataset.job ?? null) : null;
+  }
+
   /** Uploads the video and follows its job; the card shows each stage. */
   async start() {
     const progress = /** @type {HTMLProgressElement} */ (el('progress', 'video-progress'));
@@ -153,7 +159,10 @@ export class VideoCard {
       if (record.status === 'cancelled') this.#showStop('Cancelled.', null);
       else if (record.status !== 'succeeded' || !record.video)
         this.#showStop('Could not classify this video.', record.error ?? null);
-      else await this.#showAnswer(record);
+      else {
+        await this.#showAnswer(record);
+        this.#config.onFinished?.(this);
+      }
     } catch (err) {
       this.#running = false;
       if (this.#removed) return;
