@@ -35,8 +35,6 @@ const ARTIFACTS = path.join(REPO_ROOT, 'test', 'artifacts');
 let service: RunningService;
 let browser: Browser;
 let root: string;
-/** The service takes a video as a request body (h16upload merged). */
-let uploadsWork = false;
 const pageErrors: string[] = [];
 
 before(async () => {
@@ -64,15 +62,6 @@ before(async () => {
       engine: { modelPath: TEST_MODEL },
     }),
   );
-  const probe = await fetch(`${service.url}/jobs?every=1`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'video/mp4' },
-    body: await readFile(CLIP),
-  });
-  const answer = (await probe.json()) as { id?: string };
-  uploadsWork = probe.status === 202;
-  if (uploadsWork && answer.id) await fetch(`${service.url}/jobs/${answer.id}`, { method: 'DELETE' });
-  else assert.ok([400, 415].includes(probe.status), `a video body is answered 202, 400 or 415, not ${probe.status}`);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -95,41 +84,10 @@ async function openPage(): Promise<Page> {
   return page;
 }
 
-/**
- * Until the service takes video bodies: the page's upload goes on as a `video_path` job for the
- * same clip in IMAGE_ROOT, its query options moved into the JSON body.
- */
-async function sendUploadsAsPath(page: Page, videoPath: string): Promise<Upload[]> {
-  const seen: Upload[] = [];
-  await page.route(
-    (url) => url.pathname === '/jobs',
-    (route) => {
-      const request = route.request();
-      if (request.method() !== 'POST' || !(request.headers()['content-type'] ?? '').startsWith('video/'))
-        return route.continue();
-      const query = new URL(request.url()).searchParams;
-      seen.push({
-        contentType: request.headers()['content-type'],
-        query: query.toString(),
-        bytes: request.postDataBuffer()?.length ?? 0,
-      });
-      const body: Record<string, unknown> = { video_path: videoPath };
-      for (const [name, value] of query) body[name] = name === 'marine_only' ? value === 'true' : Number(value);
-      return route.continue({
-        url: `${service.url}/jobs`,
-        postData: JSON.stringify(body),
-        headers: { ...request.headers(), 'content-type': 'application/json' },
-      });
-    },
-  );
-  return seen;
-}
-
 /** A video upload as the page sent it. */
 interface Upload {
   contentType: string;
   query: string;
-  bytes: number;
 }
 
 /** Drops files onto the drop zone as a user would (a DataTransfer of File objects). */
@@ -263,44 +221,28 @@ async function dropClipAndCheck(page: Page): Promise<void> {
 }
 
 describe('web page: videos', () => {
-  test(
-    'a dropped clip with a photo: timeline, best frame, summary and CSVs (uploaded, or sent on as video_path)',
-    LIMIT,
-    async () => {
-      const page = await openPage();
-      const uploads = uploadsWork ? null : await sendUploadsAsPath(page, CLIP_NAME);
-      await dropClipAndCheck(page);
-      // The upload the page made: the clip itself as the body, with its type, and the options in the query.
-      if (uploads)
-        assert.deepEqual(uploads, [
-          {
-            contentType: 'video/mp4',
-            query: 'every=1&smooth=1&top_k=5&min_score=0&marine_only=false',
-            bytes: (await readFile(CLIP)).length,
-          },
-        ]);
-      await page.context().close();
-    },
-  );
-
-  test('a dropped clip uploaded to POST /jobs as itself', LIMIT, async (t) => {
-    if (!uploadsWork) {
-      t.skip('needs video uploads (h16upload)');
-      return;
-    }
+  test('a dropped clip with a photo: uploaded as itself; timeline, best frame, summary and CSVs', LIMIT, async () => {
     const page = await openPage();
-    const uploads: string[] = [];
+    const uploads: Upload[] = [];
     page.on('request', (r) => {
-      if (r.method() === 'POST' && new URL(r.url()).pathname === '/jobs') uploads.push(r.headers()['content-type']);
+      const contentType = r.headers()['content-type'] ?? '';
+      if (r.method() === 'POST' && new URL(r.url()).pathname === '/jobs' && contentType.startsWith('video/'))
+        uploads.push({
+          contentType,
+          query: new URL(r.url()).searchParams.toString(),
+        });
     });
     await dropClipAndCheck(page);
-    assert.ok(uploads.includes('video/mp4'), `the clip went as a video/mp4 body: ${uploads.join(', ')}`);
+    // The upload the page made: one video/mp4 body (the timeline above is the service's answer to it)
+    // with the options in the query.
+    assert.deepEqual(uploads, [
+      { contentType: 'video/mp4', query: 'every=1&smooth=1&top_k=5&min_score=0&marine_only=false' },
+    ]);
     await page.context().close();
   });
 
   test('a codec the browser cannot play: the best frame is named by its timecode instead', LIMIT, async () => {
     const page = await openPage();
-    if (!uploadsWork) await sendUploadsAsPath(page, 'shark-mpeg4.mp4');
     await dropFiles(page, [{ file: path.join(root, 'shark-mpeg4.mp4'), name: 'shark-mpeg4.mp4', type: 'video/mp4' }]);
     await page.waitForFunction(
       () => document.querySelector('.video-card')?.getAttribute('data-state') === 'done',
@@ -329,7 +271,6 @@ describe('web page: videos', () => {
 
   test('progress by frames with an ETA, and Cancel stops the job on the service', LIMIT, async () => {
     const page = await openPage();
-    if (!uploadsWork) await sendUploadsAsPath(page, 'long.mp4');
     await page.fill('#video-every', '0.04');
     await dropFiles(page, [{ file: path.join(root, 'long.mp4'), name: 'long.mp4', type: 'video/mp4' }]);
     const card = page.locator('.video-card', { hasText: 'long.mp4' });
