@@ -16,10 +16,13 @@ FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 ENV ONNXRUNTIME_NODE_INSTALL=skip
 # better-sqlite3 (the class-set store) is compiled here rather than downloaded from GitHub
-# (.prebuild-installrc): it needs a C++ toolchain in this stage only.
-RUN apt-get update && apt-get install -y --no-install-recommends g++ make python3 && rm -rf /var/lib/apt/lists/*
-COPY package.json package-lock.json .prebuild-installrc tsconfig.json tsconfig.build.json ./
-COPY scripts/copy-assets.mjs ./scripts/
+# (.prebuild-installrc), and so is the libjpeg-turbo addon (binding.gyp): they need a C/C++ toolchain
+# and libjpeg-turbo's headers in this stage only.
+RUN apt-get update && apt-get install -y --no-install-recommends g++ make python3 libjpeg62-turbo-dev \
+    && rm -rf /var/lib/apt/lists/*
+COPY package.json package-lock.json .prebuild-installrc tsconfig.json tsconfig.build.json binding.gyp ./
+COPY scripts/copy-assets.mjs scripts/build-native.mjs ./scripts/
+COPY native ./native
 COPY src ./src
 RUN npm ci --no-audit --no-fund --loglevel=error && npm prune --omit=dev --no-audit --no-fund --loglevel=error
 
@@ -30,9 +33,12 @@ ENV NODE_ENV=production \
     PORT=8000 \
     MODEL_CACHE_DIR=/models
 WORKDIR /app
+# libjpeg-turbo's library for the addon built above (JPEG_DECODER=auto).
+RUN apt-get update && apt-get install -y --no-install-recommends libjpeg62-turbo && rm -rf /var/lib/apt/lists/*
 # The same glibc base as the build stage, so sharp's and onnxruntime's prebuilt binaries match.
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/build/Release/jpeg_decode.node ./build/Release/
 COPY package.json ./
 COPY bin ./bin
 COPY web ./web

@@ -25,7 +25,8 @@ import type {
   ImageInfo,
   ImageInput,
 } from './types.ts';
-import { SETTINGS, type ResizeMode } from '../settings/table.ts';
+import { SETTINGS, type JpegDecoder, type ResizeMode } from '../settings/table.ts';
+import { directJpegAvailable } from './jpeg-native.ts';
 import { shrinkOptionsOf } from './shrink-on-load.ts';
 
 export type { ManyOutcome };
@@ -59,6 +60,8 @@ export interface ClassifierOptions {
   decodePixelBudget?: number;
   /** RESIZE: how much of a photo is decoded (shrink-on-load.ts). */
   resize?: ResizeMode;
+  /** JPEG_DECODER: plain JPEGs through libjpeg-turbo directly (auto) or everything through sharp. */
+  jpegDecoder?: JpegDecoder;
   sources?: Partial<Omit<SourceOptions, 'url'>> & { url?: SourceOptions['url'] };
   /** Called after every model run, for metrics. */
   onBatch?: (report: BatchReport) => void;
@@ -89,6 +92,8 @@ export interface ClassifierSettings {
   maxPixels: number;
   decodePixelBudget: number;
   resize: ResizeMode;
+  /** Who decodes plain JPEGs, as it turned out: 'sharp' also when auto found no addon. */
+  jpegDecoder: 'libjpeg-turbo' | 'sharp';
   maxImageBytes: number;
   /** The start-up timings parallelSessions was chosen from; absent when it was set or could not vary. */
   laneTimings?: LaneTimings;
@@ -152,6 +157,10 @@ function settingsOf(options: ClassifierOptions): ClassifierSettings {
     maxPixels: options.maxPixels ?? DEFAULT_PREPROCESS_OPTIONS.maxPixels,
     decodePixelBudget: options.decodePixelBudget ?? SETTINGS.decodePixelBudget.default,
     resize: options.resize ?? SETTINGS.resize.default,
+    jpegDecoder:
+      (options.jpegDecoder ?? SETTINGS.jpegDecoder.default) === 'auto' && directJpegAvailable()
+        ? 'libjpeg-turbo'
+        : 'sharp',
     maxImageBytes: options.sources?.maxBytes ?? DEFAULT_URL_FETCH_OPTIONS.maxBytes,
   };
 }
@@ -164,7 +173,7 @@ export function settingsSummary(settings: ClassifierSettings): string {
   const why = timings
     ? ` (measured at start-up: the model ${timings.model_ms} ms per image on one thread, decoding ${timings.decode_ms} ms)`
     : '';
-  return `Engine: ${sessions}${solo}, ${settings.decodeThreads} decoding threads, batches up to ${settings.maxBatch}${why}`;
+  return `Engine: ${sessions}${solo}, ${settings.decodeThreads} decoding threads (JPEG: ${settings.jpegDecoder}), batches up to ${settings.maxBatch}${why}`;
 }
 
 export function validateClassifyOptions(options: ClassifyOptions = {}): RankOptions {
@@ -225,6 +234,7 @@ function preprocessOptionsOf(signature: ModelSignature, settings: ClassifierSett
     layout: signature.layout,
     maxPixels: settings.maxPixels,
     ...shrinkOptionsOf(settings.resize),
+    directJpeg: settings.jpegDecoder === 'libjpeg-turbo',
   };
 }
 

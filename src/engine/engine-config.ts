@@ -18,6 +18,7 @@ export type EngineSettings = Pick<
   | 'decodePixelBudget'
   | 'allowSpinning'
   | 'resize'
+  | 'jpegDecoder'
   | 'executionProvider'
 >;
 
@@ -38,6 +39,7 @@ export function engineOptionsOf(settings: EngineSettings): ClassifierOptions {
     decodePixelBudget: settings.decodePixelBudget,
     allowSpinning: settings.allowSpinning,
     resize: settings.resize,
+    jpegDecoder: settings.jpegDecoder,
     executionProvider: settings.executionProvider,
   };
   return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as ClassifierOptions;

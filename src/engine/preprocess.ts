@@ -9,6 +9,7 @@ import { sniffImageFormat } from '../sources/sniff.ts';
 import { tensorOf, type Layout } from './tensor.ts';
 import { SETTINGS } from '../settings/table.ts';
 import { readImageHeader, type ImageHeader } from './image-header.ts';
+import { decodePlainJpeg } from './jpeg-native.ts';
 import { shrinkOptionsOf, shrinkTarget, uprightSize } from './shrink-on-load.ts';
 
 export interface PreprocessOptions {
@@ -26,6 +27,8 @@ export interface PreprocessOptions {
   shrinkOnLoad: boolean;
   /** With shrinkOnLoad: the short side after decoding, in multiples of resizeShortSide (shrink-on-load.ts). */
   shrinkMargin: number;
+  /** Plain JPEGs straight through libjpeg-turbo when the addon is built (JPEG_DECODER=auto; jpeg-native.ts). */
+  directJpeg: boolean;
 }
 
 /**
@@ -38,6 +41,7 @@ export const DEFAULT_PREPROCESS_OPTIONS: PreprocessOptions = {
   layout: 'NCHW',
   maxPixels: SETTINGS.maxPixels.default,
   ...shrinkOptionsOf(SETTINGS.resize.default),
+  directJpeg: SETTINGS.jpegDecoder.default === 'auto',
 };
 
 /** The decoded, resized and cropped image: packed 8-bit RGB, size x size (4x smaller than its tensor). */
@@ -171,6 +175,51 @@ async function heicPipeline(bytes: Buffer, maxPixels: number): Promise<sharp.Sha
 }
 
 /**
+ * A JPEG that libjpeg-turbo alone decodes to what sharp would give: no EXIF rotation to apply and no
+ * colour profile to convert (jpeg-native.ts checks the rest: 8-bit YCbCr, RGB or grey, no warnings).
+ */
+function isPlainJpeg(format: string, header: ImageHeader | null | undefined): boolean {
+  return format === 'jpeg' && !!header && header.orientation === 1 && header.profile !== 'other';
+}
+
+/** Decoded by sharp: upright, flattened onto white, sRGB, 8-bit RGB; shrunk while decoding to `target` when given. */
+async function decodeWithSharp(
+  bytes: Buffer,
+  format: string,
+  header: ImageHeader | null | undefined,
+  target: { width: number; height: number } | null,
+  maxPixels: number,
+): Promise<{ data: Uint8Array; info: { width: number; height: number } }> {
+  // Pixels are read as sRGB values, as the reference (Pillow) reads them, unless the image says it is
+  // in another colour space (a phone's Display P3, Adobe RGB): then libvips converts it to sRGB.
+  // (HEIC comes from libheif as bare pixels, so its profile is not applied.)
+  const ignoreIcc = header?.profile !== 'other';
+  let pipeline =
+    format === 'heic'
+      ? await heicPipeline(bytes, maxPixels)
+      : sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error', ignoreIcc }).rotate();
+  if (target) {
+    // sharp's linear kernel takes it from the decoder's 1/2, 1/4 or 1/8 to the target; the exact
+    // resize does the rest (fastShrinkOnLoad: the largest factor the decoder allows).
+    pipeline = pipeline.resize(target.width, target.height, { fit: 'fill', kernel: 'linear', fastShrinkOnLoad: true });
+  }
+  let decoded: { data: Buffer; info: sharp.OutputInfo };
+  try {
+    decoded = await pipeline
+      .flatten({ background: '#ffffff' })
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+  } catch (err) {
+    throw await decodeFailureOf(err, bytes, maxPixels);
+  }
+  const { data, info } = decoded;
+  if (info.channels !== 3)
+    throw new ClassifierError('corrupt_image', `The image decoded to ${info.channels} channels instead of RGB.`);
+  return { data, info };
+}
+
+/**
  * Decode image bytes, resize and crop them exactly as torchvision's Resize + CenterCrop do. The
  * engine normalizes these pixels into the batch tensor on the inference thread, so only the small
  * 8-bit crop travels between threads.
@@ -187,42 +236,14 @@ export async function preparePixels(
   if (!format) throw await refusalOf(bytes);
   const header = known === undefined ? await readImageHeader(bytes) : known;
 
-  // Pixels are read as sRGB values, as the reference (Pillow) reads them, unless the image says it is
-  // in another colour space (a phone's Display P3, Adobe RGB): then libvips converts it to sRGB.
-  // (HEIC comes from libheif as bare pixels, so its profile is not applied.)
-  const ignoreIcc = header?.profile !== 'other';
-  let pipeline =
-    format === 'heic'
-      ? await heicPipeline(bytes, options.maxPixels)
-      : sharp(bytes, { limitInputPixels: options.maxPixels, failOn: 'error', ignoreIcc }).rotate();
-  let shrunkFrom: { width: number; height: number } | null = null;
-  if (header) {
-    const upright = uprightSize(header.width, header.height, header.orientation);
-    const target = shrinkTarget(upright, format, options);
-    if (target) {
-      // sharp's linear kernel takes it from the decoder's 1/2, 1/4 or 1/8 to the target; the exact
-      // resize does the rest (fastShrinkOnLoad: the largest factor the decoder allows).
-      pipeline = pipeline.resize(target.width, target.height, {
-        fit: 'fill',
-        kernel: 'linear',
-        fastShrinkOnLoad: true,
-      });
-      shrunkFrom = upright;
-    }
-  }
-  let decoded: { data: Buffer; info: sharp.OutputInfo };
-  try {
-    decoded = await pipeline
-      .flatten({ background: '#ffffff' })
-      .toColourspace('srgb')
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
-  } catch (err) {
-    throw await decodeFailureOf(err, bytes, options.maxPixels);
-  }
-  const { data, info } = decoded;
-  if (info.channels !== 3)
-    throw new ClassifierError('corrupt_image', `The image decoded to ${info.channels} channels instead of RGB.`);
+  const upright = header ? uprightSize(header.width, header.height, header.orientation) : null;
+  const target = upright ? shrinkTarget(upright, format, options) : null;
+  const plain =
+    options.directJpeg && !target && isPlainJpeg(format, header) ? decodePlainJpeg(bytes, options.maxPixels) : null;
+  const { data, info } = plain
+    ? { data: plain.data, info: { width: plain.width, height: plain.height } }
+    : await decodeWithSharp(bytes, format, header, target, options.maxPixels);
+  const shrunkFrom = target ? upright : null;
 
   const resized = resizedSize(info.width, info.height, options.resizeShortSide);
   const crop = centerCropBox(resized.width, resized.height, options.size);

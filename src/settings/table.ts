@@ -17,6 +17,10 @@ export const DEFAULT_URL_TIMEOUT_MS = 15_000;
 export const RESIZE_MODES = ['auto', 'exact', 'fast'] as const;
 export type ResizeMode = (typeof RESIZE_MODES)[number];
 
+/** Who decodes JPEGs (src/engine/jpeg-native.ts). */
+export const JPEG_DECODERS = ['auto', 'sharp'] as const;
+export type JpegDecoder = (typeof JPEG_DECODERS)[number];
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -161,6 +165,15 @@ export const SETTINGS = {
     schema: choice(RESIZE_MODES),
     default: 'exact',
     help: 'how camera photos are decoded: exact decodes every pixel (bit-exact with the reference); auto lets the JPEG/WebP decoder shrink photos whose short side is 2304 px or more (9x the 256 px resize) to a 768 px short side, then resizes exactly; fast shrinks to 512 px (least exact). exact is the default: no shrink kept the int8 MobileNetV2 within 0.01 of exact (docs/preprocessing.md)',
+    group: 'Engine',
+    commands: ENGINE,
+  }),
+  jpegDecoder: setting({
+    env: 'JPEG_DECODER',
+    flag: '--jpeg-decoder <name>',
+    schema: choice(JPEG_DECODERS),
+    default: 'auto',
+    help: 'auto decodes plain JPEGs (no EXIF rotation, no colour profile to convert) with libjpeg-turbo directly when the addon was built at install (the same pixels as sharp for a third of the CPU), everything else with sharp; sharp decodes every image with sharp',
     group: 'Engine',
     commands: ENGINE,
   }),

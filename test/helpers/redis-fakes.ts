@@ -37,6 +37,7 @@ const SETTINGS: ClassifierSettings = {
   maxPixels: 1e8,
   decodePixelBudget: 2e8,
   resize: 'exact',
+  jpegDecoder: 'sharp',
   maxImageBytes: 1e7,
 };
 
