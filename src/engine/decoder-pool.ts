@@ -44,12 +44,17 @@ export class DecoderPool {
     );
   }
 
+  /** What every image is decoded with unless prepare() is told otherwise. */
+  get options(): PreprocessOptions {
+    return this.#options;
+  }
+
   /** Decodes once the image's pixels fit in the budget; `cancel` gives up waiting (the caller went away). */
-  async prepare(bytes: Buffer, cancel?: AbortSignal): Promise<PreparedPixels> {
+  async prepare(bytes: Buffer, cancel?: AbortSignal, options = this.#options): Promise<PreparedPixels> {
     const header = await readImageHeader(bytes);
     const release = await this.#budget.reserve(this.#pixelsToDecode(bytes, header), cancel);
     try {
-      const reply = await this.#pool.run({ bytes, options: this.#options, header });
+      const reply = await this.#pool.run({ bytes, options, header });
       if (!reply.ok) throw errorFromReply(reply.error);
       return reply.result;
     } finally {

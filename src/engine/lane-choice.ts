@@ -15,7 +15,10 @@ import sharp from 'sharp';
 export interface LaneTimings {
   /** The model on one of the parallel sessions, batch 1, ms per image (best of a few runs). */
   model_ms: number;
-  /** Decoding and preparing an ImageNet-size JPEG on one thread, ms (best of a few runs). */
+  /**
+   * Decoding and preparing an ImageNet-size JPEG through sharp on one thread, ms (best of a few runs):
+   * the yardstick for the work around the model, also when JPEGs are decoded directly (classifier.ts).
+   */
   decode_ms: number;
 }
 
