@@ -17,8 +17,12 @@ interface Addon {
   decode(bytes: Uint8Array, maxPixels: number, scratch: Uint8Array | null): DecodedRgb | null;
 }
 
-/** Pixels kept for reuse per thread: an ImageNet-size photo or a phone photo fits, a 100-megapixel scan does not. */
-const SCRATCH_MAX_BYTES = 48 * 1024 * 1024;
+/**
+ * Pixels kept for reuse per thread, at most: up to ~2.8 megapixels (web and ImageNet-size photos,
+ * 1080p frames). Larger photos get a buffer of their own, freed with them, so an idle service does
+ * not keep a camera photo's worth of memory per decoding thread.
+ */
+const SCRATCH_MAX_BYTES = 8 * 1024 * 1024;
 
 function loadAddon(): Addon | null {
   try {
