@@ -179,6 +179,12 @@ test('models list shows the catalogue', async () => {
   const ids = (JSON.parse(list.stdout) as { id: string; cached: boolean }[]).map((m) => m.id);
   for (const id of ['resnet50-v1-12', 'resnet50-v2-7', 'resnet50-v1-12-int8', 'mobilenetv2-12-int8'])
     assert.ok(ids.includes(id), id);
+  // Issue 19: each model's published accuracy next to its measured speed.
+  const text = await cli(['models', 'list', '--cache-dir', mkdtempSync(path.join(tmpdir(), 'mc-cache-'))]);
+  assert.match(text.stdout, /resnet50-v1-12-int8 .*top-1 74\.77 % +67\.4 req\/s/);
+  assert.match(text.stdout, /resnet50-v1-12 .*top-1 74\.97 % +34\.6 req\/s/);
+  assert.match(text.stdout, /resnet50-v2-7 .*not measured/);
+  assert.match(text.stdout, /Speed: POST \/classify uploads at 16 clients, measured on a 2-core/);
 });
 
 test('runs with V8 flags on the node command line (worker threads refuse them, so they are not passed on)', async () => {

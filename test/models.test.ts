@@ -37,6 +37,7 @@ const fakeEntry: CatalogueEntry = {
   preprocessing: 'imagenet',
   license: 'Apache-2.0',
   accuracy: { top1: 0, top5: 0 },
+  speed: null,
 };
 
 const requests: string[] = [];

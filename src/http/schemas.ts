@@ -512,6 +512,13 @@ const CatalogueEntry = Type.Object({
     { top1: Type.Number(), top5: Type.Number() },
     { description: 'ImageNet validation accuracy (%) as the ONNX Model Zoo publishes it' },
   ),
+  speed: Type.Union(
+    [Type.Object({ model_images_per_s: Type.Number(), service_requests_per_s: Type.Number() }), Type.Null()],
+    {
+      description:
+        'What npm run bench measured on a 2-core AVX512-VNNI EPYC VM: the model alone at batch 8, and POST /classify uploads at 16 clients; null where not measured',
+    },
+  ),
 });
 
 export const ModelsResponse = Type.Object({
