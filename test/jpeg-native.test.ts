@@ -97,6 +97,30 @@ test('progressive, grey, 4:2:0 and odd-sized JPEGs decode as sharp does; CMYK an
   assert.equal(decodePlainJpeg(photo, 1000), null, 'over the pixel limit: left to sharp, which names the limit');
 });
 
+test('damaged JPEGs (bytes changed in the headers or the data, cut short) never crash the process', async () => {
+  // A crash in the addon would take the whole service down: libjpeg's errors and warnings must
+  // come back as null (then sharp answers with the usual error). Seeded, so a failure repeats.
+  let seed = 20261205;
+  const random = () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed / 0x7fffffff;
+  };
+  const photo = readFileSync(sharedPath('images', 'imagenet-marine', 'n01484850_great_white_shark.JPEG'));
+  const originals = [photo, await sharp(photo).jpeg({ progressive: true }).toBuffer()];
+  let decoded = 0;
+  for (let i = 0; i < 900; i++) {
+    const bytes = Buffer.from(originals[i % 2]);
+    const span = i % 3 === 1 ? Math.min(bytes.length, 700) : bytes.length; // the headers, or anywhere
+    for (let k = 0; k < 1 + random() * 10; k++) bytes[Math.floor(random() * span)] = Math.floor(random() * 256);
+    const input = i % 3 === 2 ? originals[i % 2].subarray(0, Math.floor(random() * photo.length)) : bytes;
+    const result = decodePlainJpeg(input, 1e8);
+    if (!result) continue;
+    decoded++;
+    assert.ok(result.width > 0 && result.height > 0 && result.data.length >= result.width * result.height * 3);
+  }
+  assert.ok(decoded > 0 && decoded < 900, `${decoded} of 900 damaged files decoded`);
+});
+
 test('preparePixels gives the same crops and the same errors with and without the direct decoder', async () => {
   // Rotated phone photos, Adobe RGB and Display P3 photos, CMYK, HEIC, broken EXIF and broken files are all in here.
   const files = [
