@@ -114,7 +114,8 @@ static napi_value decode(napi_env env, napi_callback_info info) {
     JDIMENSION n = cinfo.output_height - cinfo.output_scanline;
     if (n > 16) n = 16;
     for (JDIMENSION i = 0; i < n; i++) rows[i] = (JSAMPROW)pixels + (size_t)(cinfo.output_scanline + i) * stride;
-    jpeg_read_scanlines(&cinfo, rows, n);
+    /* A memory source never suspends; no rows read would mean a stuck decoder, never a busy loop. */
+    if (jpeg_read_scanlines(&cinfo, rows, n) == 0) longjmp(err.jump, 1);
   }
   jpeg_finish_decompress(&cinfo);
   napi_value object;
